@@ -1,0 +1,40 @@
+"""slurmplan's pure core: (runner config, user profile, task list) -> Plan.
+
+No I/O, clock, randomness or environment here (tests/test_purity.py walks the
+imports).  The static schemas and templates are read once, at import.
+"""
+
+from compiler.compile import compile_plan, compute_plan_id
+from compiler.errors import CompileError, Problem, Source
+from compiler.plan import (
+    GroupSummary,
+    Job,
+    MkdirStep,
+    Plan,
+    PlanWarning,
+    Step,
+    SubmitStep,
+    Transport,
+    UploadStep,
+    WriteStep,
+    plan_from_json,
+)
+
+__all__ = [
+    "CompileError",
+    "GroupSummary",
+    "Job",
+    "MkdirStep",
+    "Plan",
+    "PlanWarning",
+    "Problem",
+    "Source",
+    "Step",
+    "SubmitStep",
+    "Transport",
+    "UploadStep",
+    "WriteStep",
+    "compile_plan",
+    "compute_plan_id",
+    "plan_from_json",
+]

@@ -1,0 +1,108 @@
+"""Pass 3: how many tasks per job, and how many at once — the reference heuristic.
+
+`choose` returns exactly what fractal-server's
+`slurm_common._batching.heuristics` returns wherever that succeeds, and raises
+BatchingError wherever it raises.  Its log warnings become plan warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler.inputs import BatchingLimits
+
+
+class BatchingError(ValueError):
+    """The group cannot be batched within the limits; the message says why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Batching:
+    tasks_per_job: int
+    parallel_tasks_per_job: int
+    warnings: tuple[str, ...] = ()
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def fit(cpus: int, mem: int, cap_cpus: int, cap_mem: int) -> int:
+    """How many tasks fit side by side in a job of the given size (at least 1)."""
+    if cpus > cap_cpus or mem > cap_mem:
+        return 1
+    return min(cap_cpus // cpus, cap_mem // mem)
+
+
+def choose(
+    *,
+    n_tasks: int,
+    cpus: int,
+    mem_mb: int,
+    limits: BatchingLimits,
+    tasks_per_job: int | None = None,
+    parallel_tasks_per_job: int | None = None,
+) -> Batching:
+    """(tasks_per_job, parallel_tasks_per_job) for `n_tasks` alike tasks."""
+    if (tasks_per_job is None) != (parallel_tasks_per_job is None):
+        raise BatchingError("tasks_per_job and parallel_tasks_per_job must be both set or both unset")
+    if cpus > limits.max_cpus_per_job:
+        raise BatchingError(
+            f"cpus_per_task={cpus} exceeds batching_config.max_cpus_per_job={limits.max_cpus_per_job}"
+        )
+    if mem_mb > limits.max_mem_per_job:
+        raise BatchingError(
+            f"mem={mem_mb}M per task exceeds batching_config.max_mem_per_job={limits.max_mem_per_job}M"
+        )
+    if tasks_per_job is not None and parallel_tasks_per_job is not None:
+        return _given(n_tasks, cpus, mem_mb, limits, tasks_per_job, parallel_tasks_per_job)
+
+    parallel = fit(cpus, mem_mb, limits.target_cpus_per_job, limits.target_mem_per_job)
+    if _ceil_div(n_tasks, parallel) <= limits.target_num_jobs:
+        return Batching(tasks_per_job=parallel, parallel_tasks_per_job=parallel)
+    parallel = fit(cpus, mem_mb, limits.max_cpus_per_job, limits.max_mem_per_job)
+    if _ceil_div(n_tasks, parallel) <= limits.max_num_jobs:
+        return Batching(tasks_per_job=parallel, parallel_tasks_per_job=parallel)
+    return Batching(
+        tasks_per_job=_ceil_div(n_tasks, limits.max_num_jobs), parallel_tasks_per_job=parallel
+    )
+
+
+def _given(
+    n_tasks: int, cpus: int, mem_mb: int, limits: BatchingLimits, tasks: int, parallel: int
+) -> Batching:
+    warnings: list[str] = []
+    if parallel > tasks:
+        warnings.append(
+            f"parallel_tasks_per_job={parallel} exceeds tasks_per_job={tasks}; using {tasks}"
+        )
+        parallel = tasks
+    cpus_per_job = parallel * cpus
+    if cpus_per_job > limits.max_cpus_per_job:
+        raise BatchingError(
+            f"parallel_tasks_per_job={parallel} × cpus_per_task={cpus} = {cpus_per_job} CPUs "
+            f"exceeds batching_config.max_cpus_per_job={limits.max_cpus_per_job}"
+        )
+    if cpus_per_job > limits.target_cpus_per_job:
+        warnings.append(
+            f"{cpus_per_job} CPUs per job exceeds target_cpus_per_job={limits.target_cpus_per_job}"
+        )
+    mem_per_job = parallel * mem_mb
+    if mem_per_job > limits.max_mem_per_job:
+        raise BatchingError(
+            f"parallel_tasks_per_job={parallel} × mem={mem_mb}M = {mem_per_job}M "
+            f"exceeds batching_config.max_mem_per_job={limits.max_mem_per_job}M"
+        )
+    if mem_per_job > limits.target_mem_per_job:
+        warnings.append(
+            f"{mem_per_job}M per job exceeds target_mem_per_job={limits.target_mem_per_job}M"
+        )
+    num_jobs = _ceil_div(n_tasks, tasks)
+    if num_jobs > limits.max_num_jobs:
+        raise BatchingError(
+            f"tasks_per_job={tasks} gives {num_jobs} jobs for {n_tasks} tasks, "
+            f"more than batching_config.max_num_jobs={limits.max_num_jobs}"
+        )
+    if num_jobs > limits.target_num_jobs:
+        warnings.append(f"{num_jobs} jobs exceeds target_num_jobs={limits.target_num_jobs}")
+    return Batching(tasks_per_job=tasks, parallel_tasks_per_job=parallel, warnings=tuple(warnings))

@@ -1,0 +1,69 @@
+"""Compile errors: every problem found in the inputs, collected and raised once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    """Which input a problem concerns."""
+
+    CONFIG = "config"
+    PROFILE = "profile"
+    TASKS = "tasks"
+    PLAN = "plan"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One thing wrong with one input, located by a JSON pointer (RFC 6901)."""
+
+    source: Source
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source.value}: {self.pointer or '/'}: {self.message}"
+
+
+class CompileError(Exception):
+    """Raised once, with every problem found, when the inputs cannot be compiled."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def pointer(*parts: str | int) -> str:
+    """The JSON pointer of a path, escaping '~' and '/' as RFC 6901 says."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def show(value: object) -> str:
+    """A received value as it appears in messages: short, repr-like, one line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class Problems:
+    """A collector: passes add problems; the compiler raises them all at once."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, source: Source, path: str, message: str) -> None:
+        self.items.append(Problem(source=source, pointer=path, message=message))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.items.extend(problems)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise CompileError(self.items)

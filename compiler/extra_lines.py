@@ -1,0 +1,84 @@
+"""Checks of `extra_lines`: which are #SBATCH directives, and whether sbatch would take them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from compiler.sbatch_options import LONG_OPTIONS, OPTIONS_TAKING_VALUE, SHORT_OPTIONS
+
+SBATCH_PREFIX = "#SBATCH"
+
+# Options the compiler writes itself; an extra line may not set them.
+OWNED_OPTIONS = frozenset(
+    {
+        "ntasks", "cpus-per-task", "mem", "mem-per-cpu", "job-name", "output", "error",
+        "chdir", "parsable", "array", "partition", "time",
+    }
+)
+# Options with a field of their own: set the field, so that the merge policy
+# (e.g. "a task list cannot change the account") cannot be sidestepped.
+FIELD_OPTIONS = {
+    "account": "account", "qos": "qos", "constraint": "constraint", "gres": "gres",
+    "gpus": "gpus", "exclude": "exclude", "nodelist": "nodelist", "nodes": "nodes",
+}
+# Options that only make sense on sbatch's command line; in a script they would
+# change what the submit command does (--wait blocks until the job ends).
+COMMAND_LINE_ONLY = frozenset({"wrap", "test-only", "wait", "help", "usage", "version"})
+
+_LINE = re.compile(
+    r"#SBATCH[ \t]+(?:--(?P<long>[A-Za-z0-9][A-Za-z0-9-]*)|-(?P<short>[A-Za-z]))(?P<rest>.*)"
+)
+# sbatch reads directive values with its own parser, where an unquoted '#'
+# starts a comment: accept a plain word or one double-quoted string without
+# quote, backslash or '#' inside.
+_VALUE = re.compile(r'[^\s#\'"\\]*|"[^"\\#]*"')
+
+
+def is_directive(line: str) -> bool:
+    return line.startswith(SBATCH_PREFIX)
+
+
+def directive_problem(line: str) -> str | None:
+    """Why sbatch would not take this #SBATCH line as we mean it, or None."""
+    match = _LINE.fullmatch(line.rstrip())
+    if match is None:
+        return (
+            f"an #SBATCH line must be '#SBATCH --option[=value]' or '#SBATCH -X [value]' "
+            f"(got {line!r})"
+        )
+    long_name, short, rest = match.group("long"), match.group("short"), match.group("rest")
+    if short is not None:
+        if short not in SHORT_OPTIONS:
+            return f"'-{short}' is not an sbatch option (in {line!r})"
+        name = SHORT_OPTIONS[short]
+        value = rest.strip()
+    else:
+        name = long_name
+        if name not in LONG_OPTIONS:
+            return f"'--{name}' is not an sbatch option (in {line!r})"
+        if rest.startswith("="):
+            value = rest[1:]
+        elif rest[:1] in ("", " ", "\t"):
+            value = rest.strip()
+        else:
+            return f"'--{name}' is not an sbatch option (in {line!r})"
+    if name in OWNED_OPTIONS:
+        return f"'--{name}' is set by slurmplan itself and cannot be an extra line (got {line!r})"
+    if name in FIELD_OPTIONS:
+        return f"'--{name}' has its own field: set '{FIELD_OPTIONS[name]}' instead (got {line!r})"
+    if name in COMMAND_LINE_ONLY:
+        return f"'--{name}' only makes sense on sbatch's command line (got {line!r})"
+    if name in OPTIONS_TAKING_VALUE and not value:
+        return f"'--{name}' needs a value (got {line!r})"
+    if _VALUE.fullmatch(value) is None:
+        return (
+            "an #SBATCH value must be one word without # or quotes, or one \"double-quoted\" "
+            f"string without # (got {line!r})"
+        )
+    return None
+
+
+def dedupe(lines: Iterable[str]) -> tuple[str, ...]:
+    """Lines in order, each kept at its first occurrence."""
+    return tuple(dict.fromkeys(lines))

@@ -1,0 +1,287 @@
+"""Pass 1b: the three inputs, checked for meaning and turned into typed values.
+
+Runs after the schema pass, only on inputs the schema accepted, so shapes and
+types are known here; what remains is what a schema cannot say: unit bounds,
+sbatch options, targets against maxes, paths that climb out, unique ids.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from compiler import resources
+from compiler.errors import Problems, Source, pointer, show
+from compiler.extra_lines import directive_problem, is_directive
+from compiler.units import TIME_FORM, FormatError, parse_mem_mib, parse_time_seconds
+
+# A layer of Slurm settings after parsing: field -> normalized value.
+#   mem -> int MiB; time / time_per_task -> ("time"|"per_task", seconds|None);
+#   extra_lines -> tuple[str, ...]; nodes -> str; the rest as given.
+Layer = dict[str, Any]
+
+
+class TransportKind(StrEnum):
+    LOCAL = "local"
+    SUDO = "sudo"
+    SSH = "ssh"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchingLimits:
+    target_cpus_per_job: int
+    max_cpus_per_job: int
+    target_mem_per_job: int  # MiB
+    max_mem_per_job: int  # MiB
+    target_num_jobs: int
+    max_num_jobs: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunnerConfig:
+    default: Layer
+    gpu: Layer | None
+    batching: BatchingLimits
+    exports: tuple[tuple[str, str], ...]  # (name, path relative to cache_dir, normalized)
+    scripts_dir: str | None
+    max_jobs_in_queue: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SshTarget:
+    host: str
+    port: int
+    key_path: str
+    known_hosts_path: str
+    control_path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserProfile:
+    username: str
+    transport: TransportKind
+    project_dir: str
+    cache_dir: str
+    jobs_dir: str
+    ssh: SshTarget | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskList:
+    name: str
+    needs_gpu: bool
+    tasks_per_job: int | None
+    parallel_tasks_per_job: int | None
+    meta: Layer
+    # Parallel tuples, one entry per task, in input order (tuples of records
+    # would cost a million objects on a million tasks).
+    ids: tuple[str, ...]
+    commands: tuple[tuple[str, ...], ...]
+    envs: tuple[tuple[tuple[str, str], ...], ...]
+    metas: tuple[Layer | None, ...]
+
+
+DEFAULT_SHEBANG = "#!/bin/bash"
+DEFAULT_CONTROL_PATH = "~/.ssh/slurmplan-%C"
+DEFAULT_SSH_PORT = 22
+
+
+def parse_layer(raw: dict[str, Any], source: Source, at: tuple[str | int, ...], problems: Problems) -> Layer:
+    """Normalize one layer of Slurm settings; problems carry pointers under `at`."""
+    layer: Layer = {}
+    if "time" in raw and "time_per_task" in raw:
+        problems.add(
+            source,
+            pointer(*at, "time_per_task"),
+            "'time' and 'time_per_task' exclude each other: give one "
+            f"(got time={raw['time']!r}, time_per_task={raw['time_per_task']!r})",
+        )
+    for key, value in raw.items():
+        if key == "mem":
+            try:
+                layer["mem"] = parse_mem_mib(value)
+            except FormatError as error:
+                problems.add(source, pointer(*at, key), f"'mem' must be {error} (got {show(value)})")
+        elif key in ("time", "time_per_task"):
+            try:
+                seconds = parse_time_seconds(value)
+            except FormatError:
+                problems.add(source, pointer(*at, key), f"'{key}' must be {TIME_FORM} (got {show(value)})")
+                continue
+            layer["time"] = ("time" if key == "time" else "per_task", seconds)
+        elif key == "extra_lines":
+            for index, line in enumerate(value):
+                if is_directive(line):
+                    message = directive_problem(line)
+                    if message is not None:
+                        problems.add(source, pointer(*at, key, index), message)
+            layer["extra_lines"] = tuple(value)
+        elif key == "nodes":
+            layer["nodes"] = str(value)
+        else:
+            layer[key] = value
+    return layer
+
+
+def parse_config(raw: dict[str, Any], problems: Problems) -> RunnerConfig:
+    src = Source.CONFIG
+    default = parse_layer(raw["default_slurm_config"], src, ("default_slurm_config",), problems)
+    gpu = (
+        parse_layer(raw["gpu_slurm_config"], src, ("gpu_slurm_config",), problems)
+        if "gpu_slurm_config" in raw
+        else None
+    )
+    batching = _parse_batching(raw["batching_config"], problems)
+    exports: list[tuple[str, str]] = []
+    for name, value in raw.get("user_local_exports", {}).items():
+        normalized = posixpath.normpath(value)
+        if normalized == ".." or normalized.startswith("../"):
+            problems.add(
+                src,
+                pointer("user_local_exports", name),
+                f"'{name}' must be a path inside the user's cache_dir, not climbing out of it "
+                f"with '..' (got {show(value)})",
+            )
+        exports.append((name, normalized))
+    return RunnerConfig(
+        default=default,
+        gpu=gpu,
+        batching=batching,
+        exports=tuple(exports),
+        scripts_dir=posixpath.normpath(raw["scripts_dir"]) if "scripts_dir" in raw else None,
+        max_jobs_in_queue=raw.get("submission", {}).get("max_jobs_in_queue"),
+    )
+
+
+def _parse_batching(raw: dict[str, Any], problems: Problems) -> BatchingLimits:
+    values: dict[str, int] = {}
+    for key, value in raw.items():
+        if key.endswith("_mem_per_job"):
+            try:
+                values[key] = parse_mem_mib(value)
+            except FormatError as error:
+                problems.add(Source.CONFIG, pointer("batching_config", key),
+                             f"'{key}' must be {error} (got {show(value)})")
+                values[key] = 1
+        else:
+            values[key] = value
+    for what in ("cpus_per_job", "mem_per_job", "num_jobs"):
+        target, most = values[f"target_{what}"], values[f"max_{what}"]
+        if target > most:
+            problems.add(
+                Source.CONFIG,
+                pointer("batching_config", f"target_{what}"),
+                f"'target_{what}' must be ≤ 'max_{what}' "
+                f"(got {show(raw[f'target_{what}'])} > {show(raw[f'max_{what}'])})",
+            )
+    return BatchingLimits(**values)
+
+
+def parse_profile(raw: dict[str, Any], problems: Problems) -> UserProfile:
+    src = Source.PROFILE
+    transport = TransportKind(raw["transport"])
+    project_dir = posixpath.normpath(raw["project_dir"])
+    cache_dir = posixpath.normpath(raw.get("cache_dir", posixpath.join(project_dir, ".fractal_cache")))
+    jobs_dir = posixpath.normpath(raw.get("jobs_dir", posixpath.join(project_dir, "jobs")))
+    if "jobs_dir" not in raw and _directive_path().fullmatch(jobs_dir) is None:
+        problems.add(
+            src,
+            pointer("project_dir"),
+            "'project_dir' gives the default jobs_dir, which is written into #SBATCH lines: it "
+            "must use only letters, digits and _ . , + @ : = / -, or set 'jobs_dir' "
+            f"(got {show(raw['project_dir'])})",
+        )
+    ssh: SshTarget | None = None
+    if transport is TransportKind.SSH:
+        if "ssh" not in raw:
+            problems.add(src, pointer("ssh"), "'ssh' is required when transport is 'ssh' (got no 'ssh')")
+        else:
+            s = raw["ssh"]
+            ssh = SshTarget(
+                host=s["host"],
+                port=s.get("port", DEFAULT_SSH_PORT),
+                key_path=s["key_path"],
+                known_hosts_path=s["known_hosts_path"],
+                control_path=s.get("control_path", DEFAULT_CONTROL_PATH),
+            )
+    elif "ssh" in raw:
+        problems.add(
+            src,
+            pointer("ssh"),
+            f"'ssh' is only allowed when transport is 'ssh' (got transport {transport.value!r})",
+        )
+    return UserProfile(
+        username=raw["username"],
+        transport=transport,
+        project_dir=project_dir,
+        cache_dir=cache_dir,
+        jobs_dir=jobs_dir,
+        ssh=ssh,
+    )
+
+
+def _directive_path() -> re.Pattern[str]:
+    return re.compile(resources.schema("user_profile")["$defs"]["directive_path"]["pattern"])
+
+
+def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
+    src = Source.TASKS
+    tasks_per_job = raw.get("tasks_per_job")
+    parallel = raw.get("parallel_tasks_per_job")
+    if (tasks_per_job is None) != (parallel is None):
+        problems.add(
+            src,
+            pointer("tasks_per_job" if tasks_per_job is None else "parallel_tasks_per_job"),
+            "'tasks_per_job' and 'parallel_tasks_per_job' must be both set or both unset "
+            f"(got tasks_per_job={tasks_per_job!r}, parallel_tasks_per_job={parallel!r})",
+        )
+    meta = parse_layer(raw.get("meta", {}), src, ("meta",), problems)
+    tasks = raw["tasks"]
+    ids = tuple(task["id"] for task in tasks)
+    if len(set(ids)) != len(ids):
+        first: dict[str, int] = {}
+        for index, task_id in enumerate(ids):
+            if task_id in first:
+                problems.add(
+                    src,
+                    pointer("tasks", index, "id"),
+                    f"'id' must be unique (got {task_id!r}, already at /tasks/{first[task_id]}/id)",
+                )
+            else:
+                first[task_id] = index
+    metas = _task_metas(tasks, problems)
+    return TaskList(
+        name=raw["name"],
+        needs_gpu=raw.get("needs_gpu", False),
+        tasks_per_job=tasks_per_job,
+        parallel_tasks_per_job=parallel,
+        meta=meta,
+        ids=ids,
+        commands=tuple(tuple(task["command"]) for task in tasks),
+        envs=tuple(tuple(task["env"].items()) if "env" in task else () for task in tasks),
+        metas=metas,
+    )
+
+
+def _task_metas(tasks: list[dict[str, Any]], problems: Problems) -> tuple[Layer | None, ...]:
+    """Each task's parsed meta; identical metas are parsed once and shared."""
+    parsed: dict[str, tuple[Layer, Problems]] = {}
+    out: list[Layer | None] = []
+    for index, task in enumerate(tasks):
+        raw = task.get("meta")
+        if not raw:
+            out.append(None)
+            continue
+        key = json.dumps(raw, sort_keys=True)
+        if key not in parsed:
+            local = Problems()
+            parsed[key] = (parse_layer(raw, Source.TASKS, (), local), local)
+        layer, local = parsed[key]
+        for problem in local.items:
+            problems.add(Source.TASKS, pointer("tasks", index, "meta") + problem.pointer, problem.message)
+        out.append(layer)
+    return tuple(out)

@@ -1,0 +1,46 @@
+"""Where a plan's files live: pure string work on absolute POSIX paths.
+
+    <jobs_dir>/<name>-<plan_id[:12]>/            the workdir (the jobs' --chdir)
+        job-000000.sbatch                        the script (sudo: under scripts_dir)
+        job-000000.out / .err                    the job's own stdout / stderr
+        job-000000.lane-00.status                "<task id> <exit code>" per finished task
+        job-000000.done                          "slurmplan-done job=0 tasks=N failed=K"
+        tasks/<id>.out / .err                    each task's stdout / stderr
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+TASKS_SUBDIR = "tasks"
+
+
+def run_folder_name(name: str, plan_id: str) -> str:
+    return f"{name}-{plan_id[:12]}"
+
+
+def job_name(name: str, plan_id: str, index: int) -> str:
+    """The Slurm job name: unique per plan and job, so a job can be found again by name."""
+    return f"{name}.{plan_id[:8]}.{index}"
+
+
+def job_stem(index: int) -> str:
+    return f"job-{index:06d}"
+
+
+def lane_status_file(index: int, lane: int) -> str:
+    """Relative to the workdir (the script runs there)."""
+    return f"{job_stem(index)}.lane-{lane:02d}.status"
+
+
+def done_file(index: int) -> str:
+    return f"{job_stem(index)}.done"
+
+
+def task_output(task_id: str, stream: str) -> str:
+    """Relative to the workdir; `stream` is 'out' or 'err'."""
+    return f"{TASKS_SUBDIR}/{task_id}.{stream}"
+
+
+def join(directory: str, relative: str) -> str:
+    return posixpath.join(directory, relative)

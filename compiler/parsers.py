@@ -1,0 +1,111 @@
+"""Pure parsers of what Slurm and the job scripts write."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from compiler.states import SlurmState
+
+
+class ParseError(ValueError):
+    """Output that is not in the expected form; the message quotes it."""
+
+
+_JOB_ID = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Submitted:
+    job_id: str
+    cluster: str | None
+
+
+def parse_sbatch_parsable(stdout: str) -> Submitted:
+    """`sbatch --parsable` prints `<id>` or `<id>;<cluster>` (warnings may precede it)."""
+    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
+    if not lines:
+        raise ParseError("sbatch --parsable printed nothing (expected '<job id>[;<cluster>]')")
+    job_id, _, cluster = lines[-1].partition(";")
+    if _JOB_ID.fullmatch(job_id) is None or (cluster and not re.fullmatch(r"[\w.-]+", cluster)):
+        raise ParseError(f"sbatch --parsable printed {lines[-1]!r} (expected '<job id>[;<cluster>]')")
+    return Submitted(job_id=job_id, cluster=cluster or None)
+
+
+# The squeue format that runtime.poll_argv asks for: id, state, name.
+SQUEUE_FORMAT = "%i %T %j"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueuedJob:
+    job_id: str
+    state: SlurmState
+    name: str
+
+
+def parse_squeue(stdout: str) -> tuple[QueuedJob, ...]:
+    """Rows of `squeue --noheader --format='%i %T %j'`."""
+    rows: list[QueuedJob] = []
+    for line in stdout.splitlines():
+        if not line.strip():
+            continue
+        fields = line.split(maxsplit=2)
+        if len(fields) != 3 or _JOB_ID.fullmatch(fields[0]) is None:
+            raise ParseError(f"unexpected squeue line {line!r} (expected '<id> <STATE> <name>')")
+        try:
+            state = SlurmState(fields[1].rstrip("+"))  # "CANCELLED+" on some versions
+        except ValueError:
+            raise ParseError(f"unknown Slurm job state {fields[1]!r} in squeue line {line!r}") from None
+        rows.append(QueuedJob(job_id=fields[0], state=state, name=fields[2].strip()))
+    return tuple(rows)
+
+
+_TASK_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def parse_lane_status(text: str) -> tuple[tuple[str, int], ...]:
+    """(task id, exit code) per line `<id> <code>` of a lane status file (or several, concatenated).
+
+    A last line without its newline is a write cut off mid-way; it is ignored.
+    """
+    out: list[tuple[str, int]] = []
+    lines = text.split("\n")
+    for line in lines[:-1]:  # the part after the last newline is incomplete (or empty)
+        if not line:
+            continue
+        task_id, _, code = line.partition(" ")
+        if _TASK_ID.fullmatch(task_id) is None or re.fullmatch(r"[0-9]{1,3}", code) is None:
+            raise ParseError(f"unexpected lane status line {line!r} (expected '<task id> <exit code>')")
+        out.append((task_id, int(code)))
+    return tuple(out)
+
+
+_DONE = re.compile(r"slurmplan-done job=([0-9]+) tasks=([0-9]+) failed=(-?[0-9]+)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoneMarker:
+    job: int
+    tasks: int
+    failed: int
+
+    @property
+    def succeeded(self) -> bool:
+        return self.failed == 0
+
+
+def parse_done_markers(text: str) -> tuple[DoneMarker, ...]:
+    """Every `slurmplan-done job=J tasks=N failed=K` line (markers may be concatenated)."""
+    out: list[DoneMarker] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        match = _DONE.fullmatch(line.strip())
+        if match is None:
+            raise ParseError(
+                f"unexpected done marker line {line!r} "
+                "(expected 'slurmplan-done job=<J> tasks=<N> failed=<K>')"
+            )
+        job, tasks, failed = (int(g) for g in match.groups())
+        out.append(DoneMarker(job=job, tasks=tasks, failed=failed))
+    return tuple(out)

@@ -1,0 +1,69 @@
+"""Pass 4: a job's sbatch script, rendered from templates/job.sbatch.j2."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jinja2
+
+from compiler import resources
+from compiler.quoting import sh_quote
+from compiler.resolve import Resources
+
+_ENV = jinja2.Environment(
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_ENV.filters["sh"] = sh_quote
+_TEMPLATE = _ENV.from_string(resources.template_text("job.sbatch.j2"))
+
+# (task id, its argv as quoted shell words, its env prefix or "")
+TaskLine = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lane:
+    status: str  # the lane's status file, relative to the workdir
+    tasks: Sequence[TaskLine]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScriptJob:
+    index: int
+    name: str
+    ntasks: int
+    n_tasks: int
+    mem_option: str  # "--mem=...M" or "--mem-per-cpu=...M", for the job
+    step_mem_option: str  # the same for one task's step
+    time: str | None
+    stdout: str
+    stderr: str
+    done: str  # relative to the workdir
+
+
+def render_script(
+    *,
+    plan_id: str,
+    job: ScriptJob,
+    resources_: Resources,
+    sbatch_lines: Sequence[str],
+    shell_lines: Sequence[str],
+    workdir: str,
+    exports: Sequence[tuple[str, str]],
+    lanes: Sequence[Lane],
+) -> str:
+    return _TEMPLATE.render(
+        shebang=resources_.shebang_line,
+        plan_id=plan_id,
+        job=job,
+        r=resources_,
+        sbatch_lines=sbatch_lines,
+        shell_lines=shell_lines,
+        workdir=workdir,
+        exports=exports,
+        lanes=lanes,
+    )

@@ -1,0 +1,162 @@
+"""Pass 1a: structural validation of the inputs against their JSON Schemas.
+
+Every `pattern` is matched against the whole string (`re.fullmatch`), so a
+trailing newline cannot slip past a `$` anchor.  Each schema violation becomes a
+Problem whose message names the field, the expected form (the schema's `x-form`
+annotation where there is one) and the value received.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import jsonschema
+import referencing
+from jsonschema import ValidationError
+from jsonschema.protocols import Validator
+
+from compiler import resources
+from compiler.errors import Problem, Source, pointer, show
+
+_NOT_OVERRIDABLE = frozenset({"partition", "account"})
+
+
+def _fullmatch_pattern(
+    validator: Validator, pattern: str, instance: object, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if isinstance(instance, str) and _compiled(pattern).fullmatch(instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _is_strict_integer(checker: object, instance: object) -> bool:
+    # JSON Schema lets 2.0 count as an integer; a CPU count of 2.0 is a mistake.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Draft = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    {"pattern": _fullmatch_pattern},
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", _is_strict_integer
+    ),
+)
+
+
+@cache
+def _registry() -> referencing.Registry[Any]:
+    pairs = []
+    for name in resources.SCHEMA_NAMES:
+        contents = resources.schema(name)
+        pairs.append((contents["$id"], referencing.Resource.from_contents(contents)))
+    return referencing.Registry().with_resources(pairs)
+
+
+@cache
+def validator(name: str) -> Validator:
+    """A validator for `schemas/<name>.schema.json` with whole-string patterns."""
+    return _Draft(resources.schema(name), registry=_registry())  # type: ignore[no-any-return]
+
+
+def schema_problems(name: str, source: Source, instance: object) -> list[Problem]:
+    """Every violation of the schema `name`, in document order."""
+    errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    problems: list[Problem] = []
+    for error in errors:
+        problems.extend(_problems_of(error, source))
+    return problems
+
+
+def _field_name(path: list[str | int]) -> str:
+    for part in reversed(path):
+        if isinstance(part, str):
+            return part
+    return "value"
+
+
+def _expected(error: ValidationError) -> str | None:
+    for candidate in (error.schema, error.parent.schema if error.parent else None):
+        if isinstance(candidate, dict) and "x-form" in candidate:
+            return str(candidate["x-form"])
+    return None
+
+
+def _type_phrase(schema: dict[str, Any]) -> str:
+    kinds = schema.get("type")
+    names = {"integer": "an integer", "string": "a string", "object": "an object",
+             "array": "a list", "boolean": "true or false", "null": "null", "number": "a number"}
+    if isinstance(kinds, list):
+        return " or ".join(names.get(k, k) for k in kinds)
+    if isinstance(kinds, str):
+        phrase = names.get(kinds, kinds)
+        if "minimum" in schema:
+            phrase += f" ≥ {schema['minimum']}"
+        if "maximum" in schema:
+            phrase += f" ≤ {schema['maximum']}"
+        return phrase
+    return "a valid value"
+
+
+def _problems_of(error: ValidationError, source: Source) -> Iterator[Problem]:
+    path = list(error.absolute_path)
+    where = pointer(*path)
+    field = _field_name(path)
+    value = error.instance
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extras = sorted(k for k in value if k not in error.schema.get("properties", {}))
+        for key in extras:
+            if key in _NOT_OVERRIDABLE and path and path[-1] == "meta":
+                message = (
+                    f"'{key}' cannot be overridden by a task list; it is set by the runner "
+                    f"config (got {show(value[key])})"
+                )
+            else:
+                message = f"unknown key '{key}' (expected one of: {', '.join(allowed)})"
+            yield Problem(source=source, pointer=pointer(*path, key), message=message)
+        return
+    if kind == "required":
+        missing = _missing_key(error)
+        yield Problem(
+            source=source,
+            pointer=pointer(*path, missing),
+            message=f"'{missing}' is required (got an object without it)",
+        )
+        return
+    if kind == "propertyNames":
+        yield Problem(
+            source=source,
+            pointer=pointer(*path, str(value)) if isinstance(value, str) else where,
+            message=f"key must be {_expected(error) or 'a valid name'} (got {show(value)})",
+        )
+        return
+    if kind == "minItems" and error.validator_value == 1:
+        yield Problem(source=source, pointer=where,
+                      message=f"'{field}' must be a non-empty list (got [])")
+        return
+    if kind == "enum":
+        options = " or ".join(repr(v) for v in error.validator_value)
+        yield Problem(source=source, pointer=where,
+                      message=f"'{field}' must be {options} (got {show(value)})")
+        return
+    expected = _expected(error)
+    if expected is None:
+        expected = _type_phrase(error.schema if isinstance(error.schema, dict) else {})
+        if kind == "minLength":
+            expected = "a non-empty string"
+    yield Problem(source=source, pointer=where,
+                  message=f"'{field}' must be {expected} (got {show(value)})")
+
+
+def _missing_key(error: ValidationError) -> str:
+    # jsonschema words it "'x' is a required property"; the key is the quoted part.
+    match = re.match(r"'(.*)' is a required property", error.message)
+    return match.group(1) if match else str(error.message)

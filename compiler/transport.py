@@ -1,0 +1,63 @@
+"""Exact command lines for each transport.
+
+- local: the runner is the cluster user; commands run as they are.
+- sudo:  the runner impersonates the user for sbatch, scancel, cat, ls and mkdir
+         only (`sudo --non-interactive -u USER CMD ...`); squeue runs as the runner.
+- ssh:   the system OpenSSH client, one multiplexed connection, the remote command
+         one shlex.join'ed string (ssh hands it to the remote shell).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from compiler.inputs import SshTarget, TransportKind
+from compiler.plan import Transport
+
+# The only commands sudo may run as the user (the sudoers rule of the site).
+SUDO_COMMANDS = frozenset({"sbatch", "scancel", "cat", "ls", "mkdir"})
+SSH_CONTROL_PERSIST_S = 60
+SSH_CONNECT_TIMEOUT_S = 20
+
+
+def ssh_prefix(user: str, ssh: SshTarget) -> tuple[str, ...]:
+    return (
+        "ssh",
+        "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", f"UserKnownHostsFile={ssh.known_hosts_path}",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "ControlMaster=auto",
+        "-o", f"ControlPath={ssh.control_path}",
+        "-o", f"ControlPersist={SSH_CONTROL_PERSIST_S}",
+        "-o", f"ConnectTimeout={SSH_CONNECT_TIMEOUT_S}",
+        "-p", str(ssh.port),
+        "-i", ssh.key_path,
+        f"{user}@{ssh.host}",
+    )  # fmt: skip
+
+
+def _over_ssh(transport: Transport, argv: Sequence[str]) -> tuple[str, ...]:
+    assert transport.ssh is not None
+    return (*ssh_prefix(transport.user, transport.ssh), "--", shlex.join(argv))
+
+
+def as_user(transport: Transport, argv: Sequence[str]) -> tuple[str, ...]:
+    """`argv` run as the cluster user."""
+    match transport.kind:
+        case TransportKind.LOCAL:
+            return tuple(argv)
+        case TransportKind.SUDO:
+            if argv[0] not in SUDO_COMMANDS:
+                raise ValueError(f"{argv[0]!r} is not one of the commands sudo may run as the user")
+            return ("sudo", "--non-interactive", "-u", transport.user, *argv)
+        case TransportKind.SSH:
+            return _over_ssh(transport, argv)
+
+
+def as_runner(transport: Transport, argv: Sequence[str]) -> tuple[str, ...]:
+    """`argv` run where Slurm can be queried without the user's identity (squeue)."""
+    if transport.kind is TransportKind.SSH:
+        return _over_ssh(transport, argv)
+    return tuple(argv)

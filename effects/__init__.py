@@ -1,0 +1,1 @@
+"""slurmplan's thin effects layer: runs a plan's exact argv, writes files, journals, sleeps."""
