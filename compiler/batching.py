@@ -45,17 +45,23 @@ def choose(
 ) -> Batching:
     """(tasks_per_job, parallel_tasks_per_job) for `n_tasks` alike tasks."""
     if (tasks_per_job is None) != (parallel_tasks_per_job is None):
-        raise BatchingError("tasks_per_job and parallel_tasks_per_job must be both set or both unset")
+        raise BatchingError(
+            "tasks_per_job and parallel_tasks_per_job must be both set or both unset"
+        )
     if cpus > limits.max_cpus_per_job:
         raise BatchingError(
-            f"cpus_per_task={cpus} exceeds batching_config.max_cpus_per_job={limits.max_cpus_per_job}"
+            f"cpus_per_task={cpus} exceeds "
+            f"batching_config.max_cpus_per_job={limits.max_cpus_per_job}"
         )
     if mem_mb > limits.max_mem_per_job:
         raise BatchingError(
-            f"mem={mem_mb}M per task exceeds batching_config.max_mem_per_job={limits.max_mem_per_job}M"
+            f"mem={mem_mb}M per task exceeds "
+            f"batching_config.max_mem_per_job={limits.max_mem_per_job}M"
         )
     if tasks_per_job is not None and parallel_tasks_per_job is not None:
-        return _given(n_tasks, cpus, mem_mb, limits, tasks_per_job, parallel_tasks_per_job)
+        return _given(
+            n_tasks, cpus, mem_mb, limits, tasks=tasks_per_job, parallel=parallel_tasks_per_job
+        )
 
     parallel = fit(cpus, mem_mb, limits.target_cpus_per_job, limits.target_mem_per_job)
     if _ceil_div(n_tasks, parallel) <= limits.target_num_jobs:
@@ -69,7 +75,7 @@ def choose(
 
 
 def _given(
-    n_tasks: int, cpus: int, mem_mb: int, limits: BatchingLimits, tasks: int, parallel: int
+    n_tasks: int, cpus: int, mem_mb: int, limits: BatchingLimits, *, tasks: int, parallel: int
 ) -> Batching:
     warnings: list[str] = []
     if parallel > tasks:
@@ -80,7 +86,7 @@ def _given(
     cpus_per_job = parallel * cpus
     if cpus_per_job > limits.max_cpus_per_job:
         raise BatchingError(
-            f"parallel_tasks_per_job={parallel} × cpus_per_task={cpus} = {cpus_per_job} CPUs "
+            f"parallel_tasks_per_job={parallel} * cpus_per_task={cpus} = {cpus_per_job} CPUs "
             f"exceeds batching_config.max_cpus_per_job={limits.max_cpus_per_job}"
         )
     if cpus_per_job > limits.target_cpus_per_job:
@@ -90,7 +96,7 @@ def _given(
     mem_per_job = parallel * mem_mb
     if mem_per_job > limits.max_mem_per_job:
         raise BatchingError(
-            f"parallel_tasks_per_job={parallel} × mem={mem_mb}M = {mem_per_job}M "
+            f"parallel_tasks_per_job={parallel} * mem={mem_mb}M = {mem_per_job}M "
             f"exceeds batching_config.max_mem_per_job={limits.max_mem_per_job}M"
         )
     if mem_per_job > limits.target_mem_per_job:

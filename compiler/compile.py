@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from compiler import layout
 from compiler.batching import Batching, BatchingError, choose
-from compiler.errors import Problems, Source, pointer
+from compiler.errors import Problems, Source, pointer, show, unencodable_strings
 from compiler.extra_lines import is_directive
 from compiler.fast_check import task_list_is_valid
 from compiler.inputs import (
@@ -37,6 +38,7 @@ from compiler.quoting import sh_env_prefix, sh_words
 from compiler.render import Lane, ScriptJob, TaskLine, render_script
 from compiler.resolve import Group, Resources, group_tasks
 from compiler.schema_check import schema_problems
+from compiler.tarball import script_bytes
 from compiler.transport import as_user
 from compiler.units import format_time
 
@@ -49,7 +51,30 @@ def compile_plan(
     plan_id = compute_plan_id(runner_config, user_profile, task_list)
     groups = group_tasks(config, tasks)
     batchings = _batch(groups, config, tasks)
-    return _build(plan_id, config, profile, tasks, groups, batchings)
+    plan = _build(plan_id, config, profile, tasks, list(zip(groups, batchings, strict=True)))
+    _check_encodable(plan, runner_config, user_profile, task_list)
+    return plan
+
+
+def _check_encodable(plan: Plan, *raw: dict[str, Any]) -> None:
+    """Scripts become bytes (UTF-8, lone surrogates U+DC80..U+DCFF standing for raw
+    bytes); any other lone surrogate cannot be written.  Found rarely, so the inputs
+    are searched for the culprits only when a script fails to encode."""
+    try:
+        for job in plan.jobs:
+            script_bytes(job.script)
+    except UnicodeEncodeError:
+        problems = Problems()
+        for source, doc in zip((Source.CONFIG, Source.PROFILE, Source.TASKS), raw, strict=True):
+            for path, text in unencodable_strings(doc):
+                problems.add(
+                    source,
+                    path,
+                    "text must be encodable as UTF-8 (lone surrogates only as U+DC80..U+DCFF, "
+                    f"standing for raw bytes) (got {show(text)})",
+                )
+        problems.raise_if_any()
+        raise
 
 
 def compute_plan_id(
@@ -81,14 +106,18 @@ def _check_and_parse(
     config = None if config_bad else parse_config(raw_config, problems)
     profile = None if profile_bad else parse_profile(raw_profile, problems)
     tasks = None if tasks_bad else parse_task_list(raw_tasks, problems)
-    if config is not None and profile is not None:
-        if profile.transport is TransportKind.SUDO and config.scripts_dir is None:
-            problems.add(
-                Source.CONFIG,
-                pointer("scripts_dir"),
-                "'scripts_dir' is required when the profile's transport is 'sudo' "
-                "(got a config without it)",
-            )
+    if (
+        config is not None
+        and profile is not None
+        and profile.transport is TransportKind.SUDO
+        and config.scripts_dir is None
+    ):
+        problems.add(
+            Source.CONFIG,
+            pointer("scripts_dir"),
+            "'scripts_dir' is required when the profile's transport is 'sudo' "
+            "(got a config without it)",
+        )
     if config is not None and tasks is not None:
         _check_mem_per_cpu(config, tasks, problems)
     problems.raise_if_any()
@@ -154,23 +183,48 @@ def _job_time(r: Resources, waves: int) -> str | None:
 
 
 def _warnings(
-    config: RunnerConfig, tasks: TaskList, groups: tuple[Group, ...], batchings: list[Batching]
+    config: RunnerConfig, tasks: TaskList, batched: list[tuple[Group, Batching]]
 ) -> tuple[PlanWarning, ...]:
     out: list[PlanWarning] = []
     if tasks.needs_gpu and config.gpu is None:
-        out.append(PlanWarning(group=None, message=(
-            "the task list needs a GPU but the runner config has no gpu_slurm_config; "
-            "using default_slurm_config")))
-    for group, batching in zip(groups, batchings, strict=True):
+        out.append(
+            PlanWarning(
+                group=None,
+                message=(
+                    "the task list needs a GPU but the runner config has no gpu_slurm_config; "
+                    "using default_slurm_config"
+                ),
+            )
+        )
+    for group, batching in batched:
         out.extend(PlanWarning(group=group.index, message=m) for m in batching.warnings)
         r = group.resources
         if r.has_time and not r.time_per_task and r.time_seconds is not None:
             waves = -(-batching.tasks_per_job // batching.parallel_tasks_per_job)
             if waves > 1:
-                out.append(PlanWarning(group=group.index, message=(
-                    f"time={format_time(r.time_seconds)} is for the whole job, whose lanes run "
-                    f"up to {waves} tasks one after another; set time_per_task to scale it")))
+                out.append(
+                    PlanWarning(
+                        group=group.index,
+                        message=(
+                            f"time={format_time(r.time_seconds)} is for the whole job, whose "
+                            f"lanes run up to {waves} tasks one after another; set "
+                            "time_per_task to scale it"
+                        ),
+                    )
+                )
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Context:
+    """What every job of one plan shares."""
+
+    plan_id: str
+    tasks: TaskList
+    words: list[str]  # each task's argv, quoted once
+    workdir: str
+    script_dir: str
+    exports: tuple[tuple[str, str], ...]
 
 
 def _build(
@@ -178,8 +232,7 @@ def _build(
     config: RunnerConfig,
     profile: UserProfile,
     tasks: TaskList,
-    groups: tuple[Group, ...],
-    batchings: list[Batching],
+    batched: list[tuple[Group, Batching]],
 ) -> Plan:
     folder = layout.run_folder_name(tasks.name, plan_id)
     workdir = layout.join(profile.jobs_dir, folder)
@@ -188,32 +241,22 @@ def _build(
         script_dir = layout.join(config.scripts_dir, folder)
     else:
         script_dir = workdir
-    exports = tuple(
-        (name, layout.join(profile.cache_dir, value)) for name, value in config.exports
+    ctx = _Context(
+        plan_id=plan_id,
+        tasks=tasks,
+        words=[sh_words(argv) for argv in tasks.commands],
+        workdir=workdir,
+        script_dir=script_dir,
+        exports=tuple(
+            (name, layout.join(profile.cache_dir, value)) for name, value in config.exports
+        ),
     )
-    words = [sh_words(argv) for argv in tasks.commands]
     jobs: list[Job] = []
-    summaries: list[GroupSummary] = []
-    for group, batching in zip(groups, batchings, strict=True):
-        r = group.resources
-        summaries.append(GroupSummary(
-            index=group.index,
-            n_tasks=len(group.task_indices),
-            first_task=tasks.ids[group.task_indices[0]],
-            tasks_per_job=batching.tasks_per_job,
-            parallel_tasks_per_job=batching.parallel_tasks_per_job,
-            cpus_per_task=r.cpus_per_task,
-            mem_per_task_mb=r.mem_mb,
-            partition=r.partition,
-        ))
-        sbatch_lines = [line for line in r.extra_lines if is_directive(line)]
-        shell_lines = [line for line in r.extra_lines if not is_directive(line)]
+    for group, batching in batched:
         size = batching.tasks_per_job
         for start in range(0, len(group.task_indices), size):
             batch = group.task_indices[start : start + size]
-            jobs.append(_job(
-                plan_id, len(jobs), group.index, batch, batching, r, tasks, words,
-                workdir, script_dir, exports, sbatch_lines, shell_lines))
+            jobs.append(_job(ctx, len(jobs), group, batch, batching))
     transport = Transport(kind=profile.transport, user=profile.username, ssh=profile.ssh)
     return Plan(
         plan_id=plan_id,
@@ -222,76 +265,80 @@ def _build(
         workdir=workdir,
         script_dir=script_dir,
         max_jobs_in_queue=config.max_jobs_in_queue,
-        warnings=_warnings(config, tasks, groups, batchings),
-        groups=tuple(summaries),
+        warnings=_warnings(config, tasks, batched),
+        groups=tuple(_summary(g, b, tasks) for g, b in batched),
         jobs=tuple(jobs),
         steps=_steps(transport, workdir, script_dir, jobs),
     )
 
 
+def _summary(group: Group, batching: Batching, tasks: TaskList) -> GroupSummary:
+    r = group.resources
+    return GroupSummary(
+        index=group.index,
+        n_tasks=len(group.task_indices),
+        first_task=tasks.ids[group.task_indices[0]],
+        tasks_per_job=batching.tasks_per_job,
+        parallel_tasks_per_job=batching.parallel_tasks_per_job,
+        cpus_per_task=r.cpus_per_task,
+        mem_per_task_mb=r.mem_mb,
+        partition=r.partition,
+    )
+
+
 def _job(
-    plan_id: str,
-    index: int,
-    group: int,
-    batch: tuple[int, ...],
-    batching: Batching,
-    r: Resources,
-    tasks: TaskList,
-    words: list[str],
-    workdir: str,
-    script_dir: str,
-    exports: tuple[tuple[str, str], ...],
-    sbatch_lines: list[str],
-    shell_lines: list[str],
+    ctx: _Context, index: int, group: Group, batch: tuple[int, ...], batching: Batching
 ) -> Job:
+    r, tasks = group.resources, ctx.tasks
     ntasks = min(len(batch), batching.parallel_tasks_per_job)
     waves = -(-len(batch) // ntasks)
     mem_option, step_mem_option, mem_mb = _mem_options(r, ntasks)
     stem = layout.job_stem(index)
+    # Task k of the job runs in lane k % ntasks: lanes run their tasks in turn.
     lanes: list[list[TaskLine]] = [[] for _ in range(ntasks)]
     for position, task in enumerate(batch):
         env = tasks.envs[task]
         lanes[position % ntasks].append(
-            (tasks.ids[task], words[task], sh_env_prefix(env) if env else "")
+            (tasks.ids[task], ctx.words[task], sh_env_prefix(env) if env else "")
         )
     lane_files = [layout.lane_status_file(index, lane) for lane in range(ntasks)]
     script_job = ScriptJob(
         index=index,
-        name=layout.job_name(tasks.name, plan_id, index),
+        name=layout.job_name(tasks.name, ctx.plan_id, index),
         ntasks=ntasks,
         n_tasks=len(batch),
         mem_option=mem_option,
         step_mem_option=step_mem_option,
         time=_job_time(r, waves),
-        stdout=layout.join(workdir, f"{stem}.out"),
-        stderr=layout.join(workdir, f"{stem}.err"),
+        stdout=layout.join(ctx.workdir, f"{stem}.out"),
+        stderr=layout.join(ctx.workdir, f"{stem}.err"),
         done=layout.done_file(index),
     )
     script = render_script(
-        plan_id=plan_id,
+        plan_id=ctx.plan_id,
         job=script_job,
         resources_=r,
-        sbatch_lines=sbatch_lines,
-        shell_lines=shell_lines,
-        workdir=workdir,
-        exports=exports,
+        sbatch_lines=[line for line in r.extra_lines if is_directive(line)],
+        shell_lines=[line for line in r.extra_lines if not is_directive(line)],
+        workdir=ctx.workdir,
+        exports=ctx.exports,
         lanes=[Lane(status=f, tasks=t) for f, t in zip(lane_files, lanes, strict=True)],
     )
     return Job(
         index=index,
         name=script_job.name,
-        group=group,
+        group=group.index,
         tasks=tuple(tasks.ids[t] for t in batch),
         ntasks=ntasks,
         cpus_per_task=r.cpus_per_task,
         mem_mb=mem_mb,
         time=script_job.time,
-        script_path=layout.join(script_dir, f"{stem}.sbatch"),
+        script_path=layout.join(ctx.script_dir, f"{stem}.sbatch"),
         script=script,
         stdout=script_job.stdout,
         stderr=script_job.stderr,
-        lane_status_paths=tuple(layout.join(workdir, f) for f in lane_files),
-        done_path=layout.join(workdir, script_job.done),
+        lane_status_paths=tuple(layout.join(ctx.workdir, f) for f in lane_files),
+        done_path=layout.join(ctx.workdir, script_job.done),
     )
 
 
@@ -301,17 +348,21 @@ def _steps(
     mkdir_work = ("mkdir", "-p", "--", workdir, layout.join(workdir, layout.TASKS_SUBDIR))
     steps: list[Step] = [MkdirStep(argv=as_user(transport, mkdir_work))]
     if transport.kind is TransportKind.SSH:
-        steps.append(UploadStep(
-            argv=as_user(transport, ("tar", "-x", "-m", "-f", "-", "-C", script_dir)),
-            directory=script_dir,
-            jobs=tuple(job.index for job in jobs),
-        ))
+        steps.append(
+            UploadStep(
+                argv=as_user(transport, ("tar", "-x", "-m", "-f", "-", "-C", script_dir)),
+                directory=script_dir,
+                jobs=tuple(job.index for job in jobs),
+            )
+        )
     else:
         if script_dir != workdir:  # sudo: the runner's own folder, readable by the user
             steps.append(MkdirStep(argv=("mkdir", "-p", "--", script_dir)))
         steps.extend(WriteStep(path=job.script_path, job=job.index) for job in jobs)
     steps.extend(
-        SubmitStep(job=job.index, argv=as_user(transport, ("sbatch", "--parsable", job.script_path)))
+        SubmitStep(
+            job=job.index, argv=as_user(transport, ("sbatch", "--parsable", job.script_path))
+        )
         for job in jobs
     )
     return tuple(steps)

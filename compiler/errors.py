@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Source(StrEnum):
@@ -67,3 +68,30 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise CompileError(self.items)
+
+
+def unencodable_strings(doc: Any, at: str = "") -> Iterator[tuple[str, str]]:
+    """(pointer, text) of every key or string in a JSON value that cannot become
+    UTF-8 bytes under 'surrogateescape'."""
+    items: Iterable[tuple[str | int, Any]]
+    if isinstance(doc, dict):
+        items = doc.items()
+    elif isinstance(doc, list):
+        items = enumerate(doc)
+    else:
+        if isinstance(doc, str) and not _encodable(doc):
+            yield at, doc
+        return
+    for key, value in items:
+        here = at + pointer(key)
+        if isinstance(key, str) and not _encodable(key):
+            yield here, key
+        yield from unencodable_strings(value, here)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True

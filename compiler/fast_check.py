@@ -17,7 +17,9 @@ from typing import Any
 from compiler import resources
 from compiler.schema_check import validator
 
-_TOP_KEYS = frozenset({"name", "needs_gpu", "tasks_per_job", "parallel_tasks_per_job", "meta", "tasks"})
+_TOP_KEYS = frozenset(
+    {"name", "needs_gpu", "tasks_per_job", "parallel_tasks_per_job", "meta", "tasks"}
+)
 _TASK_KEYS = frozenset({"id", "command", "env", "meta"})
 
 
@@ -37,7 +39,7 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     )
 
 
-def _meta_ok(meta: object, seen: dict[str, bool]) -> bool:
+def _meta_ok(meta: Any, seen: dict[str, bool]) -> bool:
     # Metas repeat (often identical across tasks): validate each distinct one once.
     try:
         key = json.dumps(meta, sort_keys=True)

@@ -90,7 +90,9 @@ DEFAULT_CONTROL_PATH = "~/.ssh/slurmplan-%C"
 DEFAULT_SSH_PORT = 22
 
 
-def parse_layer(raw: dict[str, Any], source: Source, at: tuple[str | int, ...], problems: Problems) -> Layer:
+def parse_layer(
+    raw: dict[str, Any], source: Source, at: tuple[str | int, ...], problems: Problems
+) -> Layer:
     """Normalize one layer of Slurm settings; problems carry pointers under `at`."""
     layer: Layer = {}
     if "time" in raw and "time_per_task" in raw:
@@ -105,12 +107,16 @@ def parse_layer(raw: dict[str, Any], source: Source, at: tuple[str | int, ...], 
             try:
                 layer["mem"] = parse_mem_mib(value)
             except FormatError as error:
-                problems.add(source, pointer(*at, key), f"'mem' must be {error} (got {show(value)})")
+                problems.add(
+                    source, pointer(*at, key), f"'mem' must be {error} (got {show(value)})"
+                )
         elif key in ("time", "time_per_task"):
             try:
                 seconds = parse_time_seconds(value)
             except FormatError:
-                problems.add(source, pointer(*at, key), f"'{key}' must be {TIME_FORM} (got {show(value)})")
+                problems.add(
+                    source, pointer(*at, key), f"'{key}' must be {TIME_FORM} (got {show(value)})"
+                )
                 continue
             layer["time"] = ("time" if key == "time" else "per_task", seconds)
         elif key == "extra_lines":
@@ -164,8 +170,11 @@ def _parse_batching(raw: dict[str, Any], problems: Problems) -> BatchingLimits:
             try:
                 values[key] = parse_mem_mib(value)
             except FormatError as error:
-                problems.add(Source.CONFIG, pointer("batching_config", key),
-                             f"'{key}' must be {error} (got {show(value)})")
+                problems.add(
+                    Source.CONFIG,
+                    pointer("batching_config", key),
+                    f"'{key}' must be {error} (got {show(value)})",
+                )
                 values[key] = 1
         else:
             values[key] = value
@@ -185,7 +194,9 @@ def parse_profile(raw: dict[str, Any], problems: Problems) -> UserProfile:
     src = Source.PROFILE
     transport = TransportKind(raw["transport"])
     project_dir = posixpath.normpath(raw["project_dir"])
-    cache_dir = posixpath.normpath(raw.get("cache_dir", posixpath.join(project_dir, ".fractal_cache")))
+    cache_dir = posixpath.normpath(
+        raw.get("cache_dir", posixpath.join(project_dir, ".fractal_cache"))
+    )
     jobs_dir = posixpath.normpath(raw.get("jobs_dir", posixpath.join(project_dir, "jobs")))
     if "jobs_dir" not in raw and _directive_path().fullmatch(jobs_dir) is None:
         problems.add(
@@ -198,7 +209,9 @@ def parse_profile(raw: dict[str, Any], problems: Problems) -> UserProfile:
     ssh: SshTarget | None = None
     if transport is TransportKind.SSH:
         if "ssh" not in raw:
-            problems.add(src, pointer("ssh"), "'ssh' is required when transport is 'ssh' (got no 'ssh')")
+            problems.add(
+                src, pointer("ssh"), "'ssh' is required when transport is 'ssh' (got no 'ssh')"
+            )
         else:
             s = raw["ssh"]
             ssh = SshTarget(
@@ -282,6 +295,8 @@ def _task_metas(tasks: list[dict[str, Any]], problems: Problems) -> tuple[Layer 
             parsed[key] = (parse_layer(raw, Source.TASKS, (), local), local)
         layer, local = parsed[key]
         for problem in local.items:
-            problems.add(Source.TASKS, pointer("tasks", index, "meta") + problem.pointer, problem.message)
+            problems.add(
+                Source.TASKS, pointer("tasks", index, "meta") + problem.pointer, problem.message
+            )
         out.append(layer)
     return tuple(out)

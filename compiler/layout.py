@@ -1,11 +1,11 @@
 """Where a plan's files live: pure string work on absolute POSIX paths.
 
-    <jobs_dir>/<name>-<plan_id[:12]>/            the workdir (the jobs' --chdir)
-        job-000000.sbatch                        the script (sudo: under scripts_dir)
-        job-000000.out / .err                    the job's own stdout / stderr
-        job-000000.lane-00.status                "<task id> <exit code>" per finished task
-        job-000000.done                          "slurmplan-done job=0 tasks=N failed=K"
-        tasks/<id>.out / .err                    each task's stdout / stderr
+<jobs_dir>/<name>-<plan_id[:12]>/            the workdir (the jobs' --chdir)
+    job-000000.sbatch                        the script (sudo: under scripts_dir)
+    job-000000.out / .err                    the job's own stdout / stderr
+    job-000000.lane-00.status                "<task id> <exit code>" per finished task
+    job-000000.done                          "slurmplan-done job=0 tasks=N failed=K"
+    tasks/<id>.out / .err                    each task's stdout / stderr
 """
 
 from __future__ import annotations

@@ -28,7 +28,9 @@ def parse_sbatch_parsable(stdout: str) -> Submitted:
         raise ParseError("sbatch --parsable printed nothing (expected '<job id>[;<cluster>]')")
     job_id, _, cluster = lines[-1].partition(";")
     if _JOB_ID.fullmatch(job_id) is None or (cluster and not re.fullmatch(r"[\w.-]+", cluster)):
-        raise ParseError(f"sbatch --parsable printed {lines[-1]!r} (expected '<job id>[;<cluster>]')")
+        raise ParseError(
+            f"sbatch --parsable printed {lines[-1]!r} (expected '<job id>[;<cluster>]')"
+        )
     return Submitted(job_id=job_id, cluster=cluster or None)
 
 
@@ -55,7 +57,9 @@ def parse_squeue(stdout: str) -> tuple[QueuedJob, ...]:
         try:
             state = SlurmState(fields[1].rstrip("+"))  # "CANCELLED+" on some versions
         except ValueError:
-            raise ParseError(f"unknown Slurm job state {fields[1]!r} in squeue line {line!r}") from None
+            raise ParseError(
+                f"unknown Slurm job state {fields[1]!r} in squeue line {line!r}"
+            ) from None
         rows.append(QueuedJob(job_id=fields[0], state=state, name=fields[2].strip()))
     return tuple(rows)
 
@@ -75,7 +79,9 @@ def parse_lane_status(text: str) -> tuple[tuple[str, int], ...]:
             continue
         task_id, _, code = line.partition(" ")
         if _TASK_ID.fullmatch(task_id) is None or re.fullmatch(r"[0-9]{1,3}", code) is None:
-            raise ParseError(f"unexpected lane status line {line!r} (expected '<task id> <exit code>')")
+            raise ParseError(
+                f"unexpected lane status line {line!r} (expected '<task id> <exit code>')"
+            )
         out.append((task_id, int(code)))
     return tuple(out)
 

@@ -147,10 +147,19 @@ def _step_json(step: Step) -> dict[str, Any]:
         case MkdirStep():
             return {"kind": step.kind, "argv": list(step.argv)}
         case WriteStep():
-            return {"kind": step.kind, "path": step.path, "job": step.job, "mode": f"{step.mode:04o}"}
+            return {
+                "kind": step.kind,
+                "path": step.path,
+                "job": step.job,
+                "mode": f"{step.mode:04o}",
+            }
         case UploadStep():
-            return {"kind": step.kind, "argv": list(step.argv), "directory": step.directory,
-                    "jobs": list(step.jobs)}
+            return {
+                "kind": step.kind,
+                "argv": list(step.argv),
+                "directory": step.directory,
+                "jobs": list(step.jobs),
+            }
         case SubmitStep():
             return {"kind": step.kind, "job": step.job, "argv": list(step.argv)}
         case _:
@@ -189,8 +198,13 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
         warnings=tuple(PlanWarning(group=w["group"], message=w["message"]) for w in d["warnings"]),
         groups=tuple(GroupSummary(**g) for g in d["groups"]),
         jobs=tuple(
-            Job(**{**j, "tasks": tuple(j["tasks"]),
-                   "lane_status_paths": tuple(j["lane_status_paths"])})
+            Job(
+                **{
+                    **j,
+                    "tasks": tuple(j["tasks"]),
+                    "lane_status_paths": tuple(j["lane_status_paths"]),
+                }
+            )
             for j in d["jobs"]
         ),
         steps=tuple(_step_from_json(s) for s in d["steps"]),

@@ -46,8 +46,20 @@ class Group:
     task_indices: tuple[int, ...]  # into TaskList.ids, in input order
 
 
-_PLAIN = ("partition", "cpus_per_task", "account", "qos", "constraint", "gres", "gpus",
-          "exclude", "nodelist", "nodes", "shebang_line", "use_mem_per_cpu")
+_PLAIN = (
+    "partition",
+    "cpus_per_task",
+    "account",
+    "qos",
+    "constraint",
+    "gres",
+    "gpus",
+    "exclude",
+    "nodelist",
+    "nodes",
+    "shebang_line",
+    "use_mem_per_cpu",
+)
 
 
 def _overlay(base: dict[str, Any], layer: Layer, append_lines: bool) -> None:

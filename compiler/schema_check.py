@@ -41,7 +41,7 @@ def _is_strict_integer(checker: object, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_Draft = jsonschema.validators.extend(
+_Draft = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
     jsonschema.Draft202012Validator,
     {"pattern": _fullmatch_pattern},
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
@@ -65,7 +65,7 @@ def validator(name: str) -> Validator:
     return _Draft(resources.schema(name), registry=_registry())  # type: ignore[no-any-return]
 
 
-def schema_problems(name: str, source: Source, instance: object) -> list[Problem]:
+def schema_problems(name: str, source: Source, instance: Any) -> list[Problem]:
     """Every violation of the schema `name`, in document order."""
     errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
     problems: list[Problem] = []
@@ -90,10 +90,17 @@ def _expected(error: ValidationError) -> str | None:
 
 def _type_phrase(schema: dict[str, Any]) -> str:
     kinds = schema.get("type")
-    names = {"integer": "an integer", "string": "a string", "object": "an object",
-             "array": "a list", "boolean": "true or false", "null": "null", "number": "a number"}
+    names = {
+        "integer": "an integer",
+        "string": "a string",
+        "object": "an object",
+        "array": "a list",
+        "boolean": "true or false",
+        "null": "null",
+        "number": "a number",
+    }
     if isinstance(kinds, list):
-        return " or ".join(names.get(k, k) for k in kinds)
+        return " or ".join(names.get(str(k), str(k)) for k in kinds)
     if isinstance(kinds, str):
         phrase = names.get(kinds, kinds)
         if "minimum" in schema:
@@ -108,11 +115,12 @@ def _problems_of(error: ValidationError, source: Source) -> Iterator[Problem]:
     path = list(error.absolute_path)
     where = pointer(*path)
     field = _field_name(path)
-    value = error.instance
-    kind = error.validator
+    value: Any = error.instance
+    schema: Any = error.schema
+    kind = str(error.validator)
     if kind == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        extras = sorted(k for k in value if k not in error.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
+        extras = sorted(k for k in value if k not in allowed)
         for key in extras:
             if key in _NOT_OVERRIDABLE and path and path[-1] == "meta":
                 message = (
@@ -139,21 +147,25 @@ def _problems_of(error: ValidationError, source: Source) -> Iterator[Problem]:
         )
         return
     if kind == "minItems" and error.validator_value == 1:
-        yield Problem(source=source, pointer=where,
-                      message=f"'{field}' must be a non-empty list (got [])")
+        yield Problem(
+            source=source, pointer=where, message=f"'{field}' must be a non-empty list (got [])"
+        )
         return
     if kind == "enum":
-        options = " or ".join(repr(v) for v in error.validator_value)
-        yield Problem(source=source, pointer=where,
-                      message=f"'{field}' must be {options} (got {show(value)})")
+        choices: Any = error.validator_value
+        options = " or ".join(repr(v) for v in choices)
+        yield Problem(
+            source=source, pointer=where, message=f"'{field}' must be {options} (got {show(value)})"
+        )
         return
     expected = _expected(error)
     if expected is None:
         expected = _type_phrase(error.schema if isinstance(error.schema, dict) else {})
         if kind == "minLength":
             expected = "a non-empty string"
-    yield Problem(source=source, pointer=where,
-                  message=f"'{field}' must be {expected} (got {show(value)})")
+    yield Problem(
+        source=source, pointer=where, message=f"'{field}' must be {expected} (got {show(value)})"
+    )
 
 
 def _missing_key(error: ValidationError) -> str:

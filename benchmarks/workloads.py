@@ -1,0 +1,64 @@
+"""Inputs for the benchmarks: a realistic site config and task lists of any size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONFIG: dict[str, Any] = {
+    "default_slurm_config": {
+        "partition": "main",
+        "cpus_per_task": 1,
+        "mem": "4G",
+        "time": "01:00:00",
+        "account": "lab",
+        "extra_lines": ["export SOMEVARIABLE=123", "#SBATCH --comment=bench"],
+    },
+    "batching_config": {
+        "target_cpus_per_job": 16,
+        "max_cpus_per_job": 32,
+        "target_mem_per_job": "64G",
+        "max_mem_per_job": "128G",
+        "target_num_jobs": 100,
+        "max_num_jobs": 500,
+    },
+    "user_local_exports": {"LIBRARY_1_CACHE_DIR": "somewhere/library_1"},
+    "scripts_dir": "/srv/slurmplan/scripts",
+}
+
+PROFILE: dict[str, Any] = {
+    "username": "alice",
+    "transport": "sudo",
+    "project_dir": "/home/alice/project",
+}
+
+
+def homogeneous(n: int) -> dict[str, Any]:
+    """n alike tasks, each a typical fractal-style command line."""
+    return {
+        "name": "bench",
+        "meta": {"cpus_per_task": 2, "mem": "8G"},
+        "tasks": [
+            {
+                "id": f"img_{i:07d}",
+                "command": [
+                    "python3", "-m", "fractal_tasks.cellpose_segmentation",
+                    "--zarr-url", f"/data/plate 1.zarr/B/03/{i}",
+                    "--args-json", f"/home/alice/project/args/{i}.json",
+                ],
+            }
+            for i in range(n)
+        ],
+    }  # fmt: skip
+
+
+def heterogeneous(n: int) -> dict[str, Any]:
+    """n tasks in four resource groups, some with env and their own meta."""
+    doc = homogeneous(n)
+    metas: list[dict[str, Any]] = [{}, {"mem": "16G"}, {"cpus_per_task": 4}, {"time": "02:00:00"}]
+    for i, task in enumerate(doc["tasks"]):
+        meta = metas[i % 4]
+        if meta:
+            task["meta"] = meta
+        if i % 3 == 0:
+            task["env"] = {"OMP_NUM_THREADS": "2"}
+    return doc
