@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +119,8 @@ def _check_and_parse(
             "'scripts_dir' is required when the profile's transport is 'sudo' "
             "(got a config without it)",
         )
-    if config is not None and tasks is not None:
+    # Grouping needs every layer whole: a refused value (mem "0") leaves a hole.
+    if config is not None and tasks is not None and not problems:
         _check_mem_per_cpu(config, tasks, problems)
     problems.raise_if_any()
     assert config is not None and profile is not None and tasks is not None
@@ -196,6 +198,18 @@ def _warnings(
                 ),
             )
         )
+    n_jobs = sum(-(-len(g.task_indices) // b.tasks_per_job) for g, b in batched)
+    if len(batched) > 1 and n_jobs > config.batching.max_num_jobs:
+        out.append(
+            PlanWarning(
+                group=None,
+                message=(
+                    f"the plan has {n_jobs} jobs in {len(batched)} groups: max_num_jobs="
+                    f"{config.batching.max_num_jobs} bounds each group, as the reference "
+                    "bounds each batch of alike tasks"
+                ),
+            )
+        )
     for group, batching in batched:
         out.extend(PlanWarning(group=group.index, message=m) for m in batching.warnings)
         r = group.resources
@@ -248,7 +262,8 @@ def _build(
         workdir=workdir,
         script_dir=script_dir,
         exports=tuple(
-            (name, layout.join(profile.cache_dir, value)) for name, value in config.exports
+            (name, posixpath.normpath(layout.join(profile.cache_dir, value)))
+            for name, value in config.exports
         ),
     )
     jobs: list[Job] = []

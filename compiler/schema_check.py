@@ -124,11 +124,11 @@ def _problems_of(error: ValidationError, source: Source) -> Iterator[Problem]:
         for key in extras:
             if key in _NOT_OVERRIDABLE and path and path[-1] == "meta":
                 message = (
-                    f"'{key}' cannot be overridden by a task list; it is set by the runner "
+                    f"{key!r} cannot be overridden by a task list; it is set by the runner "
                     f"config (got {show(value[key])})"
                 )
             else:
-                message = f"unknown key '{key}' (expected one of: {', '.join(allowed)})"
+                message = f"unknown key {key!r} (expected one of: {', '.join(allowed)})"
             yield Problem(source=source, pointer=pointer(*path, key), message=message)
         return
     if kind == "required":
@@ -139,11 +139,16 @@ def _problems_of(error: ValidationError, source: Source) -> Iterator[Problem]:
             message=f"'{missing}' is required (got an object without it)",
         )
         return
-    if kind == "propertyNames":
+    # jsonschema reports a bad key as the propertyNames subschema's own error
+    # (e.g. "pattern"), located at the object; the key is the instance.
+    if kind == "propertyNames" or "propertyNames" in list(error.relative_schema_path)[-2:]:
         yield Problem(
             source=source,
             pointer=pointer(*path, str(value)) if isinstance(value, str) else where,
-            message=f"key must be {_expected(error) or 'a valid name'} (got {show(value)})",
+            message=(
+                f"a key of '{field}' must be {_expected(error) or 'a valid name'} "
+                f"(got {show(value)})"
+            ),
         )
         return
     if kind == "minItems" and error.validator_value == 1:

@@ -1,0 +1,28 @@
+"""Writing files so that a reader never sees half of one: temp file, fsync, rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write `data` to `path` in one step: the old file or the new one, never a mix.
+
+    The temporary file lives in the same directory, so `os.replace` is a rename on
+    one file system; it is removed again if anything fails before the rename.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".slurmplan-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fchmod(out.fileno(), mode)  # mkstemp makes 0600; umask does not apply here
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise

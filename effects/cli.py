@@ -1,0 +1,148 @@
+"""The `slurmplan` command: compile, show and check plans (run-time commands: run_commands).
+
+Exit status: 0 done (check: no difference); 1 check found differences;
+2 bad input or a file that cannot be read or written, with one problem per line
+on stderr and never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+
+from compiler import CompileError, Plan, Source, compile_plan
+from compiler.tarball import script_bytes
+from effects import golden, run_commands
+from effects.atomic import write_atomic
+from effects.inputs_io import InputError, problem_lines, read_json_objects
+from effects.plan_files import dump_plan, load_plan
+from effects.show import summary
+
+EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _version() -> str:
+    try:
+        return metadata.version("slurmplan")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    raw = read_json_objects([args.config, args.profile, args.tasks])
+    try:
+        plan = compile_plan(*raw)
+    except CompileError as error:
+        files = {Source.CONFIG: args.config, Source.PROFILE: args.profile,
+                 Source.TASKS: args.tasks}  # fmt: skip
+        raise InputError(problem_lines(error, files)) from None
+    if args.scripts_to is not None:
+        _write_scripts(plan, args.scripts_to)
+    text = dump_plan(plan)
+    if args.output is None or args.output == "-":
+        sys.stdout.write(text)
+    else:
+        _write(args.output, text.encode("ascii"))
+    return EXIT_OK
+
+
+def _write(path: str, data: bytes) -> None:
+    try:
+        write_atomic(path, data)
+    except OSError as error:
+        raise InputError([f"{path}: cannot be written: {error.strerror or error}"]) from None
+
+
+def _write_scripts(plan: Plan, directory: str) -> None:
+    """Every job's script as DIR/<basename>: what a submission by hand needs."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        raise InputError([f"{directory}: cannot be created: {error.strerror or error}"]) from None
+    for job in plan.jobs:
+        _write(os.path.join(directory, os.path.basename(job.script_path)), script_bytes(job.script))
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    sys.stdout.write(summary(load_plan(args.plan)))
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    plan = load_plan(args.plan)
+    if args.update:
+        try:
+            for line in golden.update(plan, args.golden):
+                print(line)
+        except OSError as error:
+            raise InputError([f"{args.golden}: cannot be updated: {error}"]) from None
+        return EXIT_OK
+    if not os.path.isdir(args.golden):
+        print(f"golden folder {args.golden} does not exist (create it with --update)")
+    differences = golden.compare(plan, args.golden)
+    for difference in differences:
+        sys.stdout.write(difference.diff)
+    if differences:
+        print(f"{len(differences)} file(s) differ from {args.golden}", file=sys.stderr)
+        return EXIT_DIFFERENT
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slurmplan",
+        description="Compile (runner config, user profile, task list) into a SLURM "
+        "submission plan, inspect it and keep golden files of it.",
+        epilog="exit status: 0 ok, 1 check found differences, 2 bad input",
+    )
+    parser.add_argument("--version", action="version", version=f"slurmplan {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("compile", help="compile the three inputs into a plan (JSON)")
+    p.add_argument("--config", required=True, metavar="C", help="runner config (JSON)")
+    p.add_argument("--profile", required=True, metavar="P", help="user profile (JSON)")
+    p.add_argument("--tasks", required=True, metavar="T", help="task list (JSON)")
+    p.add_argument("-o", "--output", metavar="PLAN", help="write the plan here (default: stdout)")
+    p.add_argument("--scripts-to", metavar="DIR", help="also write every job's script into DIR")
+    p.set_defaults(run=_cmd_compile)
+
+    p = sub.add_parser("show", help="a readable summary: groups, jobs, resources, warnings")
+    p.add_argument("plan", metavar="PLAN", help="a plan written by `slurmplan compile`")
+    p.set_defaults(run=_cmd_show)
+
+    p = sub.add_parser("check", help="diff a plan against golden files (exit 1 if they differ)")
+    p.add_argument("plan", metavar="PLAN", help="a plan written by `slurmplan compile`")
+    p.add_argument(
+        "--golden",
+        required=True,
+        metavar="DIR",
+        help="folder with plan.json and scripts/ (other files there are ignored)",
+    )
+    p.add_argument("--update", action="store_true", help="rewrite DIR to match the plan")
+    p.set_defaults(run=_cmd_check)
+
+    run_commands.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Messages and diffs may hold any text of the inputs; never fail printing them.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except InputError as error:
+        for line in error.lines:
+            print(line, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

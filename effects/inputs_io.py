@@ -1,0 +1,119 @@
+"""Reading the command line's JSON files, turning every failure into problem lines.
+
+A problem line reads `<file>: <JSON pointer>: <message>` (the file as the user
+named it), or `<file>: <message>` when the problem is the file itself. Nothing
+here raises anything but InputError for a bad file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from compiler import CompileError, Source
+
+
+class InputError(Exception):
+    """Input the command cannot use; `lines` holds one problem per line."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines: tuple[str, ...] = tuple(one_line(line) for line in lines)
+        super().__init__("\n".join(self.lines))
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks escaped, so that one problem stays one line."""
+    return text.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def problem_lines(error: CompileError, files: Mapping[Source, str]) -> list[str]:
+    """A CompileError's problems, each labelled with the file it concerns."""
+    return [
+        f"{files.get(p.source, p.source.value)}: {p.pointer or '/'}: {p.message}"
+        for p in error.problems
+    ]
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _type_name(value: object) -> str:
+    names = {list: "a list", str: "a string", int: "a number", float: "a number",
+             bool: "true or false", type(None): "null"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def parse_json_object(text: bytes, label: str) -> dict[str, Any]:
+    """The JSON object in `text`; `label` names the file in problem lines."""
+    try:
+        decoded = text.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            [f"{label}: not UTF-8 text (byte 0x{text[error.start]:02x} at offset {error.start})"]
+        ) from None
+    try:
+        value = json.loads(decoded, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        what = "the file is empty" if not decoded.strip() else error.msg
+        raise InputError(
+            [f"{label}: line {error.lineno}, column {error.colno}: not valid JSON: {what}"]
+        ) from None
+    except _DuplicateKeyError as error:
+        raise InputError(
+            [
+                f"{label}: key {error.args[0]!r} appears twice in one object "
+                "(JSON readers silently keep only one; remove the other)"
+            ]
+        ) from None
+    except ValueError as error:  # NaN, Infinity
+        raise InputError([f"{label}: not valid JSON: {error}"]) from None
+    except RecursionError:
+        raise InputError([f"{label}: not usable JSON: nested too deeply"]) from None
+    if not isinstance(value, dict):
+        raise InputError([f"{label}: /: must be a JSON object {{...}} (got {_type_name(value)})"])
+    return value
+
+
+def read_json_object(path: str) -> dict[str, Any]:
+    """The JSON object in the file `path`; InputError for any way it can be unusable."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise InputError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise InputError([f"{path}: is a directory, not a JSON file"]) from None
+    except PermissionError:
+        raise InputError([f"{path}: cannot be read: permission denied"]) from None
+    except OSError as error:
+        raise InputError([f"{path}: cannot be read: {error.strerror or error}"]) from None
+    return parse_json_object(text, path)
+
+
+def read_json_objects(paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Every file read; InputError listing the problems of all bad files at once."""
+    values: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for path in paths:
+        try:
+            values.append(read_json_object(path))
+        except InputError as error:
+            lines.extend(error.lines)
+    if lines:
+        raise InputError(lines)
+    return values
