@@ -7,8 +7,11 @@ we follow Slurm, because Slurm is what enforces the limit.
 
 Time follows `sbatch --time`: minutes, minutes:seconds, hours:minutes:seconds,
 days-hours, days-hours:minutes, days-hours:minutes:seconds, or 0, UNLIMITED,
-INFINITE for no limit.  The leading field may be any size (hours may exceed 24);
-a field after a colon must be below 60, as Slurm requires.
+INFINITE for no limit.  As in Slurm, no field has an upper bound (`30:00:00`,
+`1:60:00`, `1-25` are all valid; docs/slurm-formats.md has the measurements),
+an all-zero limit means no limit, and Slurm rounds seconds up to whole minutes.
+A limit above 35,791,393 minutes is refused: Slurm's seconds overflow a 32-bit
+integer there and the limit silently wraps.
 """
 
 from __future__ import annotations
@@ -25,17 +28,17 @@ _MEM_RE = re.compile(r"([0-9]+)(?:([KMGTkmgt])[Bb]?)?")
 _MEM_SCALE_KIB = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3}
 
 _NUM = r"([0-9]+)"
-_SUB = r"([0-9]{1,2})"  # a field after a colon; its bound (< 60) is checked below
 _TIME_FORMS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(_NUM), ("m",)),
-    (re.compile(f"{_NUM}:{_SUB}"), ("m", "s")),
-    (re.compile(f"{_NUM}:{_SUB}:{_SUB}"), ("h", "m", "s")),
+    (re.compile(f"{_NUM}:{_NUM}"), ("m", "s")),
+    (re.compile(f"{_NUM}:{_NUM}:{_NUM}"), ("h", "m", "s")),
     (re.compile(f"{_NUM}-{_NUM}"), ("d", "h")),
-    (re.compile(f"{_NUM}-{_NUM}:{_SUB}"), ("d", "h", "m")),
-    (re.compile(f"{_NUM}-{_NUM}:{_SUB}:{_SUB}"), ("d", "h", "m", "s")),
+    (re.compile(f"{_NUM}-{_NUM}:{_NUM}"), ("d", "h", "m")),
+    (re.compile(f"{_NUM}-{_NUM}:{_NUM}:{_NUM}"), ("d", "h", "m", "s")),
 )
 _UNLIMITED_WORDS = frozenset({"UNLIMITED", "INFINITE"})
 UNLIMITED = "UNLIMITED"
+MAX_MINUTES = 35_791_393  # the largest limit Slurm 22.05 stores without wrapping
 
 
 class FormatError(ValueError):
@@ -69,12 +72,6 @@ def parse_time_seconds(value: str) -> int | None:
         if match is None:
             continue
         parts = dict(zip(fields, (int(g) for g in match.groups()), strict=True))
-        leading = fields[0]
-        for name in ("m", "s"):
-            if name in parts and name != leading and parts[name] >= 60:
-                raise FormatError(TIME_FORM)
-        if "d" in parts and parts["h"] >= 24:
-            raise FormatError(TIME_FORM)
         seconds = (
             parts.get("d", 0) * 86400
             + parts.get("h", 0) * 3600
@@ -83,6 +80,8 @@ def parse_time_seconds(value: str) -> int | None:
         )
         if seconds == 0:
             return None  # Slurm reads any zero limit as "no limit"
+        if seconds > MAX_MINUTES * 60:
+            raise FormatError(f"{TIME_FORM}, at most {format_time(MAX_MINUTES * 60)}")
         return seconds
     raise FormatError(TIME_FORM)
 
