@@ -29,6 +29,9 @@ OWNED_OPTIONS = frozenset(
         "array",
         "partition",
         "time",
+        # sbatch refuses --mem-per-gpu beside the --mem/--mem-per-cpu we always write:
+        # "--mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive".
+        "mem-per-gpu",
     }
 )
 # Options with a field of their own: set the field, so that the merge policy
@@ -47,9 +50,7 @@ FIELD_OPTIONS = {
 # change what the submit command does (--wait blocks until the job ends).
 COMMAND_LINE_ONLY = frozenset({"wrap", "test-only", "wait", "help", "usage", "version"})
 
-_LINE = re.compile(
-    r"#SBATCH[ \t]+(?:--(?P<long>[A-Za-z0-9][A-Za-z0-9-]*)|-(?P<short>[A-Za-z]))(?P<rest>.*)"
-)
+_LINE = re.compile(r"#SBATCH[ \t]+(?:--(?P<long>[^\s=]+)|-(?P<short>[A-Za-z]))(?P<rest>.*)")
 # sbatch reads directive values with its own parser, where an unquoted '#'
 # starts a comment: accept a plain word or one double-quoted string without
 # quote, backslash or '#' inside.
