@@ -1,4 +1,4 @@
-"""Time compile_plan on N tasks: `python benchmarks/bench_compile.py [N ...] [--repeat R]`.
+"""Time compile_plan: `.venv/bin/python benchmarks/bench_compile.py [N ...] [--repeat R]`.
 
 Reports the median and spread of R runs per size (wall clock, one process,
 inputs built beforehand) and the plan's size.  No pass/fail: numbers only.
@@ -11,14 +11,10 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workloads import CONFIG, PROFILE, heterogeneous, homogeneous
 
-from workloads import CONFIG, PROFILE, heterogeneous, homogeneous  # noqa: E402
-
-from compiler import compile_plan  # noqa: E402
+from compiler import compile_plan
 
 
 def main() -> None:

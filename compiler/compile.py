@@ -41,7 +41,7 @@ from compiler.resolve import Group, Resources, group_tasks
 from compiler.schema_check import schema_problems
 from compiler.tarball import script_bytes
 from compiler.transport import as_user
-from compiler.units import format_time
+from compiler.units import MAX_MINUTES, format_time
 
 
 def compile_plan(
@@ -163,8 +163,28 @@ def _batch(groups: tuple[Group, ...], config: RunnerConfig, tasks: TaskList) -> 
                 f"cannot batch the {len(group.task_indices)} task(s) alike to "
                 f"{tasks.ids[first]!r}: {error}",
             )
+            continue
+        _check_scaled_time(group, batchings[-1], tasks, problems)
     problems.raise_if_any()
     return batchings
+
+
+def _check_scaled_time(
+    group: Group, batching: Batching, tasks: TaskList, problems: Problems
+) -> None:
+    r = group.resources
+    if not r.time_per_task or r.time_seconds is None:
+        return
+    waves = -(-batching.tasks_per_job // batching.parallel_tasks_per_job)
+    if r.time_seconds * waves > MAX_MINUTES * 60:
+        first = group.task_indices[0]
+        problems.add(
+            Source.TASKS,
+            pointer("tasks", first),
+            f"time_per_task={format_time(r.time_seconds)} * {waves} waves exceeds the longest "
+            f"limit Slurm can hold, {format_time(MAX_MINUTES * 60)} (tasks alike to "
+            f"{tasks.ids[first]!r})",
+        )
 
 
 def _mem_options(r: Resources, ntasks: int) -> tuple[str, str, int]:

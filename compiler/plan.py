@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, assert_never
 
-from compiler.errors import CompileError, Source
+from compiler.errors import CompileError, Problem, Source, pointer
 from compiler.inputs import SshTarget, TransportKind
 from compiler.schema_check import schema_problems
 
@@ -182,7 +182,7 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
 
     Raises CompileError (source 'plan') when `d` is not a plan of this format.
     """
-    problems = schema_problems("plan", Source.PLAN, d)
+    problems = schema_problems("plan", Source.PLAN, d) or _cross_reference_problems(d)
     if problems:
         raise CompileError(problems)
     t = d["transport"]
@@ -209,3 +209,38 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
         ),
         steps=tuple(_step_from_json(s) for s in d["steps"]),
     )
+
+
+def _cross_reference_problems(d: dict[str, Any]) -> list[Problem]:
+    """Indices that must agree: a job's and a group's position, a step's job."""
+    problems: list[Problem] = []
+
+    def bad(where: str, message: str) -> None:
+        problems.append(Problem(source=Source.PLAN, pointer=where, message=message))
+
+    n_jobs, n_groups = len(d["jobs"]), len(d["groups"])
+    for i, group in enumerate(d["groups"]):
+        if group["index"] != i:
+            bad(
+                pointer("groups", i, "index"),
+                f"'index' must be {i}, its position (got {group['index']})",
+            )
+    for i, job in enumerate(d["jobs"]):
+        if job["index"] != i:
+            bad(
+                pointer("jobs", i, "index"),
+                f"'index' must be {i}, its position (got {job['index']})",
+            )
+        if job["group"] >= n_groups:
+            bad(
+                pointer("jobs", i, "group"),
+                f"'group' must name one of the {n_groups} groups (got {job['group']})",
+            )
+    for i, step in enumerate(d["steps"]):
+        refs = step["jobs"] if step["kind"] == "upload" else [step.get("job", 0)]
+        for ref in refs:
+            if ref >= n_jobs:
+                bad(
+                    pointer("steps", i), f"step refers to job {ref}, but the plan has {n_jobs} jobs"
+                )
+    return problems

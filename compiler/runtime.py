@@ -16,6 +16,10 @@ from compiler.transport import as_runner, as_user
 
 def poll_argv(plan: Plan, job_ids: Sequence[str]) -> tuple[str, ...]:
     """One squeue call for all `job_ids` (finished jobs too, while Slurm remembers them)."""
+    if not job_ids:
+        raise ValueError(
+            "poll_argv needs at least one job id (squeue --jobs= would list every job)"
+        )
     return as_runner(plan.transport, (
         "squeue", "--noheader", "--states=all", f"--jobs={','.join(job_ids)}",
         f"--format={SQUEUE_FORMAT}",
@@ -33,6 +37,8 @@ def lookup_by_name_argv(plan: Plan, job_indices: Sequence[int]) -> tuple[str, ..
 
 def cancel_argv(plan: Plan, job_ids: Sequence[str]) -> tuple[str, ...]:
     """One scancel for all `job_ids`, as the user who owns them."""
+    if not job_ids:
+        raise ValueError("cancel_argv needs at least one job id")
     return as_user(plan.transport, ("scancel", *job_ids))
 
 
@@ -52,3 +58,33 @@ def task_outputs(plan: Plan, task_id: str) -> tuple[str, str]:
         layout.join(plan.workdir, layout.task_output(task_id, "out")),
         layout.join(plan.workdir, layout.task_output(task_id, "err")),
     )
+
+
+def queue_count_argv(plan: Plan) -> tuple[str, ...]:
+    """One squeue listing the user's jobs still in the queue (pending, running, ...),
+    one id per line: what a per-user cap (submission.max_jobs_in_queue) counts."""
+    return as_runner(plan.transport, (
+        "squeue", "--noheader", f"--user={plan.transport.user}", "--format=%i",
+    ))  # fmt: skip
+
+
+# Linux refuses any single argument over 128 KiB (MAX_ARG_STRLEN), and over ssh the
+# whole remote command is one argument: lists of ids or paths are cut below that.
+ARGV_CHUNK_CHARS = 60_000
+
+
+def chunked(items: Sequence[str], max_chars: int = ARGV_CHUNK_CHARS) -> tuple[tuple[str, ...], ...]:
+    """`items` in consecutive runs whose lengths (plus a separator each) stay within
+    `max_chars`; one run whenever they fit, none for no items."""
+    runs: list[tuple[str, ...]] = []
+    run: list[str] = []
+    size = 0
+    for item in items:
+        if run and size + len(item) + 1 > max_chars:
+            runs.append(tuple(run))
+            run, size = [], 0
+        run.append(item)
+        size += len(item) + 1
+    if run:
+        runs.append(tuple(run))
+    return tuple(runs)

@@ -1,0 +1,162 @@
+"""compiler.parsers and compiler.states: what Slurm and the job scripts print (DESIGN §5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler.parsers import (
+    DoneMarker,
+    ParseError,
+    QueuedJob,
+    Submitted,
+    parse_done_markers,
+    parse_lane_status,
+    parse_sbatch_parsable,
+    parse_squeue,
+)
+from compiler.states import TERMINAL_STATES, SlurmState
+
+# --- sbatch --parsable --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stdout", "expected"),
+    [
+        ("123\n", Submitted(job_id="123", cluster=None)),
+        ("123", Submitted(job_id="123", cluster=None)),
+        ("123;cluster\n", Submitted(job_id="123", cluster="cluster")),
+        ("4567;my-cluster.1\n", Submitted(job_id="4567", cluster="my-cluster.1")),
+        ("  89  \n\n", Submitted(job_id="89", cluster=None)),
+    ],
+)
+def test_sbatch_parsable(stdout: str, expected: Submitted) -> None:
+    assert parse_sbatch_parsable(stdout) == expected
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        "",
+        "\n",
+        "Submitted batch job 123\n",  # not --parsable output
+        "abc\n",
+        "12a\n",
+        "-1\n",
+        "123;clu ster\n",
+        "123;a;b\n",
+        "sbatch: error: Batch job submission failed: Invalid partition name specified\n",
+    ],
+)
+def test_sbatch_garbage(stdout: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_sbatch_parsable(stdout)
+    assert "<job id>[;<cluster>]" in str(caught.value)
+
+
+# --- squeue -------------------------------------------------------------------------------
+
+
+def test_squeue_rows() -> None:
+    stdout = (
+        "101 RUNNING hello.0123abcd.0\n"
+        "\n"
+        "102 PENDING hello.0123abcd.1\n"
+        "103 CANCELLED+ hello.0123abcd.2\n"  # some versions mark cancelled-by-user with '+'
+        "104 COMPLETED hello.0123abcd.3\n"
+    )
+    assert parse_squeue(stdout) == (
+        QueuedJob(job_id="101", state=SlurmState.RUNNING, name="hello.0123abcd.0"),
+        QueuedJob(job_id="102", state=SlurmState.PENDING, name="hello.0123abcd.1"),
+        QueuedJob(job_id="103", state=SlurmState.CANCELLED, name="hello.0123abcd.2"),
+        QueuedJob(job_id="104", state=SlurmState.COMPLETED, name="hello.0123abcd.3"),
+    )
+
+
+def test_squeue_empty() -> None:
+    assert parse_squeue("") == ()
+    assert parse_squeue("\n\n") == ()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "101 EXPLODED x",  # unknown state
+        "101 running x",  # states are upper case
+        "101 RUNNING",  # no name
+        "abc RUNNING x",
+        "101_3 RUNNING x",  # an array element is not one of ours
+        "JOBID STATE NAME",  # a header (we ask for --noheader)
+    ],
+)
+def test_squeue_bad_rows(line: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_squeue(f"100 RUNNING ok\n{line}\n")
+    assert repr(line) in str(caught.value)
+
+
+def test_every_state_parses() -> None:
+    for state in SlurmState:
+        (row,) = parse_squeue(f"7 {state.value} n\n")
+        assert row.state is state
+
+
+def test_terminal_states_are_the_designs() -> None:
+    assert {s.value for s in TERMINAL_STATES} == {
+        "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
+        "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT",
+    }  # fmt: skip
+    assert SlurmState.TIMEOUT.terminal
+    for state in ("PENDING", "RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED", "REQUEUED"):
+        assert not SlurmState(state).terminal
+
+
+# --- lane status files --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ()),
+        ("a 0\n", (("a", 0),)),
+        ("a 0\nb 1\nc.2_x-3 255\n", (("a", 0), ("b", 1), ("c.2_x-3", 255))),
+        ("a 0\nb 1", (("a", 0),)),  # the last line was cut off mid-write: ignored
+        ("a 0\nb", (("a", 0),)),
+        ("a 0\nb 1\n\nc 2\n", (("a", 0), ("b", 1), ("c", 2))),  # concatenated lane files
+        ("a 0\nbad line without newline", (("a", 0),)),
+    ],
+)
+def test_lane_status(text: str, expected: tuple[tuple[str, int], ...]) -> None:
+    assert parse_lane_status(text) == expected
+
+
+@pytest.mark.parametrize("line", ["a\n", "a zero\n", "a 0 extra\n", "a b c\n", " 0\n", "a -1\n"])
+def test_lane_status_garbage(line: str) -> None:
+    with pytest.raises(ParseError):
+        parse_lane_status(f"ok 0\n{line}")
+
+
+# --- done markers -------------------------------------------------------------------------
+
+
+def test_done_markers() -> None:
+    text = "slurmplan-done job=0 tasks=3 failed=0\nslurmplan-done job=12 tasks=8 failed=2\n"
+    first, second = parse_done_markers(text)
+    assert first == DoneMarker(job=0, tasks=3, failed=0)
+    assert first.succeeded
+    assert second == DoneMarker(job=12, tasks=8, failed=2)
+    assert not second.succeeded
+    assert parse_done_markers("") == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "slurmplan-done job=0 tasks=3\n",
+        "done\n",
+        "slurmplan-done job=x tasks=3 failed=0\n",
+        "slurmplan-done job=0 tasks=3 failed=0 extra\n",
+    ],
+)
+def test_done_marker_garbage(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_done_markers(text)

@@ -1,0 +1,268 @@
+"""compiler.render: the script's layout (DESIGN §4), and its lanes run by a real bash.
+
+The run replaces `srun` with a small script that logs when each step starts and
+ends, so the test can count how many steps ever overlap.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compiler import Plan, compile_plan
+from compiler.parsers import parse_done_markers, parse_lane_status
+
+DIRECTIVE_ORDER = [
+    "partition", "ntasks", "cpus-per-task", "mem", "job-name", "constraint", "gres", "gpus",
+    "time", "account", "qos", "exclude", "nodelist", "nodes",
+]  # fmt: skip
+
+FULL_DEFAULT: dict[str, Any] = {
+    "partition": "main", "cpus_per_task": 2, "mem": "4G", "time": "01:00:00",
+    "account": "lab", "qos": "normal", "constraint": "c1", "gres": "gpu:1", "gpus": "1",
+    "exclude": "n1", "nodelist": "n2", "nodes": 1,
+    "extra_lines": [
+        "export SOMEVARIABLE=123", "#SBATCH --licenses=x", "module load m", "#SBATCH --comment=c",
+    ],
+}  # fmt: skip
+BATCHING = {
+    "target_cpus_per_job": 16, "max_cpus_per_job": 32,
+    "target_mem_per_job": "64G", "max_mem_per_job": "128G",
+    "target_num_jobs": 100, "max_num_jobs": 500,
+}  # fmt: skip
+
+
+def _compile(
+    default: dict[str, Any],
+    tasks: list[dict[str, Any]],
+    jobs_dir: str = "/home/alice/p/jobs",
+    exports: dict[str, str] | None = None,
+    **top: Any,
+) -> Plan:
+    config: dict[str, Any] = {"default_slurm_config": default, "batching_config": BATCHING}
+    if exports:
+        config["user_local_exports"] = exports
+    profile = {
+        "username": "alice",
+        "transport": "local",
+        "project_dir": "/home/alice/p",
+        "cache_dir": "/home/alice/cache",
+        "jobs_dir": jobs_dir,
+    }
+    return compile_plan(config, profile, {"name": "r", **top, "tasks": tasks})
+
+
+def _tasks(n: int) -> list[dict[str, Any]]:
+    return [{"id": f"t{i}", "command": ["true"]} for i in range(n)]
+
+
+def test_full_layout_in_order() -> None:
+    plan = _compile(FULL_DEFAULT, _tasks(3), exports={"LIB": "lib/x"})
+    job = plan.jobs[0]
+    lines = job.script.splitlines()
+    assert lines[0] == "#!/bin/bash"
+    directives = [line for line in lines if line.startswith("#SBATCH ")]
+    names = [re.match(r"#SBATCH --([a-z-]+)", d).group(1) for d in directives]  # type: ignore[union-attr]
+    assert names == [*DIRECTIVE_ORDER, "licenses", "comment", "output", "error", "chdir"]
+    # directives come as one block right after the shebang: sbatch stops at the first command
+    assert lines[1 : 1 + len(directives)] == directives
+    values = dict(d.removeprefix("#SBATCH --").split("=", 1) for d in directives)
+    expected = {
+        "partition": "main",
+        "ntasks": "3",  # p = min(16 // 2, 65536 // 4096) = 8; one job of 3 tasks
+        "cpus-per-task": "2",
+        "mem": "12288M",  # 3 * 4096
+        "job-name": f"r.{plan.plan_id[:8]}.0",
+        "constraint": "c1",
+        "gres": "gpu:1",
+        "gpus": "1",
+        "time": "01:00:00",
+        "account": "lab",
+        "qos": "normal",
+        "exclude": "n1",
+        "nodelist": "n2",
+        "nodes": "1",
+        "licenses": "x",
+        "comment": "c",
+        "output": f"{plan.workdir}/job-000000.out",
+        "error": f"{plan.workdir}/job-000000.err",
+        "chdir": plan.workdir,
+    }
+    assert values == expected
+    # then the other extra lines, in order, then the exports, then the tasks
+    rest = lines[1 + len(directives) :]
+    assert rest[:3] == [
+        "export SOMEVARIABLE=123",
+        "module load m",
+        "export LIB=/home/alice/cache/lib/x",
+    ]
+    assert "_slurmplan_task()" in "\n".join(rest[3:])
+
+
+def test_optional_directives_are_left_out() -> None:
+    plan = _compile({"partition": "main", "cpus_per_task": 1, "mem": 100}, _tasks(1))
+    directives = [line for line in plan.jobs[0].script.splitlines() if line.startswith("#SBATCH")]
+    assert [d.split("=")[0] for d in directives] == [
+        "#SBATCH --partition", "#SBATCH --ntasks", "#SBATCH --cpus-per-task", "#SBATCH --mem",
+        "#SBATCH --job-name", "#SBATCH --output", "#SBATCH --error", "#SBATCH --chdir",
+    ]  # fmt: skip
+
+
+def test_mem_per_cpu_takes_mems_place() -> None:
+    default = {**FULL_DEFAULT, "use_mem_per_cpu": True}
+    directives = [
+        line for line in _compile(default, _tasks(2)).jobs[0].script.splitlines()
+        if line.startswith("#SBATCH")
+    ]  # fmt: skip
+    assert directives[3] == "#SBATCH --mem-per-cpu=2048M"  # floor(4096 / 2)
+
+
+def test_custom_shebang() -> None:
+    default = {"partition": "main", "cpus_per_task": 1, "mem": 100, "shebang_line": "#!/bin/sh"}
+    assert _compile(default, _tasks(1)).jobs[0].script.startswith("#!/bin/sh\n")
+
+
+def _lanes(script: str) -> list[list[str]]:
+    """Task ids per lane, read from the `_slurmplan_task <status> <id>` calls."""
+    lanes: dict[str, list[str]] = {}
+    for match in re.finditer(r"_slurmplan_task (\S+) (\S+) ", script):
+        lanes.setdefault(match.group(1), []).append(match.group(2))
+    return list(lanes.values())
+
+
+@pytest.mark.parametrize(("n", "tasks_per_job", "parallel"), [(7, 7, 3), (5, 5, 5), (4, 4, 1)])
+def test_lanes_partition_the_tasks_round_robin(n: int, tasks_per_job: int, parallel: int) -> None:
+    plan = _compile(
+        {"partition": "main", "cpus_per_task": 1, "mem": 100},
+        _tasks(n),
+        tasks_per_job=tasks_per_job,
+        parallel_tasks_per_job=parallel,
+    )
+    (job,) = plan.jobs
+    lanes = _lanes(job.script)
+    assert len(lanes) == job.ntasks == min(n, parallel)
+    ids = [f"t{i}" for i in range(n)]
+    assert sorted(i for lane in lanes for i in lane) == sorted(ids)  # each task in exactly one
+    for k, lane in enumerate(lanes):
+        assert lane == ids[k :: job.ntasks]  # in order within the lane
+
+
+def test_task_env_is_quoted_and_scoped_to_its_task() -> None:
+    tasks: list[dict[str, Any]] = [
+        {"id": "a", "command": ["echo", "x"], "env": {"GREETING": "hi there", "Q": "it's"}},
+        {"id": "b", "command": ["echo", "a b", "$HOME"]},
+    ]
+    script = _compile({"partition": "main", "cpus_per_task": 1, "mem": 100}, tasks).jobs[0].script
+    assert "(GREETING='hi there' Q='it'\"'\"'s'; export GREETING Q; _slurmplan_task " in script
+    assert f" b echo {shlex.quote('a b')} {shlex.quote('$HOME')}\n" in script
+
+
+# --- running the script with a real bash and a stand-in srun ------------------------------
+
+FAKE_SRUN = r"""#!/bin/bash
+# Stand-in for srun: honour --output/--error, log start and end of the step, run the argv.
+out=/dev/null err=/dev/null
+while [ "$1" != "--" ]; do
+    case "$1" in
+        --output=*) out=${1#--output=} ;;
+        --error=*) err=${1#--error=} ;;
+    esac
+    shift
+done
+shift
+echo "+ $$" >>"$SRUN_LOG"
+"$@" >"$out" 2>"$err"
+code=$?
+echo "- $$" >>"$SRUN_LOG"
+exit $code
+"""
+
+
+def _run(plan: Plan, tmp_path: Path) -> tuple[Path, str]:
+    (job,) = plan.jobs
+    workdir = Path(plan.workdir)
+    (workdir / "tasks").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(FAKE_SRUN)
+    (bin_dir / "srun").chmod(0o755)
+    log = tmp_path / "srun.log"
+    log.touch()
+    script = workdir / "job.sbatch"
+    script.write_text(job.script)
+    result = subprocess.run(
+        ["bash", str(script)],
+        check=False,
+        cwd=workdir,  # sbatch's --chdir
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "SRUN_LOG": str(log)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return workdir, f"{result.returncode}\n{result.stderr}"
+
+
+def _max_overlap(log: str) -> int:
+    running = peak = 0
+    for line in log.splitlines():
+        running += 1 if line.startswith("+") else -1
+        peak = max(peak, running)
+    return peak
+
+
+def test_script_runs_every_task_once_with_at_most_ntasks_at_once(tmp_path: Path) -> None:
+    n, parallel = 7, 3
+    tasks: list[dict[str, Any]] = [
+        {"id": f"t{i}", "command": ["sh", "-c", f"sleep 0.3; echo out{i}; exit {i % 3}"]}
+        for i in range(n)
+    ]
+    plan = _compile(
+        {"partition": "main", "cpus_per_task": 1, "mem": 100},
+        tasks,
+        jobs_dir=str(tmp_path / "jobs"),
+        tasks_per_job=n,
+        parallel_tasks_per_job=parallel,
+    )
+    workdir, outcome = _run(plan, tmp_path)
+    assert outcome.startswith("1\n"), outcome  # some tasks failed, so the job fails
+    log = (tmp_path / "srun.log").read_text()
+    assert log.count("+") == n
+    assert _max_overlap(log) == parallel  # lanes overlap, but never more than ntasks
+    statuses: dict[str, int] = {}
+    for path in plan.jobs[0].lane_status_paths:
+        for task_id, code in parse_lane_status(Path(path).read_text()):
+            assert task_id not in statuses
+            statuses[task_id] = code
+    assert statuses == {f"t{i}": i % 3 for i in range(n)}
+    for i in range(n):
+        assert (workdir / "tasks" / f"t{i}.out").read_text() == f"out{i}\n"
+    failed = sum(1 for i in range(n) if i % 3)
+    (marker,) = parse_done_markers(Path(plan.jobs[0].done_path).read_text())
+    assert (marker.job, marker.tasks, marker.failed) == (0, n, failed)
+    assert not Path(plan.jobs[0].done_path + ".part").exists()
+
+
+def test_script_succeeds_when_every_task_does(tmp_path: Path) -> None:
+    tasks: list[dict[str, Any]] = [
+        {"id": "a", "command": ["sh", "-c", 'test "$G" = "hi there"'], "env": {"G": "hi there"}},
+        {"id": "b", "command": ["sh", "-c", 'test -z "$G"']},  # a's env does not leak
+        {"id": "c", "command": ["printf", "%s|", "a b", "c'd", 'e"f', "$(x)", "\\"]},
+    ]
+    plan = _compile(
+        {"partition": "main", "cpus_per_task": 1, "mem": 100},
+        tasks,
+        jobs_dir=str(tmp_path / "jobs"),
+        tasks_per_job=3,
+        parallel_tasks_per_job=1,  # one lane: a, b, c one after another
+    )
+    workdir, outcome = _run(plan, tmp_path)
+    assert outcome.startswith("0\n"), outcome
+    assert (workdir / "tasks" / "c.out").read_text() == "a b|c'd|e\"f|$(x)|\\|"
+    (marker,) = parse_done_markers(Path(plan.jobs[0].done_path).read_text())
+    assert marker.succeeded
+    assert _max_overlap((tmp_path / "srun.log").read_text()) == 1

@@ -1,0 +1,98 @@
+"""compiler.runtime: run-time command lines, pure functions of a plan and job ids (DESIGN §5)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import pytest
+
+from compiler import Plan, compile_plan
+from compiler.parsers import SQUEUE_FORMAT, parse_squeue
+from compiler.runtime import (
+    cancel_argv,
+    list_workdir_argv,
+    lookup_by_name_argv,
+    poll_argv,
+    read_files_argv,
+    task_outputs,
+)
+
+SUDO = ("sudo", "--non-interactive", "-u", "alice")
+IDS = ["101", "102", "103", "104"]
+
+
+def _plan(transport: str) -> Plan:
+    config = {
+        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
+        "batching_config": {
+            "target_cpus_per_job": 1, "max_cpus_per_job": 1,
+            "target_mem_per_job": "1G", "max_mem_per_job": "1G",
+            "target_num_jobs": 4, "max_num_jobs": 4,
+        },
+        "scripts_dir": "/srv/scripts",
+    }  # fmt: skip
+    profile: dict[str, Any] = {"username": "alice", "transport": transport, "project_dir": "/p"}
+    if transport == "ssh":
+        profile["ssh"] = {"host": "h", "key_path": "/k/id", "known_hosts_path": "/k/kh"}
+    tasks = {"name": "rt", "tasks": [{"id": f"t{i}", "command": ["true"]} for i in range(4)]}
+    return compile_plan(config, profile, tasks)
+
+
+def test_poll_is_one_squeue_for_all_ids() -> None:
+    expected = (
+        "squeue", "--noheader", "--states=all", "--jobs=101,102,103,104",
+        "--format=%i %T %j",
+    )  # fmt: skip
+    assert poll_argv(_plan("local"), IDS) == expected
+    assert poll_argv(_plan("sudo"), IDS) == expected  # squeue runs as the runner
+    remote = poll_argv(_plan("ssh"), IDS)
+    assert remote[0] == "ssh" and remote[-2] == "--"
+    assert tuple(shlex.split(remote[-1])) == expected
+
+
+def test_poll_format_is_what_the_parser_reads() -> None:
+    assert SQUEUE_FORMAT == "%i %T %j"
+    # `%i %T %j` prints "<id> <STATE> <name>", which parse_squeue reads back
+    assert parse_squeue("101 RUNNING rt.x.0\n")[0].name == "rt.x.0"
+
+
+def test_cancel_is_one_scancel_for_all_ids_as_the_user() -> None:
+    assert cancel_argv(_plan("local"), IDS) == ("scancel", *IDS)
+    assert cancel_argv(_plan("sudo"), IDS) == (*SUDO, "scancel", *IDS)
+    remote = cancel_argv(_plan("ssh"), IDS)
+    assert remote[-1] == "scancel 101 102 103 104"
+
+
+def test_lookup_by_name_finds_this_plans_jobs() -> None:
+    plan = _plan("sudo")
+    names = ",".join(f"rt.{plan.plan_id[:8]}.{i}" for i in (1, 3))
+    assert lookup_by_name_argv(plan, [1, 3]) == (
+        "squeue", "--noheader", "--states=all", "--user=alice", f"--name={names}",
+        "--format=%i %T %j",
+    )  # fmt: skip
+
+
+def test_reading_files_uses_ls_and_cat_as_the_user() -> None:
+    plan = _plan("sudo")
+    done = [job.done_path for job in plan.jobs[:2]]
+    assert list_workdir_argv(plan) == (*SUDO, "ls", "-1", "--", plan.workdir)
+    assert read_files_argv(plan, done) == (*SUDO, "cat", "--", *done)
+    assert done == [f"{plan.workdir}/job-000000.done", f"{plan.workdir}/job-000001.done"]
+
+
+def test_task_outputs() -> None:
+    plan = _plan("local")
+    assert task_outputs(plan, "t2") == (
+        f"{plan.workdir}/tasks/t2.out",
+        f"{plan.workdir}/tasks/t2.err",
+    )
+
+
+def test_poll_and_cancel_refuse_an_empty_id_list() -> None:
+    # `squeue --jobs=` with no ids would list every job of the cluster.
+    plan = _plan("local")
+    with pytest.raises(ValueError, match="at least one job id"):
+        poll_argv(plan, [])
+    with pytest.raises(ValueError, match="at least one job id"):
+        cancel_argv(plan, [])
