@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sample_inputs
 
 from compiler import CompileError, compile_plan
 from compiler.extra_lines import OWNED_OPTIONS, dedupe, directive_problem, is_directive
@@ -226,18 +227,9 @@ def test_mem_per_gpu_conflicts_with_the_owned_mem() -> None:
 
 
 def _inputs(extra: list[str], meta_extra: list[str] | None = None) -> tuple[Any, Any, Any]:
-    config = {
-        "default_slurm_config": {
-            "partition": "main", "cpus_per_task": 1, "mem": "1G", "extra_lines": extra,
-        },
-        "batching_config": {
-            "target_cpus_per_job": 4, "max_cpus_per_job": 8,
-            "target_mem_per_job": "4G", "max_mem_per_job": "8G",
-            "target_num_jobs": 10, "max_num_jobs": 20,
-        },
-    }  # fmt: skip
-    profile = {"username": "alice", "transport": "local", "project_dir": "/home/alice/p"}
-    tasks: dict[str, Any] = {"name": "x", "tasks": [{"id": "a", "command": ["true"]}]}
+    config = sample_inputs.config(extra_lines=extra)
+    profile = sample_inputs.profile()
+    tasks = sample_inputs.tasks(1, name="x", prefix="a")
     if meta_extra is not None:
         tasks["tasks"][0]["meta"] = {"extra_lines": meta_extra}
     return config, profile, tasks

@@ -7,21 +7,15 @@ import copy
 from typing import Any
 
 import pytest
+import sample_inputs
 
 from compiler import CompileError, Problem, compile_plan
 from compiler.errors import Problems
 from compiler.inputs import TransportKind, parse_config, parse_profile, parse_task_list
 
-CONFIG: dict[str, Any] = {
-    "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
-    "batching_config": {
-        "target_cpus_per_job": 4, "max_cpus_per_job": 8,
-        "target_mem_per_job": "4G", "max_mem_per_job": "8G",
-        "target_num_jobs": 10, "max_num_jobs": 20,
-    },
-}  # fmt: skip
-PROFILE: dict[str, Any] = {"username": "alice", "transport": "local", "project_dir": "/home/a/p"}
-TASKS: dict[str, Any] = {"name": "seg", "tasks": [{"id": "t0", "command": ["true"]}]}
+CONFIG = sample_inputs.config()
+PROFILE = sample_inputs.profile("/home/a/p")
+TASKS = sample_inputs.tasks(1, name="seg")
 SSH = {"host": "login.example.org", "key_path": "/keys/alice", "known_hosts_path": "/keys/kh"}
 
 

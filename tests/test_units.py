@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sample_inputs
 
 from compiler import CompileError, compile_plan
 from compiler.units import FormatError, format_time, parse_mem_mib, parse_time_seconds, scale_time
@@ -189,17 +190,11 @@ def test_scale_time() -> None:
 
 
 def _inputs(default: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    config = {
-        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G", **default},
-        "batching_config": {
-            "target_cpus_per_job": 4, "max_cpus_per_job": 8,
-            "target_mem_per_job": "4G", "max_mem_per_job": "8G",
-            "target_num_jobs": 10, "max_num_jobs": 20,
-        },
-    }  # fmt: skip
-    profile = {"username": "alice", "transport": "local", "project_dir": "/home/alice/p"}
-    tasks = {"name": "u", "tasks": [{"id": "a", "command": ["true"]}]}
-    return config, profile, tasks
+    return (
+        sample_inputs.config(**default),
+        sample_inputs.profile(),
+        sample_inputs.tasks(1, name="u", prefix="a"),
+    )
 
 
 def test_time_over_24_hours_reaches_the_script_canonically() -> None:

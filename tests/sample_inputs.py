@@ -1,0 +1,29 @@
+"""Small valid inputs for tests: one place for the base shape, each test varies what it checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# target ≤ max everywhere; small enough that a few tasks already batch.
+BATCHING: dict[str, Any] = {
+    "target_cpus_per_job": 4, "max_cpus_per_job": 8,
+    "target_mem_per_job": "4G", "max_mem_per_job": "8G",
+    "target_num_jobs": 10, "max_num_jobs": 20,
+}  # fmt: skip
+
+
+def config(**default: Any) -> dict[str, Any]:
+    """A runner config whose default_slurm_config is the base plus `default`."""
+    return {
+        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G", **default},
+        "batching_config": dict(BATCHING),
+    }
+
+
+def profile(project_dir: str = "/home/alice/p", **extra: Any) -> dict[str, Any]:
+    return {"username": "alice", "transport": "local", "project_dir": project_dir, **extra}
+
+
+def tasks(n: int = 1, name: str = "t", prefix: str = "t") -> dict[str, Any]:
+    """`n` tasks with ids prefix0, prefix1, ... each running `true`."""
+    return {"name": name, "tasks": [{"id": f"{prefix}{i}", "command": ["true"]} for i in range(n)]}
