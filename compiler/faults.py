@@ -1,0 +1,136 @@
+"""What a failed command means, and how long to wait before trying again.
+
+A command that failed is either TRANSIENT (the controller or the connection was
+briefly unavailable: trying again later can succeed) or FATAL (trying again
+gives the same answer: a refused sudo rule, a bad host key, an invalid option).
+Retries are bounded by a count and by a total time; the delays double.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    TRANSIENT = "transient"
+    FATAL = "fatal"
+
+
+# Slurm's messages when slurmctld is down, restarting, overloaded or slow.
+SLURM_TRANSIENT = (
+    "Socket timed out",
+    "Unable to contact slurm controller",
+    "Slurm temporarily unable to accept job",
+    "Zero Bytes were transmitted or received",
+    "Slurm backup controller in standby mode",
+)
+
+# ssh exits 255 for its own failures; these ones will not go away by retrying.
+SSH_FATAL = (
+    "Permission denied",
+    "Host key verification failed",
+    "REMOTE HOST IDENTIFICATION HAS CHANGED",
+    "No matching host key",
+    "Could not resolve hostname",
+    "Bad configuration option",
+    "command-line line",
+    "Bad owner or permissions",
+    "UNPROTECTED PRIVATE KEY FILE",
+    "Too many authentication failures",
+    "too long for Unix domain socket",  # the ControlPath
+)
+SSH_FAILED = 255
+
+# sudo refusing to run the command as the user: never transient.
+SUDO_FATAL = ("is not allowed to execute", "a password is required", "unknown user")
+
+
+def classify(argv: Sequence[str], exit_code: int | None, stderr: str) -> Verdict:
+    """Whether a command that failed (`exit_code` != 0) is worth running again.
+
+    `exit_code` None means the command did not finish in its time limit.
+    """
+    if exit_code is None:
+        return Verdict.TRANSIENT
+    if any(marker in stderr for marker in SUDO_FATAL):
+        return Verdict.FATAL
+    if any(marker in stderr for marker in SLURM_TRANSIENT):
+        return Verdict.TRANSIENT
+    if argv and posixpath.basename(argv[0]) == "ssh" and exit_code == SSH_FAILED:
+        if any(marker in stderr for marker in SSH_FATAL):
+            return Verdict.FATAL
+        return Verdict.TRANSIENT  # refused, reset, timed out, closed by the remote host
+    return Verdict.FATAL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """At most `retries` more attempts after the first, within `max_seconds` in all."""
+
+    retries: int = 5
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    max_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.retries < 0 or self.first_delay < 0 or self.max_delay < self.first_delay:
+            raise ValueError(
+                "RetryPolicy needs retries >= 0 and 0 <= first_delay <= max_delay "
+                f"(got retries={self.retries}, first_delay={self.first_delay}, "
+                f"max_delay={self.max_delay})"
+            )
+        if self.max_seconds < 0:
+            raise ValueError(f"RetryPolicy needs max_seconds >= 0 (got {self.max_seconds})")
+
+
+def retry_delay(policy: RetryPolicy, failures: int, elapsed: float) -> float | None:
+    """Seconds to wait after the `failures`-th failure (1, 2, ...), or None: give up.
+
+    Delays double from `first_delay` up to `max_delay`; the last one is cut so
+    that the whole operation stays within `max_seconds` of its start.
+    """
+    if failures < 1:
+        raise ValueError(f"failures counts from 1 (got {failures})")
+    if failures > policy.retries:
+        return None
+    remaining = policy.max_seconds - elapsed
+    if remaining <= 0:
+        return None
+    delay = min(policy.max_delay, policy.first_delay * 2.0 ** (failures - 1))
+    return min(delay, remaining)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollPolicy:
+    """Polls start `first` seconds apart and slow down by `factor` up to `max` while
+    nothing changes; any change brings them back to `first`."""
+
+    first: float = 1.0
+    factor: float = 1.5
+    max: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.first <= self.max) or self.factor < 1:
+            raise ValueError(
+                "PollPolicy needs 0 < first <= max and factor >= 1 "
+                f"(got first={self.first}, max={self.max}, factor={self.factor})"
+            )
+
+
+def next_poll_delay(policy: PollPolicy, previous: float | None, changed: bool) -> float:
+    """The wait before the next poll, given the last wait and whether anything changed."""
+    if previous is None or changed:
+        return policy.first
+    return min(policy.max, previous * policy.factor)
+
+
+def stderr_tail(text: str, max_lines: int = 20, max_chars: int = 2000) -> str:
+    """The end of a command's stderr: what an error message quotes."""
+    lines = text.rstrip("\n").splitlines()[-max_lines:]
+    tail = "\n".join(lines)
+    if len(tail) > max_chars:
+        tail = "..." + tail[-(max_chars - 3) :]
+    return tail

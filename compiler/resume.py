@@ -1,0 +1,151 @@
+"""What `submit` does next, given the plan and its journal: pure decisions.
+
+Running `submit` again on the same plan resumes: preparation steps are repeated
+only for jobs still to submit (they are idempotent: mkdir -p, an atomic write, a
+tar that overwrites), jobs the journal shows submitted are skipped, and jobs cut
+off between their intent and their id are looked up before anything else.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import assert_never
+
+from compiler.inputs import TransportKind
+from compiler.journal_state import JournalState
+from compiler.parsers import QueuedJob
+from compiler.plan import MkdirStep, Plan, Step, SubmitStep, UploadStep, WriteStep
+
+
+class Next(StrEnum):
+    SKIP = "skip"  # already submitted (or known to have run)
+    RESOLVE = "resolve"  # cut off: look it up by name before anything else
+    SUBMIT = "submit"
+    STOP = "stop"  # the plan was cancelled
+
+
+def submit_decision(state: JournalState, job: int) -> Next:
+    """What to do about one job's SubmitStep, given the journal as it is now."""
+    if state.cancelled:
+        return Next.STOP
+    if state.is_done(job):
+        return Next.SKIP
+    if job in state.cut_off:
+        return Next.RESOLVE
+    return Next.SUBMIT
+
+
+def steps_to_run(plan: Plan, state: JournalState) -> tuple[Step, ...]:
+    """The plan's steps still needed: everything for jobs not yet submitted, nothing else.
+
+    An upload step is narrowed to the scripts of those jobs.
+    """
+    todo = {job.index for job in plan.jobs if not state.is_done(job.index)}
+    if not todo:
+        return ()
+    out: list[Step] = []
+    for step in plan.steps:
+        match step:
+            case MkdirStep():
+                out.append(step)
+            case WriteStep():
+                if step.job in todo:
+                    out.append(step)
+            case UploadStep():
+                jobs = tuple(j for j in step.jobs if j in todo)
+                if jobs:
+                    out.append(UploadStep(argv=step.argv, directory=step.directory, jobs=jobs))
+            case SubmitStep():
+                if step.job in todo:
+                    out.append(step)
+            case _:
+                assert_never(step)
+    return tuple(out)
+
+
+def step_umask(plan: Plan, step: Step) -> int | None:
+    """The umask for a step run as the runner that makes a folder the user must read.
+
+    In sudo mode the runner creates the scripts' folder under scripts_dir and the
+    user's sbatch reads the scripts there, so it must be world-readable whatever
+    the runner's own umask.  Steps run as the user keep the user's umask (None).
+    """
+    runner_mkdir = isinstance(step, MkdirStep) and step.argv[:1] == ("mkdir",)
+    if plan.transport.kind is TransportKind.SUDO and runner_mkdir:
+        return 0o022
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolution:
+    """The fate of jobs whose submission was cut off."""
+
+    found: dict[int, str]  # job index -> job id: Slurm knows it, never resubmit
+    ran: frozenset[int]  # Slurm forgot it but its stdout file exists: it ran
+    resubmit: frozenset[int]  # no trace anywhere: it never reached Slurm
+    duplicates: dict[int, tuple[str, ...]]  # several jobs of one name (should not happen)
+
+
+def resolve_cut_off(
+    plan: Plan,
+    jobs: Iterable[int],
+    rows: Sequence[QueuedJob],
+    workdir_names: Iterable[str] | None,
+) -> Resolution:
+    """Decide, from squeue's rows for the jobs' names and `ls` of the workdir (None
+    when the workdir does not exist), which cut-off jobs reached Slurm."""
+    by_name: dict[str, list[str]] = {}
+    for row in rows:
+        by_name.setdefault(row.name, []).append(row.job_id)
+    listed = set(workdir_names or ())
+    found: dict[int, str] = {}
+    duplicates: dict[int, tuple[str, ...]] = {}
+    ran: set[int] = set()
+    resubmit: set[int] = set()
+    for index in jobs:
+        job = plan.jobs[index]
+        ids = sorted(set(by_name.get(job.name, ())), key=int)
+        if ids:
+            found[index] = ids[0]
+            if len(ids) > 1:
+                duplicates[index] = tuple(ids)
+        elif _output_exists(plan, job.stdout, listed):
+            ran.add(index)
+        else:
+            resubmit.add(index)
+    return Resolution(
+        found=found, ran=frozenset(ran), resubmit=frozenset(resubmit), duplicates=duplicates
+    )
+
+
+def _output_exists(plan: Plan, stdout: str, listed: set[str]) -> bool:
+    # Slurm creates the job's stdout file when the job starts.  Only a plain file
+    # directly in the workdir can be checked with one `ls` of it.
+    if posixpath.dirname(stdout) != plan.workdir or "%" in stdout:
+        return False
+    return posixpath.basename(stdout) in listed
+
+
+def missing_directory(exit_code: int | None, stderr: str) -> bool:
+    """`ls DIR` failed only because DIR does not exist (GNU ls exits 2)."""
+    return exit_code == 2 and "No such file or directory" in stderr
+
+
+def parse_listing(stdout: str) -> tuple[str, ...]:
+    """Names printed by `ls -1`."""
+    return tuple(line for line in stdout.split("\n") if line)
+
+
+def queue_room(max_jobs_in_queue: int | None, queued: int) -> int | None:
+    """How many more jobs may be submitted now (None: no limit)."""
+    if max_jobs_in_queue is None:
+        return None
+    return max(0, max_jobs_in_queue - queued)
+
+
+def parse_queue_count(stdout: str) -> int:
+    """Jobs in the output of `squeue --noheader --format=%i` (one per line)."""
+    return sum(1 for line in stdout.split("\n") if line.strip())

@@ -1,0 +1,207 @@
+"""Where each job and task stands: pure decisions over what squeue and the files say.
+
+A job is *settled* when it will not change any more: squeue shows it in a
+terminal state, or squeue no longer knows it (Slurm forgets finished jobs after
+MinJobAge).  A job gone from squeue is settled by its done marker: the marker's
+failure count says COMPLETED or FAILED; no marker means the job was killed
+before its script ended (cancelled, timed out, node failure) and then
+forgotten: LOST.  Tasks get their exit codes from the lane status files.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from compiler.journal_state import JournalState
+from compiler.parsers import DoneMarker, QueuedJob
+from compiler.plan import Plan
+from compiler.runtime import task_outputs
+from compiler.states import SlurmState
+
+NOT_SUBMITTED = "NOT_SUBMITTED"
+LOST = "LOST"  # gone from squeue without a done marker
+SUCCEEDED = SlurmState.COMPLETED.value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobView:
+    index: int
+    name: str
+    job_id: str | None
+    state: str  # a SlurmState value, NOT_SUBMITTED or LOST
+    settled: bool
+    tasks: int
+    failed_tasks: int | None  # from the done marker, when there is one
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskResult:
+    task_id: str
+    job: int
+    job_id: str
+    exit_code: int | None
+    state: str
+    stdout: str
+    stderr: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "exit_code": self.exit_code,
+            "state": self.state,
+            "job_id": self.job_id,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+        }
+
+
+def gone_means_empty(job_ids: Sequence[str], exit_code: int | None, stderr: str) -> bool:
+    """squeue asked for exactly one job id that Slurm has forgotten fails with 'Invalid
+    job id specified' (several unknown ids just print nothing): the same as no rows."""
+    return len(job_ids) == 1 and exit_code == 1 and "Invalid job id specified" in stderr
+
+
+def job_views(
+    plan: Plan,
+    state: JournalState,
+    rows: Iterable[QueuedJob],
+    markers: Mapping[int, DoneMarker],
+    known: Mapping[int, JobView] | None = None,
+) -> tuple[JobView, ...]:
+    """Each job's state from the journal's ids, one squeue's rows and the done markers
+    read; views in `known` that are settled are kept as they are (settled is final)."""
+    by_id = {row.job_id: row for row in rows}
+    views: list[JobView] = []
+    for job in plan.jobs:
+        previous = (known or {}).get(job.index)
+        if previous is not None and previous.settled:
+            views.append(previous)
+            continue
+        marker = markers.get(job.index)
+        job_id = state.submitted.get(job.index)
+        if job_id is None and job.index not in state.ran:
+            job_state, settled = NOT_SUBMITTED, False
+        elif job_id is not None and job_id in by_id:
+            slurm_state = by_id[job_id].state
+            job_state, settled = slurm_state.value, slurm_state.terminal
+        elif marker is not None:
+            job_state, settled = (SUCCEEDED if marker.succeeded else "FAILED"), True
+        else:
+            job_state, settled = LOST, True
+        views.append(
+            JobView(
+                index=job.index,
+                name=job.name,
+                job_id=job_id,
+                state=job_state,
+                settled=settled,
+                tasks=len(job.tasks),
+                failed_tasks=marker.failed if marker is not None else None,
+            )
+        )
+    return tuple(views)
+
+
+def ids_to_poll(state: JournalState, settled: Iterable[int]) -> tuple[str, ...]:
+    """The job ids still worth asking squeue about: submitted and not settled yet."""
+    done = set(settled)
+    return tuple(state.submitted[j] for j in sorted(state.submitted) if j not in done)
+
+
+def markers_wanted(
+    state: JournalState,
+    rows: Iterable[QueuedJob],
+    polled: Iterable[str],
+    skip: Iterable[int] = (),
+) -> tuple[int, ...]:
+    """Jobs whose done marker is worth reading now: those squeue shows ended, those it
+    was asked about but no longer knows (the marker decides how they ended), and those
+    that ran unseen.  Jobs in `skip` (marker read, or settled before) are left out."""
+    seen = {row.job_id: row for row in rows}
+    asked = set(polled)
+    index_of = {job_id: job for job, job_id in state.submitted.items()}
+    gone = {j for j, i in state.submitted.items() if i in asked and i not in seen}
+    ended = {index_of[i] for i, row in seen.items() if i in index_of and row.state.terminal}
+    return tuple(sorted((gone | ended | state.ran) - set(skip)))
+
+
+def lane_files_present(plan: Plan, listed: Iterable[str], jobs: Iterable[int]) -> tuple[str, ...]:
+    """The lane status files of `jobs` that `ls` of the workdir showed (absolute paths).
+
+    Callers pass settled jobs only: a running lane may be mid-write, and `cat` of
+    several files cannot tell where one ends and the next begins.
+    """
+    names = set(listed)
+    return tuple(
+        path
+        for j in sorted(set(jobs))
+        for path in plan.jobs[j].lane_status_paths
+        if _listed(plan, path, names)
+    )
+
+
+def done_files_present(plan: Plan, listed: Iterable[str], jobs: Iterable[int]) -> tuple[str, ...]:
+    """The done markers of `jobs` that `ls` of the workdir showed (absolute paths)."""
+    names = set(listed)
+    return tuple(
+        plan.jobs[j].done_path for j in jobs if _listed(plan, plan.jobs[j].done_path, names)
+    )
+
+
+def _listed(plan: Plan, path: str, listed: set[str]) -> bool:
+    return posixpath.dirname(path) == plan.workdir and posixpath.basename(path) in listed
+
+
+def task_results(
+    plan: Plan, views: Sequence[JobView], exit_codes: Mapping[str, int]
+) -> dict[str, TaskResult]:
+    """Per task: its exit code from the lane status files, else its job's state.
+
+    A task with a status line is COMPLETED (exit 0) or FAILED; one without takes its
+    job's state (PENDING, RUNNING, CANCELLED, TIMEOUT, ...), except that a settled
+    job that ended COMPLETED with no line for the task counts it as LOST.
+    """
+    out: dict[str, TaskResult] = {}
+    for job, view in zip(plan.jobs, views, strict=True):
+        for task_id in job.tasks:
+            code = exit_codes.get(task_id)
+            if code is not None:
+                task_state = SUCCEEDED if code == 0 else "FAILED"
+            elif view.settled and view.state == SUCCEEDED:
+                task_state = LOST
+            else:
+                task_state = view.state
+            stdout, stderr = task_outputs(plan, task_id)
+            out[task_id] = TaskResult(
+                task_id=task_id,
+                job=job.index,
+                job_id=view.job_id or "",
+                exit_code=code,
+                state=task_state,
+                stdout=stdout,
+                stderr=stderr,
+            )
+    return out
+
+
+def exit_codes_by_task(entries: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Lane status entries as a map (a later line for a task wins: a requeued job reran it)."""
+    return dict(entries)
+
+
+def all_settled(views: Iterable[JobView]) -> bool:
+    return all(v.settled for v in views)
+
+
+def all_succeeded(results: Mapping[str, TaskResult]) -> bool:
+    """Every task ran and exited 0."""
+    return bool(results) and all(r.exit_code == 0 for r in results.values())
+
+
+def summary_counts(views: Iterable[JobView]) -> dict[str, int]:
+    """How many jobs are in each state (for a one-line progress report)."""
+    counts: dict[str, int] = {}
+    for v in views:
+        counts[v.state] = counts.get(v.state, 0) + 1
+    return dict(sorted(counts.items()))

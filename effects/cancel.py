@@ -1,0 +1,30 @@
+"""`cancel`: one scancel for every job of the plan, including ones cut off mid-submission.
+
+Under the journal's lock, cut-off jobs are looked up by name (so none is left
+behind) and a "cancelled" line is appended: a `submit` running at the same time
+stops before its next job, and a later `submit` refuses to continue the plan.
+"""
+
+from __future__ import annotations
+
+from compiler import Plan
+from compiler.journal_state import cancelled_event
+from compiler.runtime import cancel_argv, chunked
+from effects.execute import Executor
+from effects.journal import Journal
+from effects.progress import Progress
+from effects.submit import resolve
+
+
+def cancel(
+    plan: Plan, journal_path: str, executor: Executor, progress: Progress
+) -> tuple[str, ...]:
+    """Cancel every job the journal knows of; returns their ids."""
+    with Journal(journal_path, plan) as journal, journal.locked():
+        resolve(plan, journal, executor, progress)
+        ids = journal.state.job_ids
+        journal.append(cancelled_event(ids))
+        # scancel of a finished or forgotten id is not an error: all ids go in one call.
+        for chunk in chunked(ids):
+            executor.run(cancel_argv(plan, chunk))
+    return ids

@@ -1,0 +1,45 @@
+"""Errors of the effects layer: a command that failed, quoted so a person can rerun it."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+
+class ExecutionError(Exception):
+    """A command failed for good (fatal, or transient and out of retries).
+
+    Carries the exact argv, the exit code (None: it timed out) and the tail of
+    its stderr; str() is one message quoting the command as a person would type it.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        exit_code: int | None,
+        stderr_tail: str,
+        *,
+        attempts: int = 1,
+        reason: str = "",
+    ) -> None:
+        self.argv: tuple[str, ...] = tuple(argv)
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+        self.attempts = attempts
+        self.reason = reason
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        how = "timed out" if self.exit_code is None else f"exit {self.exit_code}"
+        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        head = f"command failed ({how}){tries}: {shlex.join(self.argv)}"
+        if self.reason:
+            head += f"\n  {self.reason}"
+        if not self.stderr_tail:
+            return head + "\n  (no stderr)"
+        body = "\n".join("  | " + line for line in self.stderr_tail.splitlines())
+        return f"{head}\n  stderr:\n{body}"
+
+
+class Interrupted(Exception):
+    """The work stopped on purpose (the plan was cancelled); the message says what to do."""

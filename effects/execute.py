@@ -1,0 +1,137 @@
+"""Running one exact argv: no shell, stdin closed or fed, output captured, retried.
+
+Whether a failure is worth retrying and how long to wait are decided by
+compiler.faults; this module only runs, sleeps and counts.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from compiler.faults import RetryPolicy, Verdict, classify, retry_delay, stderr_tail
+from effects.errors import ExecutionError
+
+DEFAULT_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    argv: tuple[str, ...]
+    exit_code: int | None  # None: killed at the time limit
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+def _text(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", errors="backslashreplace")
+
+
+def run_once(
+    argv: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    umask: int | None = None,
+) -> Completed:
+    """Run `argv` once, from `/` (every path in a plan is absolute)."""
+    command = tuple(argv)
+    try:
+        done = subprocess.run(
+            command,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
+            capture_output=True,
+            timeout=timeout,
+            cwd="/",
+            umask=-1 if umask is None else umask,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        note = f"\nslurmplan: no answer after {timeout:g} s; the command was killed"
+        return Completed(command, None, _text(expired.stdout), _text(expired.stderr) + note)
+    except OSError as error:  # not found, not executable: like a shell's 127/126
+        return Completed(command, 127, "", f"{command[0]}: {error.strerror or error}")
+    return Completed(command, done.returncode, _text(done.stdout), _text(done.stderr))
+
+
+Reporter = Callable[[str], None]
+
+
+def short_command(argv: Sequence[str], limit: int = 160) -> str:
+    """The command as typed, its middle elided when long (progress lines stay short)."""
+    text = shlex.join(argv)
+    if len(text) <= limit:
+        return text
+    return text[: limit // 3] + " ... " + text[-(2 * limit // 3) :]
+
+
+@dataclass
+class Executor:
+    """Runs commands with the bounded retries of `policy` for transient failures."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = DEFAULT_TIMEOUT_S
+    report: Reporter = lambda message: None
+    sleep: Callable[[float], None] = time.sleep
+    commands_run: int = 0
+
+    def once(
+        self, argv: Sequence[str], *, stdin: bytes | None = None, umask: int | None = None
+    ) -> Completed:
+        self.commands_run += 1
+        return run_once(argv, stdin=stdin, timeout=self.timeout, umask=umask)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        umask: int | None = None,
+        accept: Callable[[Completed], bool] | None = None,
+    ) -> Completed:
+        """Run until it succeeds (or `accept` takes the failure as an answer); retry
+        transient failures within the policy; raise ExecutionError otherwise."""
+        start = time.monotonic()
+        failures = 0
+        while True:
+            done = self.once(argv, stdin=stdin, umask=umask)
+            if done.ok or (accept is not None and accept(done)):
+                return done
+            failures += 1
+            self.wait_or_raise(done, failures, time.monotonic() - start)
+
+    def wait_or_raise(self, done: Completed, failures: int, elapsed: float) -> None:
+        """After a failure: sleep before the next attempt, or raise ExecutionError."""
+        verdict = classify(done.argv, done.exit_code, done.stderr)
+        transient = verdict is Verdict.TRANSIENT
+        delay = retry_delay(self.policy, failures, elapsed) if transient else None
+        if delay is None:
+            reason = ""
+            if transient:
+                reason = (
+                    f"a transient failure that persisted: gave up after {failures} attempts "
+                    f"in {elapsed:.1f} s (--retries {self.policy.retries}, "
+                    f"--retry-max-seconds {self.policy.max_seconds:g})"
+                )
+            raise ExecutionError(
+                done.argv,
+                done.exit_code,
+                stderr_tail(done.stderr),
+                attempts=failures,
+                reason=reason,
+            )
+        how = "timed out" if done.exit_code is None else f"exit {done.exit_code}"
+        last = stderr_tail(done.stderr, max_lines=1, max_chars=200)
+        self.report(
+            f"transient failure ({how}: {last}) of {short_command(done.argv)}; "
+            f"retry {failures}/{self.policy.retries} in {delay:.1f} s"
+        )
+        self.sleep(delay)

@@ -1,0 +1,141 @@
+"""The journal file: append-only, one JSON line per event, each fsync'd before going on.
+
+What the lines mean is compiler.journal_state's business.  Writers take an
+exclusive flock around each read-decide-append step, so two `submit`s (or a
+`submit` and a `cancel`) of the same plan never act on a stale view; a writer
+killed mid-line leaves a torn tail that the next writer cuts off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+
+from compiler import Plan
+from compiler.journal_state import (
+    Event,
+    JournalError,
+    JournalState,
+    check_for_plan,
+    complete_lines,
+    encode,
+    fold,
+    header_event,
+    parse_line,
+)
+
+
+def default_path(plan_path: str) -> str:
+    return plan_path + ".journal"
+
+
+def _read_all(fd: int) -> bytes:
+    size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _state_of(data: bytes, plan: Plan, path: str) -> tuple[JournalState, int]:
+    lines, end = complete_lines(data)
+    state = fold(parse_line(line, n) for n, line in enumerate(lines, start=1))
+    check_for_plan(state, plan.plan_id, len(plan.jobs), path)
+    return state, end
+
+
+def read_state(path: str, plan: Plan) -> JournalState:
+    """The journal as it is now, for commands that only read it (no file: nothing submitted)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return JournalState()
+    except OSError as error:
+        raise JournalError(f"{path}: cannot be read: {error.strerror or error}") from None
+    return _state_of(data, plan, path)[0]
+
+
+class Journal:
+    """A journal open for appending.  Use `locked()` around every read-decide-append."""
+
+    def __init__(self, path: str, plan: Plan) -> None:
+        self.path = path
+        self.plan = plan
+        existed = os.path.exists(path)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except OSError as error:
+            raise JournalError(f"{path}: cannot be opened: {error.strerror or error}") from None
+        if not existed:  # the new name must survive a crash too
+            _fsync_directory(os.path.dirname(os.path.abspath(path)))
+        self._size = -1
+        self.state = JournalState()
+        self._locked = False
+        try:
+            with self.locked():
+                if self.state.events == 0:
+                    self.append(header_event(plan.plan_id, plan.name))
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[JournalState]:
+        """Hold the journal exclusively; the state is current inside."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._locked = True
+        try:
+            self._refresh()
+            yield self.state
+        finally:
+            self._locked = False
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _refresh(self) -> None:
+        size = os.fstat(self._fd).st_size
+        if size == self._size:
+            return  # nobody else wrote since our last look
+        data = _read_all(self._fd)
+        self.state, end = _state_of(data, self.plan, self.path)
+        if end < len(data):  # a writer was killed mid-line: that line never happened
+            os.ftruncate(self._fd, end)
+            os.fsync(self._fd)
+        self._size = end
+
+    def append(self, event: Event) -> None:
+        """Write one line and fsync it: when this returns, the event survives a crash."""
+        if not self._locked:
+            raise RuntimeError("Journal.append outside Journal.locked()")
+        data = encode(event)
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        os.fsync(self._fd)
+        self._size += len(data)
+        self.state = fold([event], self.state)
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,118 @@
+"""Looking at a submitted plan: `status`, `wait` and `collect`.
+
+One observation is: read the journal; one squeue for every job not settled yet;
+for jobs gone from squeue, `ls` the workdir and `cat` their done markers.
+`wait` repeats that with back-off (compiler.faults.next_poll_delay) until every
+job is settled; per-task results come from the lane status files of settled jobs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from compiler import Plan
+from compiler.faults import PollPolicy, next_poll_delay
+from compiler.parsers import DoneMarker, parse_done_markers, parse_lane_status
+from compiler.settle import (
+    NOT_SUBMITTED,
+    JobView,
+    TaskResult,
+    all_settled,
+    done_files_present,
+    exit_codes_by_task,
+    ids_to_poll,
+    job_views,
+    lane_files_present,
+    markers_wanted,
+    summary_counts,
+    task_results,
+)
+from effects.execute import Executor
+from effects.journal import read_state
+from effects.queries import list_workdir, poll, read_files
+
+
+class NotSubmitted(Exception):
+    """`wait` on a plan some of whose jobs were never submitted."""
+
+
+@dataclass
+class Observer:
+    plan: Plan
+    journal_path: str
+    executor: Executor
+    markers: dict[int, DoneMarker] = field(default_factory=dict)
+    views: tuple[JobView, ...] | None = None
+    polls: int = 0
+
+    def observe(self) -> tuple[JobView, ...]:
+        """Each job's state now (settled views are final and not asked about again)."""
+        state = read_state(self.journal_path, self.plan)
+        known = {v.index: v for v in self.views or ()}
+        settled = [i for i, v in known.items() if v.settled]
+        ids = ids_to_poll(state, settled)
+        rows = poll(self.plan, self.executor, ids)
+        self.polls += 1
+        wanted = markers_wanted(state, rows, ids, skip=[*settled, *self.markers])
+        if wanted:
+            listing = list_workdir(self.plan, self.executor) or ()
+            paths = done_files_present(self.plan, listing, wanted)
+            if paths:
+                text = read_files(self.plan, self.executor, paths)
+                self.markers.update((m.job, m) for m in parse_done_markers(text))
+        self.views = job_views(self.plan, state, rows, self.markers, known)
+        return self.views
+
+    def results(self) -> dict[str, TaskResult]:
+        """Per task: exit code (from the lane files of settled jobs), state, job id, logs."""
+        views = self.views if self.views is not None else self.observe()
+        settled = [v.index for v in views if v.settled]
+        codes: dict[str, int] = {}
+        if settled:
+            listing = list_workdir(self.plan, self.executor) or ()
+            paths = lane_files_present(self.plan, listing, settled)
+            if paths:
+                text = read_files(self.plan, self.executor, paths)
+                codes = exit_codes_by_task(parse_lane_status(text))
+        return task_results(self.plan, views, codes)
+
+
+def describe(views: tuple[JobView, ...]) -> str:
+    """One line: how many jobs are settled and how many are in each state."""
+    settled = sum(1 for v in views if v.settled)
+    counts = " ".join(f"{state}={n}" for state, n in summary_counts(views).items())
+    return f"{settled}/{len(views)} jobs settled ({counts})"
+
+
+def wait(
+    observer: Observer,
+    policy: PollPolicy,
+    report: Callable[[str], None],
+    timeout: float | None = None,
+) -> tuple[JobView, ...] | None:
+    """Poll until every job is settled (None: `timeout` seconds passed first)."""
+    views = observer.observe()
+    missing = [v.index for v in views if v.state == NOT_SUBMITTED]
+    if missing:
+        raise NotSubmitted(
+            f"{len(missing)} of {len(views)} jobs are not submitted yet "
+            f"(first: job {missing[0]}); run `slurmplan submit` first"
+        )
+    start = time.monotonic()
+    delay: float | None = None
+    previous: list[str] = []
+    while True:
+        states = [v.state for v in views]
+        changed = states != previous
+        if changed:
+            report(describe(views))
+        if all_settled(views):
+            return views
+        previous = states
+        delay = next_poll_delay(policy, delay, changed)
+        if timeout is not None and time.monotonic() - start + delay > timeout:
+            return None
+        observer.executor.sleep(delay)
+        views = observer.observe()

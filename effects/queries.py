@@ -1,0 +1,62 @@
+"""The read-only commands: squeue (as the runner), ls and cat (as the user).
+
+Each runs the exact argv of compiler.runtime and hands its output to a pure
+parser; long lists of ids, names or paths are cut into chunks (compiler.runtime.chunked),
+so a plan of any size is polled with one squeue whenever the ids fit in one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from compiler import Plan
+from compiler.parsers import QueuedJob, parse_squeue
+from compiler.resume import missing_directory, parse_listing
+from compiler.runtime import (
+    chunked,
+    list_workdir_argv,
+    lookup_by_name_argv,
+    poll_argv,
+    read_files_argv,
+)
+from compiler.settle import gone_means_empty
+from effects.execute import Completed, Executor
+
+
+def poll(plan: Plan, executor: Executor, job_ids: Sequence[str]) -> tuple[QueuedJob, ...]:
+    """squeue's rows for `job_ids` (one call per chunk; none for no ids)."""
+    rows: list[QueuedJob] = []
+    for chunk in chunked(job_ids):
+
+        def gone(done: Completed, chunk: Sequence[str] = chunk) -> bool:
+            return gone_means_empty(chunk, done.exit_code, done.stderr)
+
+        done = executor.run(poll_argv(plan, chunk), accept=gone)
+        if done.ok:
+            rows.extend(parse_squeue(done.stdout))
+    return tuple(rows)
+
+
+def lookup_by_name(plan: Plan, executor: Executor, jobs: Sequence[int]) -> tuple[QueuedJob, ...]:
+    """squeue's rows (any state) of the user's jobs named like these jobs of the plan."""
+    index_of = {plan.jobs[j].name: j for j in jobs}
+    rows: list[QueuedJob] = []
+    for names in chunked([plan.jobs[j].name for j in jobs]):
+        done = executor.run(lookup_by_name_argv(plan, [index_of[n] for n in names]))
+        rows.extend(parse_squeue(done.stdout))
+    return tuple(rows)
+
+
+def list_workdir(plan: Plan, executor: Executor) -> tuple[str, ...] | None:
+    """The names in the workdir, or None when it does not exist (yet)."""
+
+    def missing(done: Completed) -> bool:
+        return missing_directory(done.exit_code, done.stderr)
+
+    done = executor.run(list_workdir_argv(plan), accept=missing)
+    return parse_listing(done.stdout) if done.ok else None
+
+
+def read_files(plan: Plan, executor: Executor, paths: Sequence[str]) -> str:
+    """The files' contents, concatenated in order (pass only files `ls` showed)."""
+    return "".join(executor.run(read_files_argv(plan, chunk)).stdout for chunk in chunked(paths))

@@ -1,0 +1,254 @@
+"""The run-time commands of the CLI: submit, status, wait, cancel, collect.
+
+Exit status: 0 done (wait: every task exited 0); 1 wait: some task failed or was
+lost; 2 bad input (a plan or journal that cannot be used); 3 a command failed for
+good (the message quotes it and its stderr) or the plan was cancelled; 4 wait
+timed out; 130 interrupted (run the same command again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from compiler import Plan
+from compiler.faults import PollPolicy, RetryPolicy
+from compiler.journal_state import JournalError
+from compiler.parsers import ParseError
+from compiler.settle import JobView, TaskResult, all_succeeded
+from effects.cancel import cancel
+from effects.errors import ExecutionError, Interrupted
+from effects.execute import Executor
+from effects.inputs_io import InputError
+from effects.journal import default_path
+from effects.observe import NotSubmitted, Observer, describe, wait
+from effects.plan_files import load_plan
+from effects.progress import Progress
+from effects.submit import submit
+
+EXIT_OK, EXIT_TASKS_FAILED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _guarded(name: str, command: Command) -> Command:
+    """Errors of carrying out a plan become one clear message and an exit status."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (JournalError, NotSubmitted) as error:
+            raise InputError([f"{args.plan}: {error}"]) from None
+        except ExecutionError as error:
+            _stderr(f"slurmplan {name}: {error}")
+        except (Interrupted, ParseError) as error:
+            _stderr(f"slurmplan {name}: {error}")
+        except OSError as error:  # a script or folder the runner cannot write
+            where = f"{error.filename}: " if error.filename else ""
+            _stderr(f"slurmplan {name}: {where}{error.strerror or error}")
+        except KeyboardInterrupt:
+            _stderr(f"slurmplan {name}: interrupted; run the same command again to resume")
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED
+
+    return run
+
+
+def _executor(args: argparse.Namespace, report: Callable[[str], None]) -> Executor:
+    try:
+        policy = RetryPolicy(
+            retries=args.retries,
+            first_delay=args.retry_delay,
+            max_delay=max(args.retry_delay, 30.0),
+            max_seconds=args.retry_max_seconds,
+        )
+    except ValueError as error:
+        raise InputError([str(error)]) from None
+    return Executor(policy=policy, timeout=args.command_timeout, report=report)
+
+
+def _poll_policy(args: argparse.Namespace) -> PollPolicy:
+    try:
+        return PollPolicy(first=args.poll_interval, max=max(args.poll_interval, args.poll_max))
+    except ValueError as error:
+        raise InputError([str(error)]) from None
+
+
+def _journal(args: argparse.Namespace) -> str:
+    return str(args.journal) if args.journal else default_path(args.plan)
+
+
+def _load(args: argparse.Namespace) -> Plan:
+    return load_plan(args.plan)
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    plan = _load(args)
+    progress = Progress(len(plan.jobs), "submit")
+    executor = _executor(args, progress.note)
+    report = submit(plan, _journal(args), executor, progress, _poll_policy(args))
+    print(
+        f"{report.total} jobs: {report.submitted} submitted now, {report.already} before"
+        + (f", {report.found} found by name" if report.found else "")
+        + (f", {report.ran} ran already" if report.ran else "")
+        + f"; journal {_journal(args)}"
+    )
+    return EXIT_OK
+
+
+def _view_json(view: JobView) -> dict[str, object]:
+    return {
+        "index": view.index,
+        "name": view.name,
+        "job_id": view.job_id,
+        "state": view.state,
+        "settled": view.settled,
+        "tasks": view.tasks,
+        "failed_tasks": view.failed_tasks,
+    }
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    plan = _load(args)
+    observer = Observer(plan, _journal(args), _executor(args, _stderr))
+    views = observer.observe()
+    if args.json:
+        out = {"plan_id": plan.plan_id, "jobs": [_view_json(v) for v in views]}
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    rows = [
+        [str(v.index), v.name, v.job_id or "-", v.state, str(v.tasks),
+         "-" if v.failed_tasks is None else str(v.failed_tasks)]
+        for v in views
+    ]  # fmt: skip
+    sys.stdout.write(_table(["JOB", "NAME", "JOB_ID", "STATE", "TASKS", "FAILED"], rows))
+    print(describe(views))
+    return EXIT_OK
+
+
+def _cmd_wait(args: argparse.Namespace) -> int:
+    plan = _load(args)
+    observer = Observer(plan, _journal(args), _executor(args, _stderr))
+    views = wait(observer, _poll_policy(args), _stderr, args.timeout)
+    if views is None:
+        _stderr(f"slurmplan wait: not every job settled within {args.timeout:g} s")
+        return EXIT_TIMEOUT
+    results = observer.results()
+    failed = [r for r in results.values() if r.exit_code != 0]
+    for result in failed[:20]:
+        _stderr(
+            f"task {result.task_id}: {result.state}, exit code {result.exit_code} "
+            f"(job {result.job_id or '?'}; stderr {result.stderr})"
+        )
+    print(f"{len(results) - len(failed)}/{len(results)} tasks succeeded; {observer.polls} polls")
+    return EXIT_OK if all_succeeded(results) else EXIT_TASKS_FAILED
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    plan = _load(args)
+    progress = Progress(0, "cancel")
+    ids = cancel(plan, _journal(args), _executor(args, _stderr), progress)
+    print(f"cancelled {len(ids)} job(s)" + (f": {' '.join(ids)}" if ids else ""))
+    return EXIT_OK
+
+
+def _result_row(result: TaskResult) -> list[str]:
+    code = "-" if result.exit_code is None else str(result.exit_code)
+    return [result.task_id, result.job_id or "-", result.state, code, result.stdout]
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    plan = _load(args)
+    observer = Observer(plan, _journal(args), _executor(args, _stderr))
+    observer.observe()
+    results = observer.results()
+    if args.json:
+        out = {"tasks": {task_id: r.to_json() for task_id, r in results.items()}}
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    rows = [_result_row(r) for r in results.values()]
+    sys.stdout.write(_table(["TASK", "JOB_ID", "STATE", "EXIT", "STDOUT"], rows))
+    return EXIT_OK
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan", metavar="PLAN", help="a plan written by `slurmplan compile`")
+    parser.add_argument("--journal", metavar="FILE", help="the journal (default: PLAN.journal)")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="retries of a command that failed transiently (default 5)",
+    )
+    parser.add_argument(
+        "--retry-delay",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="first wait before a retry; it doubles (default 1)",
+    )
+    parser.add_argument(
+        "--retry-max-seconds",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="give up retrying a command after this long (default 300)",
+    )
+    parser.add_argument("--command-timeout", type=float, default=300.0, metavar="S",
+                        help="kill a command still running after S (default 300)")  # fmt: skip
+
+
+def _polling(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help=f"first wait between {what} (default 2); grows while nothing changes",
+    )
+    parser.add_argument("--poll-max", type=float, default=30.0, metavar="S",
+                        help=f"longest wait between {what} (default 30)")  # fmt: skip
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Adds submit/status/wait/cancel/collect."""
+    p = subparsers.add_parser("submit", help="submit a plan's jobs (resumable; journaled)")
+    _common(p)
+    _polling(p, "queue checks when submission.max_jobs_in_queue is reached")
+    p.set_defaults(run=_guarded("submit", _cmd_submit))
+
+    p = subparsers.add_parser("status", help="each job's state (one squeue for all jobs)")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_guarded("status", _cmd_status))
+
+    p = subparsers.add_parser("wait", help="wait until every job ended; exit 0 iff all tasks did")
+    _common(p)
+    _polling(p, "polls")
+    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 4)")
+    p.set_defaults(run=_guarded("wait", _cmd_wait))
+
+    p = subparsers.add_parser("cancel", help="cancel every job of the plan (one scancel)")
+    _common(p)
+    p.set_defaults(run=_guarded("cancel", _cmd_cancel))
+
+    p = subparsers.add_parser("collect", help="per task: exit code, state, job id, log paths")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_guarded("collect", _cmd_collect))

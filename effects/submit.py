@@ -1,0 +1,203 @@
+"""`submit`: carry out a plan's steps, journaling each submission; run again to resume.
+
+For each job, under the journal's lock: an "intent" line, then sbatch, then a
+"submitted" line with the id — each fsync'd before the next submission.  The
+decisions (which steps remain, what a cut-off job became, whether a failure is
+transient, whether the queue has room) are compiler.resume / compiler.faults.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import assert_never
+
+from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep
+from compiler.faults import PollPolicy, Verdict, classify, next_poll_delay, stderr_tail
+from compiler.journal_state import (
+    intent_event,
+    ran_event,
+    refused_event,
+    submitted_event,
+)
+from compiler.parsers import ParseError, parse_sbatch_parsable
+from compiler.resume import (
+    Next,
+    parse_queue_count,
+    queue_room,
+    resolve_cut_off,
+    step_umask,
+    steps_to_run,
+    submit_decision,
+)
+from compiler.runtime import queue_count_argv
+from compiler.tarball import script_bytes, scripts_tar
+from effects.atomic import write_atomic
+from effects.errors import ExecutionError, Interrupted
+from effects.execute import Executor
+from effects.journal import Journal
+from effects.progress import Progress
+from effects.queries import list_workdir, lookup_by_name
+
+
+@dataclass(slots=True)
+class SubmitReport:
+    total: int
+    already: int = 0  # submitted by an earlier run, per the journal
+    submitted: int = 0  # by this run's sbatch
+    found: int = 0  # cut off earlier, found in Slurm by name
+    ran: int = 0  # cut off earlier, forgotten by Slurm, but its output exists
+
+
+def resolve(plan: Plan, journal: Journal, executor: Executor, progress: Progress) -> set[int]:
+    """Look up every cut-off job (call with the journal locked); record what they became.
+
+    Returns the jobs that reached Slurm (found by name, or known to have run).
+    """
+    jobs = sorted(journal.state.cut_off)
+    if not jobs:
+        return set()
+    rows = lookup_by_name(plan, executor, jobs)
+    listing = list_workdir(plan, executor)
+    outcome = resolve_cut_off(plan, jobs, rows, listing)
+    for job, job_id in sorted(outcome.found.items()):
+        journal.append(submitted_event(job, job_id, "found"))
+        progress.note(f"job {job} ({plan.jobs[job].name}) was submitted as {job_id} before")
+    for job, ids in sorted(outcome.duplicates.items()):
+        progress.note(f"warning: job {job} is in Slurm {len(ids)} times: {' '.join(ids)}")
+    for job in sorted(outcome.ran):
+        journal.append(ran_event(job))
+        progress.note(f"job {job} ({plan.jobs[job].name}) ran already (Slurm forgot its id)")
+    return set(outcome.found) | set(outcome.ran)
+
+
+class _Submitter:
+    def __init__(
+        self, plan: Plan, journal: Journal, executor: Executor, progress: Progress,
+        poll_policy: PollPolicy,
+    ) -> None:  # fmt: skip
+        self.plan = plan
+        self.journal = journal
+        self.executor = executor
+        self.progress = progress
+        self.poll_policy = poll_policy
+        self.room: int | None = None  # submissions allowed before asking squeue again
+        self.report = SubmitReport(total=len(plan.jobs))
+
+    def run(self) -> SubmitReport:
+        with self.journal.locked() as state:
+            if state.cancelled:
+                raise _cancelled(self.journal.path)
+            self.report.already = sum(1 for j in self.plan.jobs if state.is_done(j.index))
+            self.progress.done = self.report.already
+            if state.cut_off:
+                self._count_resolved(resolve(self.plan, self.journal, self.executor, self.progress))
+            steps = steps_to_run(self.plan, self.journal.state)
+        for step in steps:
+            match step:
+                case MkdirStep():
+                    self.executor.run(step.argv, umask=step_umask(self.plan, step))
+                case WriteStep():
+                    job = self.plan.jobs[step.job]
+                    write_atomic(step.path, script_bytes(job.script), step.mode)
+                case UploadStep():
+                    self.executor.run(step.argv, stdin=scripts_tar(self.plan, step.jobs))
+                case SubmitStep():
+                    self._submit(step)
+                case _:
+                    assert_never(step)
+        return self.report
+
+    def _count_resolved(self, jobs: set[int]) -> None:
+        for job in sorted(jobs):
+            if job in self.journal.state.submitted:
+                self.report.found += 1
+            else:
+                self.report.ran += 1
+            self.progress.advance(f"job {job} already in Slurm")
+
+    def _submit(self, step: SubmitStep) -> None:
+        job = self.plan.jobs[step.job]
+        failures, start = 0, time.monotonic()
+        while True:
+            if self.journal.state.is_done(step.job):
+                return  # (checked again under the lock; this only saves a queue check)
+            self._wait_for_room()
+            with self.journal.locked() as state:
+                decision = submit_decision(state, step.job)
+                if decision is Next.STOP:
+                    raise _cancelled(self.journal.path)
+                if decision is Next.SKIP:
+                    return
+                if decision is Next.RESOLVE:
+                    resolved = resolve(self.plan, self.journal, self.executor, self.progress)
+                    self._count_resolved(resolved)
+                    if step.job in resolved:
+                        return
+                self.journal.append(intent_event(step.job, job.name))
+                done = self.executor.once(step.argv)
+                if done.ok:
+                    self._record(step, done.stdout, done.stderr)
+                    return
+                if classify(done.argv, done.exit_code, done.stderr) is Verdict.FATAL:
+                    self.journal.append(refused_event(step.job))
+            # Transient: the job may or may not have reached Slurm; after the back-off
+            # the journal shows it cut off, so it is looked up before any resubmission.
+            failures += 1
+            self.executor.wait_or_raise(done, failures, time.monotonic() - start)
+
+    def _record(self, step: SubmitStep, stdout: str, stderr: str) -> None:
+        try:
+            submitted = parse_sbatch_parsable(stdout)
+        except ParseError as error:
+            # Left as an intent: the next run looks the job up by name.
+            tail = stderr_tail(stdout + stderr)
+            raise ExecutionError(step.argv, 0, tail, reason=str(error)) from None
+        self.journal.append(submitted_event(step.job, submitted.job_id, "sbatch"))
+        self.report.submitted += 1
+        if self.room is not None:
+            self.room -= 1
+        self.progress.advance(
+            f"job {step.job} ({self.plan.jobs[step.job].name}) -> {submitted.job_id}"
+        )
+
+    def _wait_for_room(self) -> None:
+        """With submission.max_jobs_in_queue, wait (polling squeue) until a job fits."""
+        limit = self.plan.max_jobs_in_queue
+        if limit is None or (self.room is not None and self.room > 0):
+            return
+        delay: float | None = None
+        while True:
+            done = self.executor.run(queue_count_argv(self.plan))
+            queued = parse_queue_count(done.stdout)
+            self.room = queue_room(limit, queued)
+            if self.room:
+                return
+            delay = next_poll_delay(self.poll_policy, delay, changed=False)
+            self.progress.note(
+                f"queue full ({queued} jobs of {self.plan.transport.user} queued, "
+                f"max_jobs_in_queue={limit}); waiting {delay:.1f} s for room"
+            )
+            self.executor.sleep(delay)
+
+
+def _cancelled(path: str) -> Interrupted:
+    return Interrupted(
+        f"the plan was cancelled (journal {path}); to run it again, submit with a new --journal"
+    )
+
+
+def submit(
+    plan: Plan,
+    journal_path: str,
+    executor: Executor,
+    progress: Progress,
+    poll_policy: PollPolicy | None = None,
+) -> SubmitReport:
+    """Run the plan's remaining steps; safe to call again after any interruption."""
+    with Journal(journal_path, plan) as journal:
+        submitter = _Submitter(plan, journal, executor, progress, poll_policy or PollPolicy())
+        try:
+            return submitter.run()
+        finally:
+            progress.close()

@@ -1,0 +1,121 @@
+"""compiler.journal_state: journal lines and what they add up to."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from compiler.journal_state import (
+    JOURNAL_FORMAT,
+    JournalError,
+    JournalState,
+    cancelled_event,
+    check_for_plan,
+    complete_lines,
+    encode,
+    fold,
+    header_event,
+    intent_event,
+    parse_line,
+    ran_event,
+    read,
+    refused_event,
+    submitted_event,
+)
+
+HEADER = header_event("0123456789abcdef", "hello")
+
+
+def _bytes(*events: dict[str, object]) -> bytes:
+    return b"".join(encode(e) for e in events)
+
+
+def test_a_line_is_one_compact_json_object_ending_in_a_newline() -> None:
+    line = encode(submitted_event(3, "1234", "sbatch"))
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == {"event": "submitted", "job": 3, "job_id": "1234", "how": "sbatch"}
+
+
+def test_submitted_and_cut_off_jobs() -> None:
+    state = read(
+        _bytes(
+            HEADER,
+            intent_event(0, "hello.01234567.0"),
+            submitted_event(0, "11", "sbatch"),
+            intent_event(1, "hello.01234567.1"),
+        )
+    )
+    assert state.plan_id == "0123456789abcdef"
+    assert dict(state.submitted) == {0: "11"}
+    assert state.cut_off == {1}
+    assert state.is_done(0) and not state.is_done(1)
+    assert state.job_ids == ("11",)
+
+
+def test_ran_and_refused_clear_a_cut_off_intent() -> None:
+    state = read(
+        _bytes(HEADER, intent_event(0, "a"), ran_event(0), intent_event(1, "b"), refused_event(1))
+    )
+    assert state.cut_off == frozenset()
+    assert state.ran == {0} and state.is_done(0)
+    assert not state.is_done(1)  # refused: not submitted, to be submitted again
+
+
+def test_an_intent_after_a_submission_does_not_undo_it() -> None:
+    state = read(_bytes(HEADER, submitted_event(0, "5", "sbatch"), intent_event(0, "a")))
+    assert state.cut_off == frozenset() and dict(state.submitted) == {0: "5"}
+
+
+def test_cancelled() -> None:
+    assert read(_bytes(HEADER, cancelled_event(["1", "2"]))).cancelled
+
+
+def test_a_torn_last_line_is_ignored() -> None:
+    data = _bytes(HEADER, intent_event(0, "a")) + encode(submitted_event(0, "9", "sbatch"))[:-5]
+    lines, end = complete_lines(data)
+    assert len(lines) == 2
+    assert end == len(_bytes(HEADER, intent_event(0, "a")))
+    assert read(data).cut_off == {0}
+
+
+def test_folding_in_parts_equals_folding_at_once() -> None:
+    events = [HEADER, intent_event(0, "a"), submitted_event(0, "1", "sbatch"), intent_event(1, "b")]
+    at_once = fold(events)
+    in_parts = fold(events[2:], fold(events[:2]))
+    assert at_once == in_parts
+
+
+def test_lines_before_the_header_or_unknown_are_refused() -> None:
+    with pytest.raises(JournalError, match="before the header"):
+        read(_bytes(intent_event(0, "a")))
+    with pytest.raises(JournalError, match="unknown event"):
+        read(_bytes(HEADER, {"event": "teleported", "job": 0}))
+    with pytest.raises(JournalError, match="not JSON"):
+        parse_line("{nope", 3)
+    with pytest.raises(JournalError, match="valid job_id"):
+        read(_bytes(HEADER, submitted_event(0, "12;cluster", "sbatch")))
+    with pytest.raises(JournalError, match="valid job index"):
+        read(_bytes(HEADER, {"event": "intent", "job": True, "name": "a"}))
+
+
+def test_another_format_or_a_second_plan_is_refused() -> None:
+    with pytest.raises(JournalError, match="format"):
+        read(_bytes({**HEADER, "format": "other/9"}))
+    with pytest.raises(JournalError, match="two plans"):
+        read(_bytes(HEADER, header_event("ffffffffffffffff", "x")))
+    assert HEADER["format"] == JOURNAL_FORMAT
+
+
+def test_a_journal_of_another_plan_is_refused_for_this_one() -> None:
+    state = read(_bytes(HEADER))
+    check_for_plan(state, "0123456789abcdef", 3, "p.journal")
+    with pytest.raises(JournalError, match="not of this plan"):
+        check_for_plan(state, "ffffffffffffffff", 3, "p.journal")
+    check_for_plan(JournalState(), "anything", 0, "new.journal")  # empty: any plan
+
+
+def test_a_journal_naming_jobs_beyond_the_plan_is_refused() -> None:
+    state = read(_bytes(HEADER, submitted_event(5, "1", "sbatch")))
+    with pytest.raises(JournalError, match="job 5"):
+        check_for_plan(state, "0123456789abcdef", 3, "p.journal")

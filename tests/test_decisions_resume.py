@@ -1,0 +1,164 @@
+"""compiler.resume: what `submit` does next on a fresh or interrupted journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep, compile_plan
+from compiler.journal_state import (
+    JournalState,
+    cancelled_event,
+    fold,
+    header_event,
+    intent_event,
+    submitted_event,
+)
+from compiler.parsers import parse_squeue
+from compiler.resume import (
+    Next,
+    missing_directory,
+    parse_listing,
+    parse_queue_count,
+    queue_room,
+    resolve_cut_off,
+    step_umask,
+    steps_to_run,
+    submit_decision,
+)
+from compiler.runtime import chunked
+
+
+def _plan(transport: str = "local", n_tasks: int = 4) -> Plan:
+    config = {
+        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
+        "batching_config": {
+            "target_cpus_per_job": 1, "max_cpus_per_job": 1,
+            "target_mem_per_job": "1G", "max_mem_per_job": "1G",
+            "target_num_jobs": 100, "max_num_jobs": 100,
+        },
+        "scripts_dir": "/srv/scripts",
+    }  # fmt: skip
+    profile: dict[str, Any] = {"username": "alice", "transport": transport, "project_dir": "/p"}
+    if transport == "ssh":
+        profile["ssh"] = {"host": "h", "key_path": "/k/id", "known_hosts_path": "/k/kh"}
+    tasks = {"name": "rs", "tasks": [{"id": f"t{i}", "command": ["true"]} for i in range(n_tasks)]}
+    return compile_plan(config, profile, tasks)
+
+
+def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
+    return fold([header_event(plan.plan_id, plan.name), *events])
+
+
+def test_a_fresh_journal_runs_every_step() -> None:
+    plan = _plan()
+    assert steps_to_run(plan, _state(plan)) == plan.steps
+    assert all(submit_decision(_state(plan), j.index) is Next.SUBMIT for j in plan.jobs)
+
+
+def test_resume_skips_the_steps_of_submitted_jobs_but_keeps_the_mkdir() -> None:
+    plan = _plan()
+    assert len(plan.jobs) == 4
+    state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(2, "12", "sbatch"))
+    steps = steps_to_run(plan, state)
+    assert [type(s) for s in steps] == [MkdirStep, WriteStep, WriteStep, SubmitStep, SubmitStep]
+    assert [s.job for s in steps if isinstance(s, SubmitStep | WriteStep)] == [1, 3, 1, 3]
+
+
+def test_nothing_left_when_every_job_is_submitted() -> None:
+    plan = _plan(n_tasks=2)
+    state = _state(plan, submitted_event(0, "1", "sbatch"), submitted_event(1, "2", "sbatch"))
+    assert steps_to_run(plan, state) == ()
+
+
+def test_an_upload_is_narrowed_to_the_scripts_still_needed() -> None:
+    plan = _plan("ssh")
+    state = _state(plan, submitted_event(1, "11", "sbatch"))
+    uploads = [s for s in steps_to_run(plan, state) if isinstance(s, UploadStep)]
+    original = next(s for s in plan.steps if isinstance(s, UploadStep))
+    assert len(uploads) == 1
+    assert uploads[0].jobs == (0, 2, 3) and uploads[0].argv == original.argv
+
+
+def test_decisions_per_job() -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"), intent_event(1, plan.jobs[1].name))
+    assert submit_decision(state, 0) is Next.SKIP
+    assert submit_decision(state, 1) is Next.RESOLVE
+    assert submit_decision(state, 2) is Next.SUBMIT
+    cancelled = fold([cancelled_event(["10"])], state)
+    assert submit_decision(cancelled, 2) is Next.STOP
+    assert submit_decision(cancelled, 0) is Next.STOP
+
+
+def test_a_cut_off_job_found_by_name_is_never_resubmitted() -> None:
+    plan = _plan()
+    name1, name2 = plan.jobs[1].name, plan.jobs[2].name
+    rows = parse_squeue(f"77 RUNNING {name1}\n")
+    outcome = resolve_cut_off(plan, [1, 2], rows, workdir_names=["job-000000.out"])
+    assert outcome.found == {1: "77"}
+    assert outcome.resubmit == {2}
+    assert outcome.ran == frozenset()
+    assert name2 not in {r.name for r in rows}
+
+
+def test_a_job_slurm_forgot_but_whose_stdout_exists_ran() -> None:
+    plan = _plan()
+    stdout_name = plan.jobs[3].stdout.rsplit("/", 1)[1]
+    assert stdout_name == "job-000003.out"
+    outcome = resolve_cut_off(plan, [3], (), workdir_names=[stdout_name, "tasks"])
+    assert outcome.ran == {3} and not outcome.found and not outcome.resubmit
+
+
+def test_no_workdir_means_nothing_ran() -> None:
+    plan = _plan()
+    outcome = resolve_cut_off(plan, [0], (), workdir_names=None)
+    assert outcome.resubmit == {0}
+
+
+def test_several_jobs_of_one_name_pick_the_first_and_are_reported() -> None:
+    plan = _plan()
+    name = plan.jobs[0].name
+    rows = parse_squeue(f"105 PENDING {name}\n99 COMPLETED {name}\n")
+    outcome = resolve_cut_off(plan, [0], rows, workdir_names=[])
+    assert outcome.found == {0: "99"}
+    assert outcome.duplicates == {0: ("99", "105")}
+
+
+def test_the_sudo_scripts_folder_is_made_world_readable_and_nothing_else() -> None:
+    sudo = _plan("sudo")
+    mkdirs = [s for s in sudo.steps if isinstance(s, MkdirStep)]
+    assert [step_umask(sudo, s) for s in mkdirs] == [None, 0o022]  # as alice, then as runner
+    local = _plan("local")
+    assert all(step_umask(local, s) is None for s in local.steps)
+
+
+def test_missing_directory_is_gnu_ls_exit_2_only() -> None:
+    err = "ls: cannot access '/p/jobs/x': No such file or directory"
+    assert missing_directory(2, err)
+    assert not missing_directory(2, "ls: cannot open directory '/x': Permission denied")
+    assert not missing_directory(1, err)
+
+
+def test_listing_and_queue_count() -> None:
+    assert parse_listing("a\nb c\n\n") == ("a", "b c")
+    assert parse_queue_count("1\n2\n3\n") == 3
+    assert parse_queue_count("") == 0
+
+
+@pytest.mark.parametrize(
+    ("limit", "queued", "room"), [(None, 50, None), (10, 3, 7), (10, 10, 0), (10, 12, 0)]
+)
+def test_queue_room(limit: int | None, queued: int, room: int | None) -> None:
+    assert queue_room(limit, queued) == room
+
+
+def test_chunks_keep_order_and_stay_within_the_budget() -> None:
+    items = [f"{i:05d}" for i in range(100)]  # 6 chars each with the separator
+    runs = chunked(items, max_chars=60)
+    assert [x for run in runs for x in run] == items
+    assert all(sum(len(x) + 1 for x in run) <= 60 for run in runs)
+    assert len(runs) == 10
+    assert chunked(items) == (tuple(items),)
+    assert chunked([]) == ()

@@ -1,0 +1,173 @@
+"""compiler.settle: job and task states from squeue, done markers and lane files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compiler import Plan, compile_plan
+from compiler.journal_state import JournalState, fold, header_event, ran_event, submitted_event
+from compiler.parsers import parse_done_markers, parse_lane_status, parse_squeue
+from compiler.settle import (
+    LOST,
+    NOT_SUBMITTED,
+    all_settled,
+    all_succeeded,
+    done_files_present,
+    gone_means_empty,
+    ids_to_poll,
+    job_views,
+    lane_files_present,
+    markers_wanted,
+    summary_counts,
+    task_results,
+)
+
+
+def _plan() -> Plan:
+    """3 jobs of 2 tasks each in 2 lanes: a0 a1 | a2 a3 | a4 a5."""
+    config = {
+        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
+        "batching_config": {
+            "target_cpus_per_job": 2, "max_cpus_per_job": 2,
+            "target_mem_per_job": "2G", "max_mem_per_job": "2G",
+            "target_num_jobs": 3, "max_num_jobs": 3,
+        },
+    }  # fmt: skip
+    profile = {"username": "alice", "transport": "local", "project_dir": "/p"}
+    tasks = {"name": "st", "tasks": [{"id": f"a{i}", "command": ["true"]} for i in range(6)]}
+    plan = compile_plan(config, profile, tasks)
+    assert [j.tasks for j in plan.jobs] == [("a0", "a1"), ("a2", "a3"), ("a4", "a5")]
+    return plan
+
+
+def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
+    return fold([header_event(plan.plan_id, plan.name), *events])
+
+
+def test_states_from_squeue_markers_and_the_journal() -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
+    rows = parse_squeue(f"10 RUNNING {plan.jobs[0].name}\n")
+    markers = {m.job: m for m in parse_done_markers("slurmplan-done job=1 tasks=2 failed=1\n")}
+    views = job_views(plan, state, rows, markers)
+    assert [(v.state, v.settled) for v in views] == [
+        ("RUNNING", False),  # squeue knows it
+        ("FAILED", True),  # gone from squeue: its marker counts one failed task
+        (NOT_SUBMITTED, False),
+    ]
+    assert views[1].failed_tasks == 1 and views[1].job_id == "11"
+    assert not all_settled(views)
+    assert summary_counts(views) == {"FAILED": 1, NOT_SUBMITTED: 1, "RUNNING": 1}
+
+
+def test_gone_without_a_marker_is_lost_and_a_terminal_squeue_state_is_settled() -> None:
+    plan = _plan()
+    state = _state(
+        plan,
+        submitted_event(0, "10", "sbatch"),
+        submitted_event(1, "11", "sbatch"),
+        submitted_event(2, "12", "sbatch"),
+    )
+    rows = parse_squeue(f"11 CANCELLED {plan.jobs[1].name}\n12 COMPLETED {plan.jobs[2].name}\n")
+    views = job_views(plan, state, rows, {})
+    assert [(v.state, v.settled) for v in views] == [
+        (LOST, True),
+        ("CANCELLED", True),
+        ("COMPLETED", True),
+    ]
+    assert all_settled(views)
+
+
+def test_a_job_that_ran_unseen_is_settled_by_its_marker() -> None:
+    plan = _plan()
+    state = _state(plan, ran_event(0))
+    markers = {0: parse_done_markers("slurmplan-done job=0 tasks=2 failed=0\n")[0]}
+    view = job_views(plan, state, (), markers)[0]
+    assert (view.state, view.settled, view.job_id) == ("COMPLETED", True, None)
+
+
+def test_settled_views_are_kept_and_not_polled_again() -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
+    rows = parse_squeue(f"10 COMPLETED {plan.jobs[0].name}\n11 RUNNING {plan.jobs[1].name}\n")
+    first = job_views(plan, state, rows, {})
+    known = {v.index: v for v in first}
+    assert ids_to_poll(state, [i for i, v in known.items() if v.settled]) == ("11",)
+    # squeue no longer lists job 10 (it aged out): still COMPLETED, not LOST
+    second = job_views(plan, state, parse_squeue("11 RUNNING x\n"), {}, known)
+    assert second[0].state == "COMPLETED" and second[1].state == "RUNNING"
+
+
+def test_markers_wanted_for_ended_gone_and_unseen_jobs() -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
+    rows = parse_squeue("11 PENDING x\n")
+    assert markers_wanted(state, rows, ["10", "11"]) == (0,)  # 10 is gone
+    assert markers_wanted(state, rows, ["11"]) == ()  # 10 not asked about: not gone
+    assert markers_wanted(state, rows, ["10", "11"], skip=[0]) == ()
+    assert markers_wanted(state, parse_squeue("11 FAILED x\n"), ["11"]) == (1,)  # ended
+    assert markers_wanted(_state(plan, ran_event(2)), (), []) == (2,)
+
+
+def test_squeue_of_one_forgotten_id_means_no_rows() -> None:
+    err = "slurm_load_jobs error: Invalid job id specified"
+    assert gone_means_empty(["10"], 1, err)
+    assert not gone_means_empty(["10", "11"], 1, err)  # several ids never fail like that
+    assert not gone_means_empty(["10"], 1, "Unable to contact slurm controller")
+
+
+def test_files_present_are_the_listed_ones_of_the_chosen_jobs() -> None:
+    plan = _plan()
+    listed = ["job-000000.lane-00.status", "job-000000.lane-01.status", "job-000001.lane-00.status",
+              "job-000001.done", "tasks"]  # fmt: skip
+    lanes = lane_files_present(plan, listed, [0, 1])
+    assert [p.rsplit("/", 1)[1] for p in lanes] == listed[:3]
+    assert all(p.startswith(plan.workdir + "/") for p in lanes)
+    assert lane_files_present(plan, listed, [1]) == (lanes[2],)
+    assert done_files_present(plan, listed, [0, 1]) == (plan.jobs[1].done_path,)
+
+
+def test_task_results_from_lane_files_then_job_states() -> None:
+    plan = _plan()
+    state = _state(
+        plan,
+        submitted_event(0, "10", "sbatch"),
+        submitted_event(1, "11", "sbatch"),
+        submitted_event(2, "12", "sbatch"),
+    )
+    rows = parse_squeue(
+        f"10 COMPLETED {plan.jobs[0].name}\n11 TIMEOUT {plan.jobs[1].name}\n"
+        f"12 PENDING {plan.jobs[2].name}\n"
+    )
+    views = job_views(plan, state, rows, {})
+    codes = dict(parse_lane_status("a0 0\na2 3\n"))  # a1 never wrote its line; a3 was killed
+    results = task_results(plan, views, codes)
+    assert {t: (r.exit_code, r.state, r.job_id) for t, r in results.items()} == {
+        "a0": (0, "COMPLETED", "10"),
+        "a1": (None, LOST, "10"),  # job COMPLETED, but no line for it
+        "a2": (3, "FAILED", "11"),
+        "a3": (None, "TIMEOUT", "11"),
+        "a4": (None, "PENDING", "12"),
+        "a5": (None, "PENDING", "12"),
+    }
+    assert results["a2"].stdout == f"{plan.workdir}/tasks/a2.out"
+    assert results["a2"].stderr == f"{plan.workdir}/tasks/a2.err"
+    assert results["a0"].to_json() == {
+        "exit_code": 0,
+        "state": "COMPLETED",
+        "job_id": "10",
+        "stdout": f"{plan.workdir}/tasks/a0.out",
+        "stderr": f"{plan.workdir}/tasks/a0.err",
+    }
+    assert not all_succeeded(results)
+
+
+def test_all_succeeded_needs_every_task_at_exit_0() -> None:
+    plan = _plan()
+    state = _state(plan, *(submitted_event(j, str(20 + j), "sbatch") for j in range(3)))
+    views = job_views(plan, state, (), {})
+    codes = {f"a{i}": 0 for i in range(6)}
+    assert all_succeeded(task_results(plan, views, codes))
+    codes["a5"] = 1
+    assert not all_succeeded(task_results(plan, views, codes))
+    assert not all_succeeded({})

@@ -1,0 +1,122 @@
+"""effects.execute with real processes: exact argv, no shell, bounded retries, clear errors."""
+
+from __future__ import annotations
+
+import io
+import shlex
+from pathlib import Path
+
+import pytest
+
+from compiler.faults import RetryPolicy
+from effects import ExecutionError
+from effects.execute import Executor, run_once
+from effects.progress import Progress
+
+
+def test_argv_reaches_the_program_unchanged_without_a_shell() -> None:
+    args = ["a b", "$(id)", "`x`", "'q'", '"d"', "*", ""]
+    done = run_once(["printf", "%s\\n", *args])
+    assert done.ok and done.stdout == "".join(f"{a}\n" for a in args)
+
+
+def test_stdin_is_fed_or_closed() -> None:
+    assert run_once(["cat"], stdin=b"payload").stdout == "payload"
+    assert run_once(["cat"]).stdout == ""  # /dev/null, never the terminal
+
+
+def test_a_missing_program_is_exit_127_not_an_exception() -> None:
+    done = run_once(["/nonexistent/sbatch", "x"])
+    assert done.exit_code == 127 and "No such file" in done.stderr
+
+
+def test_a_command_past_its_time_limit_is_killed_and_reported() -> None:
+    done = run_once(["sleep", "5"], timeout=0.2)
+    assert done.exit_code is None and "killed" in done.stderr
+
+
+def test_umask_applies_to_what_the_command_creates(tmp_path: Path) -> None:
+    run_once(["mkdir", "-p", "--", str(tmp_path / "d")], umask=0o077)
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o700
+    run_once(["mkdir", "-p", "--", str(tmp_path / "e")], umask=0o022)
+    assert (tmp_path / "e").stat().st_mode & 0o777 == 0o755
+
+
+def _flaky(counter: Path, failures: int, message: str) -> list[str]:
+    """A real program that fails `failures` times with `message`, then prints 'ok'."""
+    script = (
+        f"n=$(cat {shlex.quote(str(counter))} 2>/dev/null || echo 0); "
+        f"echo $((n + 1)) > {shlex.quote(str(counter))}; "
+        f'if [ "$n" -lt {failures} ]; then echo {shlex.quote(message)} >&2; exit 1; fi; echo ok'
+    )
+    return ["sh", "-c", script]
+
+
+def test_transient_failures_are_retried_with_back_off_then_succeed(tmp_path: Path) -> None:
+    slept: list[float] = []
+    notes: list[str] = []
+    executor = Executor(
+        policy=RetryPolicy(retries=3, first_delay=0.5, max_delay=10, max_seconds=60),
+        report=notes.append,
+        sleep=slept.append,
+    )
+    argv = _flaky(tmp_path / "n", 2, "squeue: error: Socket timed out on send/recv operation")
+    done = executor.run(argv)
+    assert done.stdout == "ok\n"
+    assert slept == [0.5, 1.0] and executor.commands_run == 3
+    assert "retry 1/3 in 0.5 s" in notes[0] and "Socket timed out" in notes[0]
+
+
+def test_a_transient_failure_that_persists_ends_in_one_clear_error(tmp_path: Path) -> None:
+    executor = Executor(policy=RetryPolicy(retries=2, first_delay=0.01), sleep=lambda s: None)
+    argv = _flaky(tmp_path / "n", 99, "Unable to contact slurm controller (connect failure)")
+    with pytest.raises(ExecutionError) as caught:
+        executor.run(argv)
+    error = caught.value
+    assert error.argv == tuple(argv) and error.exit_code == 1 and error.attempts == 3
+    assert error.stderr_tail == "Unable to contact slurm controller (connect failure)"
+    text = str(error)
+    assert text.startswith(f"command failed (exit 1) after 3 attempts: {shlex.join(argv)}\n")
+    assert "gave up after 3 attempts" in text
+    assert "  | Unable to contact slurm controller (connect failure)" in text
+
+
+def test_a_fatal_failure_is_not_retried(tmp_path: Path) -> None:
+    executor = Executor(policy=RetryPolicy(retries=5), sleep=lambda s: None)
+    argv = _flaky(tmp_path / "n", 99, "sbatch: error: invalid partition specified: x")
+    with pytest.raises(ExecutionError) as caught:
+        executor.run(argv)
+    assert caught.value.attempts == 1 and executor.commands_run == 1
+    assert str(caught.value).startswith("command failed (exit 1): sh -c ")
+
+
+def test_an_accepted_failure_is_an_answer() -> None:
+    executor = Executor(sleep=lambda s: None)
+    done = executor.run(["ls", "/nonexistent-dir"], accept=lambda d: d.exit_code == 2)
+    assert done.exit_code == 2 and executor.commands_run == 1
+
+
+def test_progress_prints_plain_lines_when_not_on_a_terminal() -> None:
+    stream = io.StringIO()
+    progress = Progress(2, "submit", stream)
+    progress.advance("job 0 -> 11")
+    progress.note("a retry")
+    progress.advance("job 1 -> 12")
+    progress.close()
+    assert stream.getvalue() == "[1/2] job 0 -> 11\na retry\n[2/2] job 1 -> 12\n"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_bar_in_place_on_a_terminal() -> None:
+    stream = _Tty()
+    progress = Progress(4, "submit", stream)
+    progress.advance("job 0")
+    progress.advance("job 1")
+    progress.close()
+    out = stream.getvalue()
+    assert out.count("\r") == 2 and out.endswith("\n") and out.count("\n") == 1
+    assert "[###############...............] 2/4" in out
