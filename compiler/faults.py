@@ -41,6 +41,7 @@ SSH_FATAL = (
     "UNPROTECTED PRIVATE KEY FILE",
     "Too many authentication failures",
     "too long for Unix domain socket",  # the ControlPath
+    "unix_listener: cannot bind",  # the ControlPath's folder is missing or not ours
 )
 SSH_FAILED = 255
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from collections.abc import Sequence
 
@@ -36,6 +37,19 @@ def ssh_prefix(user: str, ssh: SshTarget) -> tuple[str, ...]:
         "-i", ssh.key_path,
         f"{user}@{ssh.host}",
     )  # fmt: skip
+
+
+def control_socket_folder(transport: Transport) -> str | None:
+    """The folder of the ssh ControlMaster socket (may start with ~), or None.
+
+    ssh creates the socket but not its folder; the effects layer makes it (0700)
+    before the first connection.  None for other transports, or when the folder
+    itself holds ssh % tokens that only ssh can expand.
+    """
+    if transport.ssh is None:
+        return None
+    folder = posixpath.dirname(transport.ssh.control_path)
+    return None if not folder or "%" in folder else folder
 
 
 def _over_ssh(transport: Transport, argv: Sequence[str]) -> tuple[str, ...]:

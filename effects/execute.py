@@ -6,6 +6,8 @@ compiler.faults; this module only runs, sleeps and counts.
 
 from __future__ import annotations
 
+import os
+import pwd
 import shlex
 import subprocess
 import time
@@ -13,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from compiler.faults import RetryPolicy, Verdict, classify, retry_delay, stderr_tail
+from compiler.plan import Plan
+from compiler.transport import control_socket_folder
 from effects.errors import ExecutionError
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -135,3 +139,16 @@ class Executor:
             f"retry {failures}/{self.policy.retries} in {delay:.1f} s"
         )
         self.sleep(delay)
+
+
+def prepare_transport(plan: Plan) -> None:
+    """Make the folder of the ssh ControlMaster socket (0700) if it is missing.
+
+    ssh expands `~` from the password database, not from $HOME, so we do too.
+    """
+    folder = control_socket_folder(plan.transport)
+    if folder is None:
+        return
+    if folder == "~" or folder.startswith("~/"):
+        folder = pwd.getpwuid(os.getuid()).pw_dir + folder[1:]
+    os.makedirs(folder, mode=0o700, exist_ok=True)

@@ -20,7 +20,7 @@ from compiler.parsers import ParseError
 from compiler.settle import JobView, TaskResult, all_succeeded
 from effects.cancel import cancel
 from effects.errors import ExecutionError, Interrupted
-from effects.execute import Executor
+from effects.execute import Executor, prepare_transport
 from effects.inputs_io import InputError
 from effects.journal import default_path
 from effects.observe import NotSubmitted, Observer, describe, wait
@@ -86,7 +86,9 @@ def _journal(args: argparse.Namespace) -> str:
 
 
 def _load(args: argparse.Namespace) -> Plan:
-    return load_plan(args.plan)
+    plan = load_plan(args.plan)
+    prepare_transport(plan)
+    return plan
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:

@@ -1,0 +1,93 @@
+"""The ssh ControlMaster socket's folder: made by the effects layer when missing.
+
+ssh creates its control socket but not the folder; on a runner whose folder does
+not exist (a fresh account without ~/.ssh) every ssh command would fail with
+"unix_listener: cannot bind to path" — a local fault, never worth retrying.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from effects_helpers import (
+    base_config,
+    bed_facts,
+    compile_to,
+    run_cli,
+    scancel_plan,
+    show,
+    squeue_rows,
+    workspace,
+)
+
+from compiler import compile_plan
+from compiler.faults import Verdict, classify
+from effects.execute import prepare_transport
+
+
+def _ssh_profile(project_dir: str, control_path: str, tb: dict[str, str]) -> dict[str, Any]:
+    return {
+        "username": "alice",
+        "transport": "ssh",
+        "project_dir": project_dir,
+        "ssh": {
+            "host": tb["SLURMPLAN_TESTBED_SSH_HOST"],
+            "port": int(tb["SLURMPLAN_TESTBED_SSH_PORT"]),
+            "key_path": tb["SLURMPLAN_TESTBED_RUNNER_KEY_alice"],
+            "known_hosts_path": tb["SLURMPLAN_TESTBED_KNOWN_HOSTS"],
+            "control_path": control_path,
+        },
+    }
+
+
+def test_a_missing_socket_folder_is_a_fatal_fault() -> None:
+    stderr = (
+        "unix_listener: cannot bind to path /root/.ssh/slurmplan-ab.x: No such file or directory"
+    )
+    assert classify(["ssh", "-p", "22", "a@h", "--", "ls"], 255, stderr) is Verdict.FATAL
+
+
+def test_prepare_transport_makes_the_folder_private(tmp_path: Path) -> None:
+    folder = tmp_path / "a" / "b"
+    profile = {
+        "username": "alice",
+        "transport": "ssh",
+        "project_dir": "/p",
+        "ssh": {"host": "h", "key_path": "/k", "known_hosts_path": "/kh",
+                "control_path": f"{folder}/cm-%C"},
+    }  # fmt: skip
+    config = base_config()
+    plan = compile_plan(config, profile, {"name": "n", "tasks": [{"id": "a", "command": ["true"]}]})
+    prepare_transport(plan)
+    assert folder.is_dir()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+@pytest.mark.testbed
+def test_ssh_submit_works_for_a_runner_without_the_socket_folder() -> None:
+    tb = bed_facts()
+    folder = Path("/home/runner") / f".sp-{uuid.uuid4().hex[:8]}"  # short: a socket path ≤ 107
+    assert not folder.exists()
+    try:
+        with workspace() as ws:
+            project = ws.dir_for("alice") / "project"
+            plan_path = ws.dir_for("runner") / "plan.json"
+            profile = _ssh_profile(str(project), f"~/{folder.name}/%C", tb)
+            tasks = {"name": "ctl", "tasks": [{"id": "a", "command": ["true"]}]}
+            plan = compile_to(base_config(), profile, tasks, plan_path, "runner")
+            try:
+                done = run_cli("runner", ["submit", str(plan_path), "--retries", "0"])
+                assert done.returncode == 0, show(done)
+                assert folder.is_dir()
+                assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+                assert len(squeue_rows([plan.jobs[0].name])) == 1
+            finally:
+                scancel_plan(plan)
+                run_cli("runner", ["cancel", str(plan_path)])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
