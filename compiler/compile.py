@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from compiler import layout
 from compiler.batching import Batching, BatchingError, choose
@@ -35,22 +36,23 @@ from compiler.plan import (
     UploadStep,
     WriteStep,
 )
-from compiler.quoting import sh_env_prefix, sh_words
-from compiler.render import Lane, ScriptJob, TaskLine, render_script
+from compiler.quoting import sh_env_command, sh_words_many
+from compiler.render import Lane, ScriptJob, render_script, task_lines
 from compiler.resolve import Group, Resources, group_tasks
 from compiler.schema_check import schema_problems
 from compiler.tarball import script_bytes
 from compiler.transport import as_user
 from compiler.units import MAX_MINUTES, format_time
 
+_T = TypeVar("_T")
+
 
 def compile_plan(
     runner_config: dict[str, Any], user_profile: dict[str, Any], task_list: dict[str, Any]
 ) -> Plan:
     """The submission plan of these inputs; raises CompileError listing every problem."""
-    config, profile, tasks = _check_and_parse(runner_config, user_profile, task_list)
+    config, profile, tasks, groups = _check_and_parse(runner_config, user_profile, task_list)
     plan_id = compute_plan_id(runner_config, user_profile, task_list)
-    groups = group_tasks(config, tasks)
     batchings = _batch(groups, config, tasks)
     plan = _build(plan_id, config, profile, tasks, list(zip(groups, batchings, strict=True)))
     _check_encodable(plan, runner_config, user_profile, task_list)
@@ -78,22 +80,48 @@ def _check_encodable(plan: Plan, *raw: dict[str, Any]) -> None:
         raise
 
 
+# The canonical JSON: sorted keys, no spaces, ASCII.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+_TASKS_PER_PIECE = 10_000
+
+
 def compute_plan_id(
     runner_config: dict[str, Any], user_profile: dict[str, Any], task_list: dict[str, Any]
 ) -> str:
-    """16 hex digits of the SHA-256 of the canonical JSON of the inputs."""
-    canonical = json.dumps(
-        [FORMAT, runner_config, user_profile, task_list],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:16]
+    """16 hex digits of the SHA-256 of the canonical JSON of the inputs.
+
+    That JSON, `[FORMAT, config, profile, task list]`, is hashed in pieces, the
+    tasks a slice at a time, so a million tasks never stand in memory as one
+    string (nor as its bytes): the pieces joined are exactly the whole.
+    """
+    digest = hashlib.sha256()
+    for piece in _canonical_pieces([FORMAT, runner_config, user_profile], task_list):
+        digest.update(piece.encode("ascii"))
+    return digest.hexdigest()[:16]
+
+
+def _canonical_pieces(head: list[Any], task_list: dict[str, Any]) -> Iterator[str]:
+    tasks = task_list.get("tasks") if isinstance(task_list, dict) else None
+    if not isinstance(tasks, list) or not all(isinstance(key, str) for key in task_list):
+        yield _canonical([*head, task_list])
+        return
+    yield _canonical(head)[:-1] + ",{"
+    for position, key in enumerate(sorted(task_list)):
+        comma = "," if position else ""
+        if key != "tasks":
+            yield f"{comma}{_canonical(key)}:{_canonical(task_list[key])}"
+            continue
+        yield f'{comma}"tasks":['
+        for start in range(0, len(tasks), _TASKS_PER_PIECE):
+            comma = "," if start else ""
+            yield comma + _canonical(tasks[start : start + _TASKS_PER_PIECE])[1:-1]
+        yield "]"
+    yield "}]"
 
 
 def _check_and_parse(
     raw_config: dict[str, Any], raw_profile: dict[str, Any], raw_tasks: dict[str, Any]
-) -> tuple[RunnerConfig, UserProfile, TaskList]:
+) -> tuple[RunnerConfig, UserProfile, TaskList, tuple[Group, ...]]:
     problems = Problems()
     config_bad = schema_problems("runner_config", Source.CONFIG, raw_config)
     profile_bad = schema_problems("user_profile", Source.PROFILE, raw_profile)
@@ -120,15 +148,17 @@ def _check_and_parse(
             "(got a config without it)",
         )
     # Grouping needs every layer whole: a refused value (mem "0") leaves a hole.
+    groups: tuple[Group, ...] = ()
     if config is not None and tasks is not None and not problems:
-        _check_mem_per_cpu(config, tasks, problems)
+        groups = group_tasks(config, tasks)
+        _check_mem_per_cpu(groups, tasks, problems)
     problems.raise_if_any()
     assert config is not None and profile is not None and tasks is not None
-    return config, profile, tasks
+    return config, profile, tasks, groups
 
 
-def _check_mem_per_cpu(config: RunnerConfig, tasks: TaskList, problems: Problems) -> None:
-    for group in group_tasks(config, tasks):
+def _check_mem_per_cpu(groups: tuple[Group, ...], tasks: TaskList, problems: Problems) -> None:
+    for group in groups:
         r = group.resources
         if r.use_mem_per_cpu and r.mem_mb < r.cpus_per_task:
             first = group.task_indices[0]
@@ -255,7 +285,6 @@ class _Context:
 
     plan_id: str
     tasks: TaskList
-    words: list[str]  # each task's argv, quoted once
     workdir: str
     script_dir: str
     exports: tuple[tuple[str, str], ...]
@@ -278,7 +307,6 @@ def _build(
     ctx = _Context(
         plan_id=plan_id,
         tasks=tasks,
-        words=[sh_words(argv) for argv in tasks.commands],
         workdir=workdir,
         script_dir=script_dir,
         exports=tuple(
@@ -329,13 +357,17 @@ def _job(
     waves = -(-len(batch) // ntasks)
     mem_option, step_mem_option, mem_mb = _mem_options(r, ntasks)
     stem = layout.job_stem(index)
-    # Task k of the job runs in lane k % ntasks: lanes run their tasks in turn.
-    lanes: list[list[TaskLine]] = [[] for _ in range(ntasks)]
-    for position, task in enumerate(batch):
-        env = tasks.envs[task]
-        lanes[position % ntasks].append(
-            (tasks.ids[task], ctx.words[task], sh_env_prefix(env) if env else "")
-        )
+    ids, envs, commands = (
+        _pick(tasks.ids, batch),
+        _pick(tasks.envs, batch),
+        _pick(tasks.commands, batch),
+    )
+    words = sh_words_many(commands)  # each argv quoted once
+    if any(envs):
+        words = [
+            f"{sh_env_command(env, argv[0])} {line}" if env else line
+            for env, argv, line in zip(envs, commands, words, strict=True)
+        ]
     lane_files = [layout.lane_status_file(index, lane) for lane in range(ntasks)]
     script_job = ScriptJob(
         index=index,
@@ -357,13 +389,17 @@ def _job(
         shell_lines=[line for line in r.extra_lines if not is_directive(line)],
         workdir=ctx.workdir,
         exports=ctx.exports,
-        lanes=[Lane(status=f, tasks=t) for f, t in zip(lane_files, lanes, strict=True)],
+        # Task k of the job runs in lane k % ntasks: lanes run their tasks in turn.
+        lanes=[
+            Lane(status=f, lines=task_lines(f, ids[k::ntasks], words[k::ntasks]))
+            for k, f in enumerate(lane_files)
+        ],
     )
     return Job(
         index=index,
         name=script_job.name,
         group=group.index,
-        tasks=tuple(tasks.ids[t] for t in batch),
+        tasks=tuple(ids),
         ntasks=ntasks,
         cpus_per_task=r.cpus_per_task,
         mem_mb=mem_mb,
@@ -375,6 +411,14 @@ def _job(
         lane_status_paths=tuple(layout.join(ctx.workdir, f) for f in lane_files),
         done_path=layout.join(ctx.workdir, script_job.done),
     )
+
+
+def _pick(items: tuple[_T, ...], indices: tuple[int, ...]) -> Sequence[_T]:
+    """items[i] for i in indices (increasing); a slice when they are consecutive,
+    as they are for every job of a task list without per-task meta."""
+    if indices[-1] - indices[0] == len(indices) - 1:
+        return items[indices[0] : indices[-1] + 1]
+    return [items[i] for i in indices]
 
 
 def _steps(

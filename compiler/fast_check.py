@@ -9,7 +9,6 @@ stays the single authority; a property test checks that both always agree.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
 from typing import Any
@@ -39,16 +38,21 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     )
 
 
-def _meta_ok(meta: Any, seen: dict[str, bool]) -> bool:
+def _meta_ok(meta: Any, seen: dict[str, tuple[Any, bool]]) -> bool:
     # Metas repeat (often identical across tasks): validate each distinct one once.
+    # repr is a cheap key (1, True and "1" stay apart); == against the meta first
+    # seen under it confirms a hit, so a key never stands for a different meta.
+    key = repr(meta)
+    known = seen.get(key)
     try:
-        key = json.dumps(meta, sort_keys=True)
-    except (TypeError, ValueError):
+        if known is not None and known[0] == meta:
+            return known[1]
+    except RecursionError:  # a meta that contains itself: not JSON
         return False
-    if key not in seen:
-        meta_schema = resources.schema("task_list")["$defs"]["meta"]
-        seen[key] = validator("task_list").evolve(schema=meta_schema).is_valid(meta)
-    return seen[key]
+    meta_schema = resources.schema("task_list")["$defs"]["meta"]
+    valid = validator("task_list").evolve(schema=meta_schema).is_valid(meta)
+    seen[key] = (meta, valid)
+    return valid
 
 
 def _positive_or_none(value: object) -> bool:
@@ -68,7 +72,7 @@ def task_list_is_valid(doc: object) -> bool:
     for key in ("tasks_per_job", "parallel_tasks_per_job"):
         if key in doc and not _positive_or_none(doc[key]):
             return False
-    metas: dict[str, bool] = {}
+    metas: dict[str, tuple[Any, bool]] = {}
     if "meta" in doc and not _meta_ok(doc["meta"], metas):
         return False
     tasks = doc.get("tasks")
@@ -84,15 +88,22 @@ def task_list_is_valid(doc: object) -> bool:
         command = task.get("command")
         if type(command) is not list or not command or not command[0]:
             return False
-        for arg in command:
-            if type(arg) is not str or "\x00" in arg:
+        try:  # one join for all arguments: TypeError for one that is not a string
+            if "\x00" in "".join(command):
                 return False
+        except TypeError:
+            return False
         if "env" in task:
             env = task["env"]
             if type(env) is not dict:
                 return False
             for env_name, env_value in env.items():
-                if env_match(env_name) is None or type(env_value) is not str or "\x00" in env_value:
+                if (
+                    type(env_name) is not str
+                    or env_match(env_name) is None
+                    or type(env_value) is not str
+                    or "\x00" in env_value
+                ):
                     return False
         if "meta" in task and not _meta_ok(task["meta"], metas):
             return False

@@ -7,11 +7,13 @@ sbatch options, targets against maxes, paths that climb out, unique ids.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from compiler import resources
@@ -80,7 +82,9 @@ class TaskList:
     # Parallel tuples, one entry per task, in input order (tuples of records
     # would cost a million objects on a million tasks).
     ids: tuple[str, ...]
-    commands: tuple[tuple[str, ...], ...]
+    # Each task's argv: the input's own lists, read and never changed here (a copy
+    # as tuples costs a million objects, 100+ MB, on a million tasks).
+    commands: tuple[Sequence[str], ...]
     envs: tuple[tuple[tuple[str, str], ...], ...]
     metas: tuple[Layer | None, ...]
 
@@ -143,7 +147,7 @@ def parse_config(raw: dict[str, Any], problems: Problems) -> RunnerConfig:
     )
     batching = _parse_batching(raw["batching_config"], problems)
     exports: list[tuple[str, str]] = []
-    for name, value in raw.get("user_local_exports", {}).items():
+    for name, value in sorted(raw.get("user_local_exports", {}).items()):  # as envs: by name
         normalized = posixpath.normpath(value)
         if normalized == ".." or normalized.startswith("../"):
             problems.add(
@@ -254,7 +258,7 @@ def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
         )
     meta = parse_layer(raw.get("meta", {}), src, ("meta",), problems)
     tasks = raw["tasks"]
-    ids = tuple(task["id"] for task in tasks)
+    ids = tuple(map(itemgetter("id"), tasks))
     if len(set(ids)) != len(ids):
         first: dict[str, int] = {}
         for index, task_id in enumerate(ids):
@@ -274,26 +278,33 @@ def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
         parallel_tasks_per_job=parallel,
         meta=meta,
         ids=ids,
-        commands=tuple(tuple(task["command"]) for task in tasks),
-        envs=tuple(tuple(task["env"].items()) if "env" in task else () for task in tasks),
+        commands=tuple(map(itemgetter("command"), tasks)),
+        # Sorted: plan_id hashes the inputs with sorted keys, so key order must not
+        # change the plan either.
+        envs=tuple(tuple(sorted(task["env"].items())) if "env" in task else () for task in tasks),
         metas=metas,
     )
 
 
 def _task_metas(tasks: list[dict[str, Any]], problems: Problems) -> tuple[Layer | None, ...]:
     """Each task's parsed meta; identical metas are parsed once and shared."""
-    parsed: dict[str, tuple[Layer, Problems]] = {}
+    raws = list(map(dict.get, tasks, repeat("meta")))
+    if not any(raws):
+        return (None,) * len(tasks)
+    # repr is a cheap key (1, True and "1" stay apart); == against the meta first
+    # parsed under it confirms a hit, so a key never stands for a different meta.
+    parsed: dict[str, tuple[dict[str, Any], Layer, Problems]] = {}
     out: list[Layer | None] = []
-    for index, task in enumerate(tasks):
-        raw = task.get("meta")
+    for index, raw in enumerate(raws):
         if not raw:
             out.append(None)
             continue
-        key = json.dumps(raw, sort_keys=True)
-        if key not in parsed:
+        key = repr(raw)
+        entry = parsed.get(key)
+        if entry is None or entry[0] != raw:
             local = Problems()
-            parsed[key] = (parse_layer(raw, Source.TASKS, (), local), local)
-        layer, local = parsed[key]
+            entry = parsed[key] = (raw, parse_layer(raw, Source.TASKS, (), local), local)
+        _, layer, local = entry
         for problem in local.items:
             problems.add(
                 Source.TASKS, pointer("tasks", index, "meta") + problem.pointer, problem.message

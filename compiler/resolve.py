@@ -96,22 +96,24 @@ def group_tasks(config: RunnerConfig, tasks: TaskList) -> tuple[Group, ...]:
     """Tasks grouped by resolved resources; groups ordered by their first task."""
     base = base_settings(config, tasks)
     base_resources = _resources(base)
-    by_meta: dict[int, Resources] = {}  # id() of a shared parsed meta -> its resolution
+    if not any(tasks.metas):  # the common case: one group, nothing to resolve per task
+        return (
+            Group(index=0, resources=base_resources, task_indices=tuple(range(len(tasks.ids)))),
+        )
+    # Parsed metas are shared between tasks with the same meta, so each distinct one
+    # is resolved, and its group looked up, once: id() of the meta -> the group's list.
+    bucket_of: dict[int, list[int]] = {}
     members: dict[Resources, list[int]] = {}
     for index, meta in enumerate(tasks.metas):
-        if meta is None:
+        bucket = bucket_of.get(id(meta))
+        if bucket is None:
             resources = base_resources
-        else:
-            resources = by_meta.get(id(meta))  # type: ignore[assignment]
-            if resources is None:
+            if meta:
                 merged = dict(base)
                 _overlay(merged, meta, append_lines=True)
-                resources = by_meta[id(meta)] = _resources(merged)
-        bucket = members.get(resources)
-        if bucket is None:
-            members[resources] = [index]
-        else:
-            bucket.append(index)
+                resources = _resources(merged)
+            bucket = bucket_of[id(meta)] = members.setdefault(resources, [])
+        bucket.append(index)
     return tuple(
         Group(index=number, resources=resources, task_indices=tuple(indices))
         for number, (resources, indices) in enumerate(members.items())

@@ -92,11 +92,6 @@ def test_key_order_does_not_change_the_plan(pair: tuple[Inputs, Inputs]) -> None
     assert _outcome(reordered) == _outcome(inputs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug (reported): the order of a task's env keys and of user_local_exports "
-    "reaches the script, while the plan_id (sorted keys) does not see it",
-)
 @pytest.mark.parametrize("where", ["env", "user_local_exports"])
 def test_order_of_env_and_exports_does_not_change_the_plan(where: str) -> None:
     config: dict[str, Any] = {

@@ -77,13 +77,23 @@ def test_a_case_without_plan_json_fails(tmp_path: Path) -> None:
     assert not (tmp_path / "plan.json").exists()  # never created by a comparison
 
 
+# srun's stand-in runs the step's command for real (so the real `env` and /bin/sh lie
+# between it and the task), its stdout going to --output, as srun would.
 FAKE_SRUN = """\
-import json, os, sys
+import os, sys
 args = sys.argv[1:]
 options, argv = args[: args.index("--")], args[args.index("--") + 1 :]
 output = next(o.split("=", 1)[1] for o in options if o.startswith("--output="))
-with open(output, "w") as f:
-    json.dump({"argv": argv, "env": {k: os.environ.get(k) for k in ("A", "B", "EMPTY")}}, f)
+fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.dup2(fd, 1)
+os.execvp(argv[0], argv)
+"""
+# Each task's program is this recorder, on PATH under the program's name: it prints
+# the argv and the environment it was started with.
+RECORDER = """\
+import json, os, sys
+argv = [os.path.basename(sys.argv[0]), *sys.argv[1:]]
+json.dump({"argv": argv, "env": {k: os.environ.get(k) for k in ("A", "B", "EMPTY")}}, sys.stdout)
 """
 
 
@@ -93,12 +103,13 @@ def test_the_quoting_case_delivers_every_argv_unchanged(tmp_path: Path) -> None:
     receives must be exactly its argv and env from tasks.json."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    srun = bin_dir / "srun"
-    srun.write_text(f"#!{sys.executable}\n{FAKE_SRUN}")
-    srun.chmod(0o755)
+    tasks = _load(GOLDEN / "quoting" / "tasks.json")["tasks"]
+    programs = {task["command"][0]: RECORDER for task in tasks}
+    for name, text in {"srun": FAKE_SRUN, **programs}.items():
+        (bin_dir / name).write_text(f"#!{sys.executable}\n{text}")
+        (bin_dir / name).chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("A", "B", "EMPTY")}
     env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", PYTHONUTF8="1")
-    tasks = _load(GOLDEN / "quoting" / "tasks.json")["tasks"]
     scripts = sorted((GOLDEN / "quoting" / "scripts").iterdir())
     assert len(scripts) == 4
     for script in scripts:
