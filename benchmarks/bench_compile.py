@@ -7,10 +7,13 @@ inputs built beforehand) and the plan's size.  No pass/fail: numbers only.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo
 
 from workloads import CONFIG, PROFILE, heterogeneous, homogeneous
 
