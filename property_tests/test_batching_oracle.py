@@ -1,7 +1,7 @@
 """`choose` against the reference: fractal-server's SLURM batching heuristic (DESIGN §3).
 
 fractal-server is an optional extra (`pip install fractal-server==2.18.5`); without it
-these tests skip.  Its `fractal_server.logger` reads the server's settings on import, so
+these tests skip, except under CI=true (.ci/run installs it).  Its `fractal_server.logger` reads the server's settings on import, so
 a stand-in logger module is put in its place while the heuristic's module is imported;
 the stand-in's loggers record what the reference logs, to compare with our warnings.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -45,6 +46,8 @@ def _stand_in_logger_module() -> types.ModuleType:
 
 
 def _reference() -> types.ModuleType:
+    if os.environ.get("CI") == "true":
+        importlib.import_module("fractal_server")  # CI installs the extra: never skip there
     pytest.importorskip(
         "fractal_server",
         reason="the reference heuristic needs the optional extra fractal-server==2.18.5 "
