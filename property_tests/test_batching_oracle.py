@@ -1,9 +1,10 @@
 """`choose` against the reference: fractal-server's SLURM batching heuristic (DESIGN §3).
 
 fractal-server is an optional extra (`pip install fractal-server==2.18.5`); without it
-these tests skip, except under CI=true (.ci/run installs it).  Its `fractal_server.logger` reads the server's settings on import, so
-a stand-in logger module is put in its place while the heuristic's module is imported;
-the stand-in's loggers record what the reference logs, to compare with our warnings.
+these tests skip, except under CI=true (.ci/run installs it).  Its `fractal_server.logger`
+reads the server's settings on import, so a stand-in logger module is put in its place
+while the heuristic's module is imported; the stand-in's loggers record what the
+reference logs, to compare with our warnings.
 """
 
 from __future__ import annotations
