@@ -47,6 +47,7 @@ from effects_helpers import (  # noqa: E402
     cli_argv,
     compile_to,
     scancel_plan,
+    ssh_block,
     workspace,
 )
 
@@ -68,13 +69,7 @@ def _profile(transport: str, alice_dir: Path, runner_dir: Path, tb: dict[str, st
         "username": "alice", "transport": transport, "project_dir": str(alice_dir / transport),
     }  # fmt: skip
     if transport == "ssh":
-        profile["ssh"] = {
-            "host": tb["SLURMPLAN_TESTBED_SSH_HOST"],
-            "port": int(tb["SLURMPLAN_TESTBED_SSH_PORT"]),
-            "key_path": tb["SLURMPLAN_TESTBED_RUNNER_KEY_alice"],
-            "known_hosts_path": tb["SLURMPLAN_TESTBED_KNOWN_HOSTS"],
-            "control_path": f"~/.ssh/sp-bench-{runner_dir.parent.name}-%C",
-        }
+        profile["ssh"] = ssh_block(tb, f"~/.ssh/sp-bench-{runner_dir.parent.name}-%C")
     return profile
 
 

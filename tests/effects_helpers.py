@@ -151,6 +151,19 @@ def base_config(**extra: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def ssh_block(tb: dict[str, str], control_path: str) -> dict[str, Any]:
+    """A profile's `ssh` block: the runner connects as alice@127.0.0.1 with its copy
+    of alice's key and the testbed's known_hosts.  A socket path holds at most 107
+    bytes and ssh adds 17 while it starts: keep `control_path` short."""
+    return {
+        "host": tb["SLURMPLAN_TESTBED_SSH_HOST"],
+        "port": int(tb["SLURMPLAN_TESTBED_SSH_PORT"]),
+        "key_path": tb["SLURMPLAN_TESTBED_RUNNER_KEY_alice"],
+        "known_hosts_path": tb["SLURMPLAN_TESTBED_KNOWN_HOSTS"],
+        "control_path": control_path,
+    }
+
+
 def as_user(user: str, env: Mapping[str, str] | None = None) -> list[str]:
     """An argv prefix running a command as `user` in a clean environment (setpriv execs)."""
     home = pwd.getpwnam(user).pw_dir

@@ -22,6 +22,7 @@ from effects_helpers import (
     scancel_plan,
     show,
     squeue_rows,
+    ssh_block,
     workspace,
 )
 
@@ -35,13 +36,7 @@ def _ssh_profile(project_dir: str, control_path: str, tb: dict[str, str]) -> dic
         "username": "alice",
         "transport": "ssh",
         "project_dir": project_dir,
-        "ssh": {
-            "host": tb["SLURMPLAN_TESTBED_SSH_HOST"],
-            "port": int(tb["SLURMPLAN_TESTBED_SSH_PORT"]),
-            "key_path": tb["SLURMPLAN_TESTBED_RUNNER_KEY_alice"],
-            "known_hosts_path": tb["SLURMPLAN_TESTBED_KNOWN_HOSTS"],
-            "control_path": control_path,
-        },
+        "ssh": ssh_block(tb, control_path),
     }
 
 

@@ -28,6 +28,7 @@ from effects_helpers import (
     scancel_plan,
     show,
     squeue_rows,
+    ssh_block,
     workspace,
 )
 
@@ -60,14 +61,7 @@ def _profile(
         "project_dir": str(project_dir),
     }
     if transport == "ssh":
-        profile["ssh"] = {
-            "host": tb["SLURMPLAN_TESTBED_SSH_HOST"],
-            "port": int(tb["SLURMPLAN_TESTBED_SSH_PORT"]),
-            "key_path": tb["SLURMPLAN_TESTBED_RUNNER_KEY_alice"],
-            "known_hosts_path": tb["SLURMPLAN_TESTBED_KNOWN_HOSTS"],
-            # a socket path has at most 107 bytes: ssh adds 17 to it while it starts
-            "control_path": f"~/.ssh/sp-{runner_dir.parent.name}-%C",
-        }
+        profile["ssh"] = ssh_block(tb, f"~/.ssh/sp-{runner_dir.parent.name}-%C")
     return profile
 
 
