@@ -22,8 +22,13 @@ class Batching:
     parallel_tasks_per_job: int
     warnings: tuple[str, ...] = ()
 
+    @property
+    def waves(self) -> int:
+        """How many tasks a full job's lanes run one after another."""
+        return ceil_div(self.tasks_per_job, self.parallel_tasks_per_job)
 
-def _ceil_div(a: int, b: int) -> int:
+
+def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
@@ -64,13 +69,13 @@ def choose(
         )
 
     parallel = fit(cpus, mem_mb, limits.target_cpus_per_job, limits.target_mem_per_job)
-    if _ceil_div(n_tasks, parallel) <= limits.target_num_jobs:
+    if ceil_div(n_tasks, parallel) <= limits.target_num_jobs:
         return Batching(tasks_per_job=parallel, parallel_tasks_per_job=parallel)
     parallel = fit(cpus, mem_mb, limits.max_cpus_per_job, limits.max_mem_per_job)
-    if _ceil_div(n_tasks, parallel) <= limits.max_num_jobs:
+    if ceil_div(n_tasks, parallel) <= limits.max_num_jobs:
         return Batching(tasks_per_job=parallel, parallel_tasks_per_job=parallel)
     return Batching(
-        tasks_per_job=_ceil_div(n_tasks, limits.max_num_jobs), parallel_tasks_per_job=parallel
+        tasks_per_job=ceil_div(n_tasks, limits.max_num_jobs), parallel_tasks_per_job=parallel
     )
 
 
@@ -103,7 +108,7 @@ def _given(
         warnings.append(
             f"{mem_per_job}M per job exceeds target_mem_per_job={limits.target_mem_per_job}M"
         )
-    num_jobs = _ceil_div(n_tasks, tasks)
+    num_jobs = ceil_div(n_tasks, tasks)
     if num_jobs > limits.max_num_jobs:
         raise BatchingError(
             f"tasks_per_job={tasks} gives {num_jobs} jobs for {n_tasks} tasks, "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from compiler import layout
-from compiler.batching import Batching, BatchingError, choose
+from compiler.batching import Batching, BatchingError, ceil_div, choose
 from compiler.errors import Problems, Source, pointer, show, unencodable_strings
 from compiler.extra_lines import is_directive
 from compiler.fast_check import task_list_is_valid
@@ -205,7 +205,7 @@ def _check_scaled_time(
     r = group.resources
     if not r.time_per_task or r.time_seconds is None:
         return
-    waves = -(-batching.tasks_per_job // batching.parallel_tasks_per_job)
+    waves = batching.waves
     if r.time_seconds * waves > MAX_MINUTES * 60:
         first = group.task_indices[0]
         problems.add(
@@ -248,7 +248,7 @@ def _warnings(
                 ),
             )
         )
-    n_jobs = sum(-(-len(g.task_indices) // b.tasks_per_job) for g, b in batched)
+    n_jobs = sum(ceil_div(len(g.task_indices), b.tasks_per_job) for g, b in batched)
     if len(batched) > 1 and n_jobs > config.batching.max_num_jobs:
         out.append(
             PlanWarning(
@@ -264,7 +264,7 @@ def _warnings(
         out.extend(PlanWarning(group=group.index, message=m) for m in batching.warnings)
         r = group.resources
         if r.has_time and not r.time_per_task and r.time_seconds is not None:
-            waves = -(-batching.tasks_per_job // batching.parallel_tasks_per_job)
+            waves = batching.waves
             if waves > 1:
                 out.append(
                     PlanWarning(
@@ -354,7 +354,7 @@ def _job(
 ) -> Job:
     r, tasks = group.resources, ctx.tasks
     ntasks = min(len(batch), batching.parallel_tasks_per_job)
-    waves = -(-len(batch) // ntasks)
+    waves = ceil_div(len(batch), ntasks)
     mem_option, step_mem_option, mem_mb = _mem_options(r, ntasks)
     stem = layout.job_stem(index)
     ids, envs, commands = (
