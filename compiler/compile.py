@@ -65,7 +65,8 @@ def _check_encodable(plan: Plan, *raw: dict[str, Any]) -> None:
     are searched for the culprits only when a script fails to encode."""
     try:
         for job in plan.jobs:
-            script_bytes(job.script)
+            if not job.script.isascii():  # O(1) in CPython; any surrogate is non-ASCII
+                script_bytes(job.script)
     except UnicodeEncodeError:
         problems = Problems()
         for source, doc in zip((Source.CONFIG, Source.PROFILE, Source.TASKS), raw, strict=True):

@@ -251,3 +251,14 @@ def test_targets_equal_to_maxes_are_fine(key: str, target: Any, most: Any) -> No
     parsed = parse_config(config, problems := Problems())
     assert not problems
     assert parsed.batching.max_mem_per_job == 8192
+
+
+def test_text_that_cannot_become_bytes_is_refused_where_it_stands() -> None:
+    # U+DC80..U+DCFF stand for raw bytes; any other lone surrogate cannot be written.
+    tasks = sample_inputs.tasks(2, name="seg")
+    tasks["tasks"][1]["command"] = ["echo", "a\ud800b"]
+    (problem,) = _problems(tasks=tasks)
+    assert (problem.source.value, problem.pointer) == ("tasks", "/tasks/1/command/1")
+    assert "encodable as UTF-8" in problem.message and "'a\\ud800b'" in problem.message
+    tasks["tasks"][1]["command"] = ["echo", "a\udc80b"]  # the raw byte 0x80: fine
+    compile_plan(CONFIG, PROFILE, tasks)
