@@ -20,6 +20,20 @@ def config(**default: Any) -> dict[str, Any]:
     }
 
 
+def one_task_per_job_config(max_jobs: int, **extra: Any) -> dict[str, Any]:
+    """A runner config where a job holds one task (1 CPU, 1G each) and up to `max_jobs`
+    jobs fit: n tasks give n jobs; `extra` adds top-level keys (e.g. scripts_dir)."""
+    return {
+        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
+        "batching_config": {
+            "target_cpus_per_job": 1, "max_cpus_per_job": 1,
+            "target_mem_per_job": "1G", "max_mem_per_job": "1G",
+            "target_num_jobs": max_jobs, "max_num_jobs": max_jobs,
+        },
+        **extra,
+    }  # fmt: skip
+
+
 def profile(project_dir: str = "/home/alice/p", **extra: Any) -> dict[str, Any]:
     return {"username": "alice", "transport": "local", "project_dir": project_dir, **extra}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sample_inputs
 
 from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep, compile_plan
 from compiler.journal_state import (
@@ -31,15 +32,7 @@ from compiler.runtime import chunked
 
 
 def _plan(transport: str = "local", n_tasks: int = 4) -> Plan:
-    config = {
-        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
-        "batching_config": {
-            "target_cpus_per_job": 1, "max_cpus_per_job": 1,
-            "target_mem_per_job": "1G", "max_mem_per_job": "1G",
-            "target_num_jobs": 100, "max_num_jobs": 100,
-        },
-        "scripts_dir": "/srv/scripts",
-    }  # fmt: skip
+    config = sample_inputs.one_task_per_job_config(100, scripts_dir="/srv/scripts")
     profile: dict[str, Any] = {"username": "alice", "transport": transport, "project_dir": "/p"}
     if transport == "ssh":
         profile["ssh"] = {"host": "h", "key_path": "/k/id", "known_hosts_path": "/k/kh"}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sample_inputs
 
 from compiler import Plan, compile_plan
 from compiler.journal_state import JournalError, intent_event, submitted_event
@@ -18,14 +19,7 @@ from effects.plan_files import dump_plan
 
 
 def _plan(name: str = "jr", n: int = 3) -> Plan:
-    config = {
-        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
-        "batching_config": {
-            "target_cpus_per_job": 1, "max_cpus_per_job": 1,
-            "target_mem_per_job": "1G", "max_mem_per_job": "1G",
-            "target_num_jobs": 10, "max_num_jobs": 10,
-        },
-    }  # fmt: skip
+    config = sample_inputs.one_task_per_job_config(10)
     profile = {"username": "alice", "transport": "local", "project_dir": "/nonexistent/p"}
     tasks = {"name": name, "tasks": [{"id": f"t{i}", "command": ["true"]} for i in range(n)]}
     return compile_plan(config, profile, tasks)

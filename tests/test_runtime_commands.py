@@ -6,6 +6,7 @@ import shlex
 from typing import Any
 
 import pytest
+import sample_inputs
 
 from compiler import Plan, compile_plan
 from compiler.parsers import SQUEUE_FORMAT, parse_squeue
@@ -23,15 +24,7 @@ IDS = ["101", "102", "103", "104"]
 
 
 def _plan(transport: str) -> Plan:
-    config = {
-        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
-        "batching_config": {
-            "target_cpus_per_job": 1, "max_cpus_per_job": 1,
-            "target_mem_per_job": "1G", "max_mem_per_job": "1G",
-            "target_num_jobs": 4, "max_num_jobs": 4,
-        },
-        "scripts_dir": "/srv/scripts",
-    }  # fmt: skip
+    config = sample_inputs.one_task_per_job_config(4, scripts_dir="/srv/scripts")
     profile: dict[str, Any] = {"username": "alice", "transport": transport, "project_dir": "/p"}
     if transport == "ssh":
         profile["ssh"] = {"host": "h", "key_path": "/k/id", "known_hosts_path": "/k/kh"}

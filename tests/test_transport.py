@@ -8,6 +8,7 @@ import tarfile
 from typing import Any
 
 import pytest
+import sample_inputs
 
 from compiler import MkdirStep, Plan, SubmitStep, Transport, UploadStep, WriteStep, compile_plan
 from compiler.inputs import SshTarget, TransportKind
@@ -70,15 +71,7 @@ def test_ssh_argv_exact_with_one_remote_string() -> None:
 
 
 def _plan(transport: str, n: int = 3, **profile: Any) -> Plan:
-    config = {
-        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
-        "batching_config": {
-            "target_cpus_per_job": 1, "max_cpus_per_job": 1,
-            "target_mem_per_job": "1G", "max_mem_per_job": "1G",
-            "target_num_jobs": 10, "max_num_jobs": 10,
-        },
-        "scripts_dir": "/srv/scripts",
-    }  # fmt: skip
+    config = sample_inputs.one_task_per_job_config(10, scripts_dir="/srv/scripts")
     raw_profile: dict[str, Any] = {
         "username": "alice", "transport": transport, "project_dir": "/home/alice/p", **profile,
     }  # fmt: skip
