@@ -11,7 +11,6 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import assert_never
 
 from compiler.inputs import TransportKind
@@ -20,22 +19,15 @@ from compiler.parsers import QueuedJob
 from compiler.plan import MkdirStep, Plan, Step, SubmitStep, UploadStep, WriteStep
 
 
-class Next(StrEnum):
-    SKIP = "skip"  # already submitted (or known to have run)
-    RESOLVE = "resolve"  # cut off: look it up by name before anything else
-    SUBMIT = "submit"
-    STOP = "stop"  # the plan was cancelled
+def left_to_submit(state: JournalState, steps: Iterable[SubmitStep]) -> list[SubmitStep]:
+    """The submit steps whose jobs have not reached Slurm, per the journal as it is now."""
+    return [step for step in steps if not state.is_done(step.job)]
 
 
-def submit_decision(state: JournalState, job: int) -> Next:
-    """What to do about one job's SubmitStep, given the journal as it is now."""
-    if state.cancelled:
-        return Next.STOP
-    if state.is_done(job):
-        return Next.SKIP
-    if job in state.cut_off:
-        return Next.RESOLVE
-    return Next.SUBMIT
+def needs_lookup(state: JournalState, jobs: Iterable[int]) -> bool:
+    """Whether any of `jobs` was cut off: then every cut-off job is looked up by
+    name (one squeue) before these are submitted."""
+    return any(job in state.cut_off for job in jobs)
 
 
 def steps_to_run(plan: Plan, state: JournalState) -> tuple[Step, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from compiler import Plan
 from compiler.journal_state import (
@@ -121,16 +121,22 @@ class Journal:
 
     def append(self, event: Event) -> None:
         """Write one line and fsync it: when this returns, the event survives a crash."""
+        self.append_many((event,))
+
+    def append_many(self, events: Sequence[Event]) -> None:
+        """Write the lines in one write and one fsync (a crash may keep a prefix of them)."""
         if not self._locked:
             raise RuntimeError("Journal.append outside Journal.locked()")
-        data = encode(event)
+        if not events:
+            return
+        data = b"".join(map(encode, events))
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
         os.fsync(self._fd)
         self._size += len(data)
-        self.state = fold([event], self.state)
+        self.state = fold(events, self.state)
 
 
 def _fsync_directory(directory: str) -> None:

@@ -1,14 +1,17 @@
 """`submit`: carry out a plan's steps, journaling each submission; run again to resume.
 
-For each job, under the journal's lock: an "intent" line, then sbatch, then a
-"submitted" line with the id — each fsync'd before the next submission.  The
-decisions (which steps remain, what a cut-off job became, whether a failure is
-transient, whether the queue has room) are compiler.resume / compiler.faults.
+Jobs go in rounds (compiler.submit_rounds): one sbatch locally and with sudo,
+a chain of up to 50 over ssh.  For each round, under the journal's lock: the
+"intent" lines of its jobs, then its command, then a "submitted" line per id —
+each batch of lines fsync'd before going on.  The decisions (which steps
+remain, what a cut-off job became, whether a failure is transient, whether the
+queue has room) are compiler.resume / compiler.submit_rounds / compiler.faults.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -20,17 +23,18 @@ from compiler.journal_state import (
     refused_event,
     submitted_event,
 )
-from compiler.parsers import ParseError, parse_sbatch_parsable
+from compiler.parsers import Submitted
 from compiler.resume import (
-    Next,
+    left_to_submit,
+    needs_lookup,
     parse_queue_count,
     queue_room,
     resolve_cut_off,
     step_umask,
     steps_to_run,
-    submit_decision,
 )
 from compiler.runtime import queue_count_argv
+from compiler.submit_rounds import next_round, read_round
 from compiler.tarball import script_bytes, scripts_tar
 from effects.atomic import write_atomic
 from effects.errors import ExecutionError, Interrupted
@@ -93,6 +97,7 @@ class _Submitter:
             if state.cut_off:
                 self._count_resolved(resolve(self.plan, self.journal, self.executor, self.progress))
             steps = steps_to_run(self.plan, self.journal.state)
+        submits = [step for step in steps if isinstance(step, SubmitStep)]
         for step in steps:
             match step:
                 case MkdirStep():
@@ -103,9 +108,10 @@ class _Submitter:
                 case UploadStep():
                     self.executor.run(step.argv, stdin=scripts_tar(self.plan, step.jobs))
                 case SubmitStep():
-                    self._submit(step)
+                    pass  # all together, after the steps that place the scripts
                 case _:
                     assert_never(step)
+        self._submit(submits)
         return self.report
 
     def _count_resolved(self, jobs: set[int]) -> None:
@@ -116,50 +122,60 @@ class _Submitter:
                 self.report.ran += 1
             self.progress.advance(f"job {job} already in Slurm")
 
-    def _submit(self, step: SubmitStep) -> None:
-        job = self.plan.jobs[step.job]
+    def _submit(self, steps: list[SubmitStep]) -> None:
+        """Submit the jobs of `steps` in rounds (compiler.submit_rounds), journaling
+        each round's intents before its command and its ids after."""
+        pending = steps
         failures, start = 0, time.monotonic()
         while True:
-            if self.journal.state.is_done(step.job):
-                return  # (checked again under the lock; this only saves a queue check)
+            # (checked again under the lock; this only saves a queue check)
+            pending = left_to_submit(self.journal.state, pending)
+            if not pending:
+                return
             self._wait_for_room()
             with self.journal.locked() as state:
-                decision = submit_decision(state, step.job)
-                if decision is Next.STOP:
+                if state.cancelled:
                     raise _cancelled(self.journal.path)
-                if decision is Next.SKIP:
+                pending = left_to_submit(state, pending)
+                if not pending:
                     return
-                if decision is Next.RESOLVE:
+                round_ = next_round(self.plan, pending, self.room)
+                if needs_lookup(state, round_.jobs):
                     resolved = resolve(self.plan, self.journal, self.executor, self.progress)
                     self._count_resolved(resolved)
-                    if step.job in resolved:
+                    pending = left_to_submit(self.journal.state, pending)
+                    if not pending:
                         return
-                self.journal.append(intent_event(step.job, job.name))
-                done = self.executor.once(step.argv)
+                    round_ = next_round(self.plan, pending, self.room)
+                self.journal.append_many(
+                    [intent_event(job, self.plan.jobs[job].name) for job in round_.jobs]
+                )
+                done = self.executor.once(round_.argv)
+                outcome = read_round(round_, done.exit_code, done.stdout)
+                self._record(outcome.submitted)
+                if outcome.error is not None and done.ok:
+                    # Left as intents: the next run looks those jobs up by name.
+                    tail = stderr_tail(done.stdout + done.stderr)
+                    raise ExecutionError(done.argv, 0, tail, reason=outcome.error)
                 if done.ok:
-                    self._record(step, done.stdout, done.stderr)
-                    return
-                if classify(done.argv, done.exit_code, done.stderr) is Verdict.FATAL:
-                    self.journal.append(refused_event(step.job))
-            # Transient: the job may or may not have reached Slurm; after the back-off
-            # the journal shows it cut off, so it is looked up before any resubmission.
+                    continue
+                fatal = classify(done.argv, done.exit_code, done.stderr) is Verdict.FATAL
+                if fatal and outcome.failed is not None:
+                    self.journal.append(refused_event(outcome.failed))
+            if outcome.submitted:  # progress: the retry budget starts again
+                failures, start = 0, time.monotonic()
+            # Transient: the jobs left may or may not have reached Slurm; after the
+            # back-off the journal shows them cut off, so they are looked up first.
             failures += 1
             self.executor.wait_or_raise(done, failures, time.monotonic() - start)
 
-    def _record(self, step: SubmitStep, stdout: str, stderr: str) -> None:
-        try:
-            submitted = parse_sbatch_parsable(stdout)
-        except ParseError as error:
-            # Left as an intent: the next run looks the job up by name.
-            tail = stderr_tail(stdout + stderr)
-            raise ExecutionError(step.argv, 0, tail, reason=str(error)) from None
-        self.journal.append(submitted_event(step.job, submitted.job_id, "sbatch"))
-        self.report.submitted += 1
-        if self.room is not None:
-            self.room -= 1
-        self.progress.advance(
-            f"job {step.job} ({self.plan.jobs[step.job].name}) -> {submitted.job_id}"
-        )
+    def _record(self, submitted: Sequence[tuple[int, Submitted]]) -> None:
+        self.journal.append_many([submitted_event(job, s.job_id, "sbatch") for job, s in submitted])
+        for job, s in submitted:
+            self.report.submitted += 1
+            if self.room is not None:
+                self.room -= 1
+            self.progress.advance(f"job {job} ({self.plan.jobs[job].name}) -> {s.job_id}")
 
     def _wait_for_room(self) -> None:
         """With submission.max_jobs_in_queue, wait (polling squeue) until a job fits."""

@@ -164,6 +164,17 @@ def ssh_block(tb: dict[str, str], control_path: str) -> dict[str, Any]:
     }
 
 
+def ssh_control(profile: dict[str, Any], operation: str) -> str:
+    """`ssh -O check|exit` on the profile's ControlPath, as runner; returns its stderr."""
+    ssh = profile["ssh"]
+    done = subprocess.run(
+        [*as_user("runner"), "ssh", "-O", operation, "-o", f"ControlPath={ssh['control_path']}",
+         "-p", str(ssh["port"]), f"alice@{ssh['host']}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stderr
+
+
 def as_user(user: str, env: Mapping[str, str] | None = None) -> list[str]:
     """An argv prefix running a command as `user` in a clean environment (setpriv execs)."""
     home = pwd.getpwnam(user).pw_dir

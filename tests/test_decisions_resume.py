@@ -18,15 +18,15 @@ from compiler.journal_state import (
 )
 from compiler.parsers import parse_squeue
 from compiler.resume import (
-    Next,
+    left_to_submit,
     missing_directory,
+    needs_lookup,
     parse_listing,
     parse_queue_count,
     queue_room,
     resolve_cut_off,
     step_umask,
     steps_to_run,
-    submit_decision,
 )
 from compiler.runtime import chunked
 
@@ -47,7 +47,8 @@ def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
 def test_a_fresh_journal_runs_every_step() -> None:
     plan = _plan()
     assert steps_to_run(plan, _state(plan)) == plan.steps
-    assert all(submit_decision(_state(plan), j.index) is Next.SUBMIT for j in plan.jobs)
+    submits = [s for s in plan.steps if isinstance(s, SubmitStep)]
+    assert left_to_submit(_state(plan), submits) == submits
 
 
 def test_resume_skips_the_steps_of_submitted_jobs_but_keeps_the_mkdir() -> None:
@@ -77,12 +78,11 @@ def test_an_upload_is_narrowed_to_the_scripts_still_needed() -> None:
 def test_decisions_per_job() -> None:
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), intent_event(1, plan.jobs[1].name))
-    assert submit_decision(state, 0) is Next.SKIP
-    assert submit_decision(state, 1) is Next.RESOLVE
-    assert submit_decision(state, 2) is Next.SUBMIT
-    cancelled = fold([cancelled_event(["10"])], state)
-    assert submit_decision(cancelled, 2) is Next.STOP
-    assert submit_decision(cancelled, 0) is Next.STOP
+    submits = [s for s in plan.steps if isinstance(s, SubmitStep)]
+    assert [s.job for s in left_to_submit(state, submits)] == [1, 2, 3]
+    assert needs_lookup(state, [1]) and needs_lookup(state, [2, 1])
+    assert not needs_lookup(state, [2, 3]) and not needs_lookup(state, [0])
+    assert fold([cancelled_event(["10"])], state).cancelled
 
 
 def test_a_cut_off_job_found_by_name_is_never_resubmitted() -> None:

@@ -90,7 +90,7 @@ def test_slurmctld_down_mid_submission_retries_then_fails_clearly_then_resumes()
         plan_path = alice_dir / "plan.json"
         plan = compile_to(base_config(), profile, tasks, plan_path, "alice")
         try:
-            _kill_after_intents(plan_path, 2)  # a submission cut off mid-way
+            _kill_after_intents("alice", plan_path, 2)  # a submission cut off mid-way
             retry = ["--retries", "2", "--retry-delay", "0.3"]
             stopped = time.monotonic()
             try:

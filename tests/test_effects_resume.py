@@ -12,11 +12,11 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from effects_helpers import (
     as_user,
-    base_config,
     bed_facts,
     cli_argv,
     compile_to,
@@ -24,8 +24,11 @@ from effects_helpers import (
     scancel_plan,
     show,
     squeue_rows,
+    ssh_block,
+    ssh_control,
     workspace,
 )
+from sample_inputs import one_task_per_job_config
 
 from compiler import Plan
 from compiler.tarball import script_bytes
@@ -33,16 +36,27 @@ from compiler.tarball import script_bytes
 pytestmark = pytest.mark.testbed
 
 
-def _plan(alice_dir: Path, n_jobs: int, name: str) -> tuple[Plan, Path]:
+def _plan(
+    alice_dir: Path, n_jobs: int, name: str, ssh: dict[str, Any] | None = None
+) -> tuple[Plan, Path]:
+    """A plan of `n_jobs` one-task jobs; over ssh when `ssh` is given (the plan file
+    then lives in the runner's folder beside alice's)."""
     tasks = {
         "name": name,
         "tasks_per_job": 1,
         "parallel_tasks_per_job": 1,
         "tasks": [{"id": f"t{i}", "command": ["true"]} for i in range(n_jobs)],
     }
-    profile = {"username": "alice", "transport": "local", "project_dir": str(alice_dir / "p")}
-    plan_path = alice_dir / "plan.json"
-    plan = compile_to(base_config(), profile, tasks, plan_path, "alice")
+    profile: dict[str, Any] = {
+        "username": "alice", "transport": "local", "project_dir": str(alice_dir / "p"),
+    }  # fmt: skip
+    owner, folder = "alice", alice_dir
+    if ssh is not None:
+        profile |= {"transport": "ssh", "ssh": ssh}
+        owner, folder = "runner", alice_dir.parent / "runner"
+    plan_path = folder / "plan.json"
+    config = one_task_per_job_config(max(n_jobs, 1))
+    plan = compile_to(config, profile, tasks, plan_path, owner)
     assert len(plan.jobs) == n_jobs
     return plan, plan_path
 
@@ -65,11 +79,13 @@ def _assert_each_job_once(plan: Plan, plan_path: Path) -> None:
     assert recorded == {j.index: by_name[j.name][0] for j in plan.jobs}
 
 
-def _kill_after_intents(plan_path: Path, intents: int) -> None:
-    """Start submit and SIGKILL it as soon as the journal holds `intents` intent lines."""
+def _kill_after_intents(user: str, plan_path: Path, intents: int, delay: float = 0) -> None:
+    """Start submit and SIGKILL it `delay` s after this run added `intents` intent lines
+    to the journal (over ssh a round writes all its intents at once)."""
     journal = Path(f"{plan_path}.journal")
+    before = journal.read_bytes().count(b'"event":"intent"') if journal.exists() else 0
     proc = subprocess.Popen(
-        cli_argv("alice", ["submit", str(plan_path)]),
+        cli_argv(user, ["submit", str(plan_path)]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd="/",
@@ -77,7 +93,10 @@ def _kill_after_intents(plan_path: Path, intents: int) -> None:
     deadline = time.monotonic() + 60
     try:
         while proc.poll() is None and time.monotonic() < deadline:
-            if journal.exists() and journal.read_bytes().count(b'"event":"intent"') >= intents:
+            if journal.exists() and journal.read_bytes().count(b'"event":"intent"') >= (
+                before + intents
+            ):
+                time.sleep(delay)
                 os.kill(proc.pid, signal.SIGKILL)  # setpriv/env exec: this pid is Python
                 break
             time.sleep(0.001)
@@ -85,22 +104,43 @@ def _kill_after_intents(plan_path: Path, intents: int) -> None:
         proc.wait(timeout=30)
 
 
-def test_submit_killed_at_any_point_then_resumed_submits_every_job_exactly_once() -> None:
-    bed_facts()
+# Several cut points, each run resuming the last: (new intents, then seconds).
+# Locally one intent precedes each sbatch.  Over ssh a round of up to 50 jobs
+# writes its intents, then runs one remote command: killed at once, a little
+# later (mid-round), and in the second round.
+CUTS = {
+    "local": (8, [(2, 0.0), (1, 0.0), (3, 0.0)]),
+    "ssh": (120, [(1, 0.0), (1, 0.05), (51, 0.02), (1, 0.1)]),
+}
+
+
+@pytest.mark.parametrize("transport", sorted(CUTS))
+def test_submit_killed_at_any_point_then_resumed_submits_every_job_exactly_once(
+    transport: str,
+) -> None:
+    tb = bed_facts()
+    n_jobs, cuts = CUTS[transport]
+    user = "alice" if transport == "local" else "runner"
     with workspace() as ws:
-        plan, plan_path = _plan(ws.dir_for("alice"), 8, "resume-kill")
+        ws.dir_for("runner")
+        ssh = ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C") if transport == "ssh" else None
+        plan, plan_path = _plan(ws.dir_for("alice"), n_jobs, f"resume-{transport}", ssh)
         try:
-            for intents in (2, 3, 6):  # several cut points, each run resuming the last
-                _kill_after_intents(plan_path, intents)
-            done = run_cli("alice", ["submit", str(plan_path)])
+            for intents, delay in cuts:
+                _kill_after_intents(user, plan_path, intents, delay)
+            done = run_cli(user, ["submit", str(plan_path)])
             assert done.returncode == 0, show(done)
-            again = run_cli("alice", ["submit", str(plan_path)])  # a no-op now
-            assert again.returncode == 0 and "0 submitted now, 8 before" in again.stdout
+            again = run_cli(user, ["submit", str(plan_path)])  # a no-op now
+            assert again.returncode == 0, show(again)
+            assert f"0 submitted now, {n_jobs} before" in again.stdout
             _assert_each_job_once(plan, plan_path)
-            wait = run_cli("alice", ["wait", str(plan_path), "--poll-interval", "0.5"])
-            assert wait.returncode == 0, show(wait)
+            if transport == "local":
+                wait = run_cli(user, ["wait", str(plan_path), "--poll-interval", "0.5"])
+                assert wait.returncode == 0, show(wait)
         finally:
             scancel_plan(plan)
+            if ssh is not None:
+                ssh_control({"ssh": ssh}, "exit")
 
 
 def test_cut_off_jobs_are_looked_up_before_any_resubmission() -> None:

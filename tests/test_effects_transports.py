@@ -12,13 +12,11 @@ import json
 import re
 import shutil
 import stat
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from effects_helpers import (
-    as_user,
     base_config,
     bed_facts,
     collect_json,
@@ -29,6 +27,7 @@ from effects_helpers import (
     show,
     squeue_rows,
     ssh_block,
+    ssh_control,
     workspace,
 )
 
@@ -65,19 +64,8 @@ def _profile(
     return profile
 
 
-def _ssh_control(profile: dict[str, Any], operation: str) -> str:
-    """`ssh -O check|exit` on the plan's ControlPath, as runner; returns its stderr."""
-    ssh = profile["ssh"]
-    done = subprocess.run(
-        [*as_user("runner"), "ssh", "-O", operation, "-o", f"ControlPath={ssh['control_path']}",
-         "-p", str(ssh["port"]), f"alice@{ssh['host']}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return done.stderr
-
-
 def _ssh_master_pid(profile: dict[str, Any]) -> str | None:
-    match = re.search(r"Master running \(pid=(\d+)\)", _ssh_control(profile, "check"))
+    match = re.search(r"Master running \(pid=(\d+)\)", ssh_control(profile, "check"))
     return match.group(1) if match else None
 
 
@@ -127,7 +115,7 @@ def test_a_multi_job_plan_runs_end_to_end(transport: str) -> None:
             if transport == "sudo":
                 shutil.rmtree(plan.script_dir, ignore_errors=True)
             if transport == "ssh":
-                _ssh_control(profile, "exit")
+                ssh_control(profile, "exit")
 
 
 def _check_results(workdir: str, tasks: dict[str, Any], job_ids: list[str]) -> None:

@@ -1,0 +1,120 @@
+"""Submitting jobs in rounds: which jobs go in one command, that command, and its answer.
+
+Locally and through sudo each sbatch is its own command (sudo may run nothing
+but sbatch itself).  Over ssh every command costs a network round trip, several
+times the cost of an sbatch, so one remote command submits a run of jobs in
+order, through `sh -c` whatever the user's login shell:
+
+    sbatch --parsable /w/job-000003.sbatch && echo :3 && sbatch --parsable ... && echo :4
+
+After each job's sbatch output comes a line `:<job index>`; the chain stops at
+the first sbatch that fails.  `submit` journals every job's intent before the command
+and every id after it, so a round cut off anywhere leaves intents only, and
+those jobs are looked up by name before any resubmission, as for single jobs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from compiler.faults import SSH_FAILED
+from compiler.inputs import TransportKind
+from compiler.parsers import ParseError, Submitted, parse_sbatch_parsable
+from compiler.plan import Plan, SubmitStep
+from compiler.runtime import ARGV_CHUNK_CHARS
+from compiler.transport import as_user
+
+# Jobs per ssh round: enough to spread one round trip thin (~10 ms against
+# ~4 ms per sbatch), few enough that progress moves and a cut-off round leaves
+# few jobs to look up.
+SSH_ROUND_JOBS = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitRound:
+    jobs: tuple[int, ...]  # in plan order
+    argv: tuple[str, ...]
+    numbered: bool  # each job's sbatch output is followed by a line `:<job>`
+
+
+def _chained(plan: Plan, jobs: Sequence[int]) -> tuple[str, ...]:
+    chain = " && ".join(
+        f"{shlex.join(('sbatch', '--parsable', plan.jobs[job].script_path))} && echo :{job}"
+        for job in jobs
+    )
+    return as_user(plan.transport, ("sh", "-c", chain))
+
+
+def next_round(plan: Plan, steps: Sequence[SubmitStep], room: int | None) -> SubmitRound:
+    """The next round: the first of `steps` (those left to submit, in order) and,
+    over ssh, the ones after it that fit, at most `room` jobs (None: no limit).
+    """
+    if not steps or (room is not None and room < 1):
+        raise ValueError("a submit round needs at least one step and room for one job")
+    if plan.transport.kind is not TransportKind.SSH:
+        return SubmitRound(jobs=(steps[0].job,), argv=steps[0].argv, numbered=False)
+    limit = SSH_ROUND_JOBS if room is None else min(room, SSH_ROUND_JOBS)
+    jobs = [steps[0].job]
+    for step in steps[1:limit]:  # the remote command is one argument: keep it short
+        if len(_chained(plan, [*jobs, step.job])[-1]) > ARGV_CHUNK_CHARS:
+            break
+        jobs.append(step.job)
+    return SubmitRound(jobs=tuple(jobs), argv=_chained(plan, jobs), numbered=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundOutcome:
+    submitted: tuple[tuple[int, Submitted], ...]  # the jobs that printed an id, in order
+    failed: int | None  # the job whose sbatch failed, when known
+    error: str | None  # output that made no sense: the rest stay unknown
+
+
+def read_round(round_: SubmitRound, exit_code: int | None, stdout: str) -> RoundOutcome:
+    """What a round's command did, from its exit code and output.
+
+    Jobs neither submitted nor `failed` may or may not have reached Slurm (the
+    command was cut off), or never ran (after the failed one): either way the
+    journal leaves them as intents, to be looked up by name.
+    """
+    if not round_.numbered:
+        if exit_code != 0:
+            return RoundOutcome(submitted=(), failed=round_.jobs[0], error=None)
+        try:
+            return RoundOutcome(
+                submitted=((round_.jobs[0], parse_sbatch_parsable(stdout)),),
+                failed=None,
+                error=None,
+            )
+        except ParseError as error:
+            return RoundOutcome(submitted=(), failed=None, error=str(error))
+    submitted: list[tuple[int, Submitted]] = []
+    output: list[str] = []  # the current job's lines so far
+    # A last line without its newline was cut off (or is a failed sbatch's output).
+    for line in stdout.split("\n")[:-1]:
+        if not line.startswith(":"):
+            output.append(line)
+            continue
+        try:
+            if len(submitted) == len(round_.jobs):
+                raise ParseError(f"a line {line!r} after the round's last job")
+            job = round_.jobs[len(submitted)]
+            if line != f":{job}":
+                raise ParseError(f"expected the line ':{job}' after job {job}'s id, got {line!r}")
+            submitted.append((job, parse_sbatch_parsable("\n".join(output))))
+        except ParseError as error:
+            return RoundOutcome(submitted=tuple(submitted), failed=None, error=str(error))
+        output = []
+    done = len(submitted)
+    if exit_code == 0:
+        if done == len(round_.jobs):
+            return RoundOutcome(submitted=tuple(submitted), failed=None, error=None)
+        missing = f"{len(round_.jobs) - done} of {len(round_.jobs)} jobs printed no id"
+        return RoundOutcome(submitted=tuple(submitted), failed=None, error=missing)
+    # The remote shell ran the chain and stopped at the first failed sbatch,
+    # unless ssh failed (255) or the command timed out (None): then who knows.
+    known = exit_code is not None and exit_code != SSH_FAILED and done < len(round_.jobs)
+    return RoundOutcome(
+        submitted=tuple(submitted), failed=round_.jobs[done] if known else None, error=None
+    )
