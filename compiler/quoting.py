@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import shlex
 import string
+from collections import deque
 from collections.abc import Iterable, Sequence
-from itertools import chain, compress, count, islice, repeat
+from itertools import chain, compress, islice, repeat
 
 sh_quote = shlex.quote
 
@@ -32,21 +33,28 @@ def sh_words_many(argvs: Sequence[Sequence[str]]) -> list[str]:
     (which no task word holds), encoded, stripped of the safe bytes by
     `bytes.translate` and split on NUL again, a word leaves an empty part exactly
     when shlex.quote would leave it as it is (non-ASCII stays, and is quoted, as
-    shlex.quote does).  Only the words that need quotes go through sh_quote.
+    shlex.quote does); an empty word needs quotes too ('').  Those words are
+    then quoted all at once, as shlex.quote quotes a word it found unsafe (each '
+    becomes '"'"', the word goes between '...'): two replaces on their NUL-joined
+    text, the second turning each NUL into '<NUL>' to close one word and open the
+    next, and one split.
     """
     words = list(chain.from_iterable(argvs))
-    if not all(words):  # an empty word ('') has no character to tell by
-        return [sh_words(argv) for argv in argvs]
     marks = "\x00".join(words).encode("utf-8", "surrogatepass").translate(None, _SAFE)
-    parts = marks.split(b"\x00")
+    parts: Sequence[object] = marks.split(b"\x00")
     if len(parts) != len(words):  # a word holds NUL: not from a valid task list
         return [sh_words(argv) for argv in argvs]
-    for index in compress(count(), parts):
-        words[index] = sh_quote(words[index])
+    if not all(words):  # an empty word has no character to tell by
+        parts = [part or not word for part, word in zip(parts, words, strict=True)]
+    needy = list(compress(range(len(words)), parts))
+    if needy:
+        joined = "\x00".join(map(words.__getitem__, needy)).replace("'", "'\"'\"'")
+        quoted = ("'" + joined.replace("\x00", "'\x00'") + "'").split("\x00")
+        deque(map(words.__setitem__, needy, quoted), maxlen=0)  # in C, kept nothing
     # Back to one line per argv: each islice takes the next len(argv) words of
     # the one iterator, and is joined before the next islice is made.
-    quoted = iter(words)
-    return list(map(" ".join, map(islice, repeat(quoted), map(len, argvs))))
+    words_left = iter(words)
+    return list(map(" ".join, map(islice, repeat(words_left), map(len, argvs))))
 
 
 def sh_assign(name: str, value: str) -> str:

@@ -159,3 +159,20 @@ def test_fast_quoting_equals_shlex_quote_word_by_word(argvs: list[list[str]]) ->
     """The compiler's batch quoting (compiler.quoting.sh_words_many) is an optimisation
     of quoting each word with shlex.quote: it must give the very same text."""
     assert sh_words_many(argvs) == [" ".join(map(shlex.quote, a)) for a in argvs]
+
+
+@pytest.mark.parametrize(
+    "argvs",
+    [
+        [],
+        [["p"]],
+        [["p", ""]],
+        [["", "''", "'"]],
+        [["a b", "it's", "x"], ["é", "\udc80"]],
+        [["a\x00"]],
+    ],
+)
+def test_fast_quoting_edges(argvs: list[list[str]]) -> None:
+    """Empty words (quoted as ''), quotes inside words, words needing no quotes, and NUL
+    (the fallback word by word)."""
+    assert sh_words_many(argvs) == [" ".join(map(shlex.quote, a)) for a in argvs]
