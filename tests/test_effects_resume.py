@@ -106,11 +106,11 @@ def _kill_after_intents(user: str, plan_path: Path, intents: int, delay: float =
 
 # Several cut points, each run resuming the last: (new intents, then seconds).
 # Locally one intent precedes each sbatch.  Over ssh a round of up to 50 jobs
-# writes its intents, then runs one remote command: killed at once, a little
-# later (mid-round), and in the second round.
+# writes its intents, then runs one remote command: killed as the second
+# round begins, then twice mid-round.
 CUTS = {
     "local": (8, [(2, 0.0), (1, 0.0), (3, 0.0)]),
-    "ssh": (120, [(1, 0.0), (1, 0.05), (51, 0.02), (1, 0.1)]),
+    "ssh": (60, [(51, 0.0), (1, 0.05), (1, 0.1)]),
 }
 
 
