@@ -1,4 +1,4 @@
-"""Writing files so that a reader never sees half of one: temp file, fsync, rename."""
+"""Writing files so that a reader never sees half of one: temp file, (fsync,) rename."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import os
 import tempfile
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: str, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
     """Write `data` to `path` in one step: the old file or the new one, never a mix.
 
     The temporary file lives in the same directory, so `os.replace` is a rename on
     one file system; it is removed again if anything fails before the rename.
+    `durable` fsyncs the data before the rename, so that it survives a power cut;
+    job scripts skip that (see docs/decisions.md): sbatch copies a script into
+    slurmctld, and a script not yet submitted is written again by the next run.
     """
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(dir=directory, prefix=".slurmplan-", suffix=".tmp")
@@ -20,7 +23,8 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
             out.write(data)
             out.flush()
             os.fchmod(out.fileno(), mode)  # mkstemp makes 0600; umask does not apply here
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -50,9 +50,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write(path: str, data: bytes) -> None:
+def _write(path: str, data: bytes, *, durable: bool = True) -> None:
     try:
-        write_atomic(path, data)
+        write_atomic(path, data, durable=durable)
     except OSError as error:
         raise InputError([f"{path}: cannot be written: {error.strerror or error}"]) from None
 
@@ -64,7 +64,8 @@ def _write_scripts(plan: Plan, directory: str) -> None:
     except OSError as error:
         raise InputError([f"{directory}: cannot be created: {error.strerror or error}"]) from None
     for job in plan.jobs:
-        _write(os.path.join(directory, os.path.basename(job.script_path)), script_bytes(job.script))
+        path = os.path.join(directory, os.path.basename(job.script_path))
+        _write(path, script_bytes(job.script), durable=False)  # run compile again after a crash
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

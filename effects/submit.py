@@ -104,7 +104,7 @@ class _Submitter:
                     self.executor.run(step.argv, umask=step_umask(self.plan, step))
                 case WriteStep():
                     job = self.plan.jobs[step.job]
-                    write_atomic(step.path, script_bytes(job.script), step.mode)
+                    write_atomic(step.path, script_bytes(job.script), step.mode, durable=False)
                 case UploadStep():
                     self.executor.run(step.argv, stdin=scripts_tar(self.plan, step.jobs))
                 case SubmitStep():
