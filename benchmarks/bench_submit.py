@@ -232,6 +232,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per transport (3)")
     parser.add_argument("--cycles", type=int, default=20, help="poll cycles for sdiag (20)")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks-submit.md"))
+    parser.add_argument(
+        "--json", default=str(REPO / "benchmarks" / "results" / "submit.json"),
+        help="the raw numbers, for docs/benchmarks.md's goals (benchmarks/report.py)",
+    )  # fmt: skip
     args = parser.parse_args()
     tb = bed_facts()
     _check_headroom(args.repeats * 6 * args.jobs + args.jobs)
@@ -319,7 +323,14 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     Path(args.out).write_text(text)
-    print(f"written to {args.out}", file=sys.stderr)
+    command = (f"python benchmarks/bench_submit.py --jobs {args.jobs} --repeats {args.repeats} "
+               f"--cycles {args.cycles}")  # fmt: skip
+    raw = {"command": command, "date": datetime.date.today().isoformat(), "jobs": args.jobs,
+           "cycles": cycles, "startup_s": startup, "rates": rates, "rpc": rpc,
+           "poll_types": list(POLL_TYPES)}  # fmt: skip
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(raw, indent=1) + "\n")
+    print(f"written to {args.out} and {args.json}", file=sys.stderr)
     return 0
 
 

@@ -5,6 +5,10 @@ another, saves the raw numbers to benchmarks/results/latest.json, then writes
 docs/benchmarks.md and docs/benchmarks-compile.png from them (benchmarks/report.py).
 `--quick` runs small sizes only and writes nothing but the table on stdout.
 Needs the `bench` extra: `pip install -e '.[bench]'` (fractal-server 2.18.5, matplotlib).
+
+As root with the SLURM testbed up (`bash scripts/testbed.sh up`), it first runs
+benchmarks/bench_submit.py (submission rates and poll RPCs, about a minute);
+otherwise, or with --no-submit, the report keeps that script's last results.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import report  # benchmarks/, the script's own folder
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results", "latest.json")
+SUBMIT_ARGS = ["--jobs", "100", "--repeats", "3", "--cycles", "20"]
 
 K, M = 1_000, 1_000_000
 # (kind, workload, tasks, repetitions): the whole benchmark, in the order it runs.
@@ -95,10 +100,36 @@ def run_one(kind: str, workload: str, n: int, repeat: int) -> dict[str, Any]:
     return result
 
 
+def testbed_up() -> bool:
+    status = subprocess.run(
+        ["bash", os.path.join(ROOT, "scripts", "testbed.sh"), "status"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    return status.returncode == 0
+
+
+def run_submit_benchmark() -> None:
+    """bench_submit.py, when this machine can run it (it needs root and the testbed)."""
+    if os.geteuid() != 0 or not testbed_up():
+        print("not root, or the SLURM testbed is not up: submission not measured; "
+              "the report keeps benchmarks/results/submit.json", file=sys.stderr)  # fmt: skip
+        return
+    print(f"bench_submit.py {' '.join(SUBMIT_ARGS)} ...", file=sys.stderr, flush=True)
+    done = subprocess.run(
+        [sys.executable, os.path.join(HERE, "bench_submit.py"), *SUBMIT_ARGS],
+        stdout=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit("bench_submit.py failed (its messages are above)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes; write no files")
+    parser.add_argument("--no-submit", action="store_true", help="skip bench_submit.py")
     args = parser.parse_args()
+    if not args.quick and not args.no_submit:
+        run_submit_benchmark()
     plan = QUICK if args.quick else PLAN
     if find_spec("fractal_server") is None:
         print("fractal-server is not installed: no reference rows", file=sys.stderr)
