@@ -34,11 +34,13 @@ def task_lines(status: str, ids: Sequence[str], words: Sequence[str]) -> str:
     Each line calls `_slurmplan_task <status file> <task id> <words>`, the words being
     the task's argv quoted once (with its `env ...` in front when it has env).  Built
     here, not in the template: a job can hold thousands of tasks, and a join is
-    several times cheaper than a template loop.  Task ids need no quoting: their
-    schema allows only [A-Za-z0-9._-].
+    several times cheaper than a template loop (and joins in C, with no f-string per
+    task, cheaper still).  Task ids need no quoting: their schema allows only
+    [A-Za-z0-9._-].
     """
     call = f"    _slurmplan_task {status} "
-    return "".join(f"{call}{task_id} {line}\n" for task_id, line in zip(ids, words, strict=True))
+    lines = f"\n{call}".join(map(" ".join, zip(ids, words, strict=True)))
+    return f"{call}{lines}\n" if lines else ""  # a line is never empty: an id is not
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ import pytest
 
 from compiler import Plan, compile_plan
 from compiler.parsers import parse_done_markers, parse_lane_status
+from compiler.render import task_lines
 
 DIRECTIVE_ORDER = [
     "partition", "ntasks", "cpus-per-task", "mem", "job-name", "constraint", "gres", "gpus",
@@ -267,3 +268,12 @@ def test_script_succeeds_when_every_task_does(tmp_path: Path) -> None:
     (marker,) = parse_done_markers(Path(plan.jobs[0].done_path).read_text())
     assert marker.succeeded
     assert _max_overlap((tmp_path / "srun.log").read_text()) == 1
+
+
+def test_task_lines_one_line_per_task_in_order() -> None:
+    assert task_lines("lane-0", [], []) == ""
+    assert task_lines("s", ["a", "b"], ["x 'y z'", "w"]) == (
+        "    _slurmplan_task s a x 'y z'\n    _slurmplan_task s b w\n"
+    )
+    with pytest.raises(ValueError, match="zip"):
+        task_lines("s", ["a"], [])
