@@ -7,13 +7,14 @@ nothing: for valid lists, lists with things broken, schema-shaped documents and 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import Source
+from compiler import Source, fast_check
 from compiler.fast_check import task_list_is_valid
 from compiler.schema_check import schema_problems
 from property_tests.schema_strategies import documents
@@ -67,6 +68,7 @@ def _with(path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
 
 
 TASK = ("tasks", 0)
+ID_PATTERN = ("$defs", "task", "properties", "id")
 EDGES = [
     _with(("name",), "n\n"),
     _with(("name",), "x" * 64),
@@ -108,9 +110,62 @@ EDGES = [
     _with((*TASK, "extra"), 1),
     _with(("tasks",), []),
     _with(("tasks",), [None]),
+    # The fast path checks all tasks' ids, commands... at once, then env and meta
+    # only on tasks with more than two keys: a missing id or command must still count.
+    {"name": "n", "tasks": [{"command": ["true"], "env": {"A": "1"}}]},
+    {"name": "n", "tasks": [{"id": "t", "env": {"A": "1"}}]},
+    {"name": "n", "tasks": [{"id": "t", "meta": {}}]},
+    {"name": "n", "tasks": [{"env": {"A": "1"}, "meta": {}}]},
+    {
+        "name": "n",
+        "tasks": [{"id": "t", "command": ["x"]}, {"id": "u", "command": ["y"], "env": {"1": ""}}],
+    },
+    {
+        "name": "n",
+        "tasks": [{"id": "t", "command": ["x"]}, {"id": "u", "command": ["y"], "meta": []}],
+    },
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"]}, ["id", "command"]]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"]}, {"id": 1, "command": ["y"]}]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"]}, {"id": "u", "command": ("y",)}]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"]}, {"id": "u", "command": [0]}]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"]}, {"id": "u", "command": [["y"]]}]},
+    # Ids are matched joined by NUL: one holding NUL must not pass as two ids.
+    _with((*TASK, "id"), "a\x00b"),
+    _with((*TASK, "id"), "\x00"),
+    _with((*TASK, "id"), ""),
+    _with((*TASK, "id"), "a\n"),
+    {"name": "n", "tasks": [{"id": "a", "command": ["x"]}, {"id": "", "command": ["y"]}]},
 ]
 
 
 @pytest.mark.parametrize("doc", EDGES)
 def test_edges(doc: dict[str, Any]) -> None:
     check_agreement(doc)
+
+
+@pytest.mark.parametrize(
+    "bad", [None, {"id": "t/", "command": ["x"]}, {"id": "t", "command": [""]}]
+)
+def test_a_bad_task_after_the_first_slice(bad: Any) -> None:
+    """The tasks are checked a slice at a time (10,000): the last slice counts too."""
+    tasks: list[Any] = [{"id": f"t{i}", "command": ["x", "a b"]} for i in range(10_001)]
+    check_agreement({"name": "n", "tasks": tasks})
+    tasks[-1] = bad
+    check_agreement({"name": "n", "tasks": tasks})
+
+
+def test_the_id_pattern_is_matched_joined() -> None:
+    """The id pattern is simple enough to be matched on all ids joined by NUL (else the
+    fast path falls back to matching ids one by one: still right, but slower)."""
+    assert fast_check._NUL_FREE.fullmatch(fast_check._pattern_text(*ID_PATTERN)) is not None
+
+
+@pytest.mark.parametrize("pattern", ["^[a-z]{1,3}$", "^[a-z]+|x$", "[a-z]{1,3}"])
+@pytest.mark.parametrize(
+    "texts", [["a"], ["a", "bc"], ["a\x00b"], ["a", "\x00"], ["abcd"], ["", "a"], ["x", "a\n"]]
+)
+def test_all_match_is_fullmatch_of_each(pattern: str, texts: list[str]) -> None:
+    """Both ways (joined, and one by one for a pattern that is not simple) agree with
+    re.fullmatch of each text."""
+    expected = all(re.fullmatch(pattern, text) for text in texts)
+    assert fast_check._all_match(pattern)(texts) == expected
