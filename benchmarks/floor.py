@@ -37,17 +37,38 @@ def _batching(n: int, cpus: int, mem: int, limits: dict[str, Any]) -> tuple[int,
     return -(-n // limits["max_num_jobs"]), p
 
 
+def _canonical(value: Any) -> bytes:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return text.encode("ascii")
+
+
+def _plan_id(config: dict[str, Any], profile: dict[str, Any], task_list: dict[str, Any]) -> str:
+    """slurmplan's plan id (compiler/plan_id.py) for valid inputs: five columns hashed."""
+    tasks = task_list["tasks"]
+    rest = {key: value for key, value in task_list.items() if key != "tasks"}
+    others = [
+        [i, {k: v for k, v in task.items() if k not in ("id", "command")}]
+        for i, task in enumerate(tasks)
+        if len(task) > 2
+    ]
+    columns = [
+        _canonical(["slurmplan/1", config, profile, rest]),
+        "\x00".join(task["id"] for task in tasks).encode("utf-8", "surrogatepass"),
+        b"".join(len(task["command"]).to_bytes(8, "little") for task in tasks),
+        "\x00".join(word for task in tasks for word in task["command"]).encode(
+            "utf-8", "surrogatepass"
+        ),
+        _canonical(others),
+    ]
+    digests = b"".join(hashlib.sha256(column).digest() for column in columns)
+    return hashlib.sha256(b"slurmplan-plan-id/2" + digests).hexdigest()[:16]
+
+
 def scripts(
     config: dict[str, Any], profile: dict[str, Any], task_list: dict[str, Any]
 ) -> list[str]:
     """Every job's script, in job order."""
-    canonical = json.dumps(
-        ["slurmplan/1", config, profile, task_list],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    )
-    plan_id = hashlib.sha256(canonical.encode("ascii")).hexdigest()[:16]
+    plan_id = _plan_id(config, profile, task_list)
     name = task_list["name"]
     jobs_dir = posixpath.join(posixpath.normpath(profile["project_dir"]), "jobs")
     workdir = f"{jobs_dir}/{name}-{plan_id[:12]}"

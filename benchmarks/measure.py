@@ -12,7 +12,7 @@ KIND is one of:
   slurmplan-files  `slurmplan compile -o plan.json --scripts-to DIR` from JSON files
   reference-files  fractal-server's preparation, script + 2 JSON files per task
   parts            slurmplan's compile and three of its parts alone: the schema fast
-                   check, the plan id (hash of the canonical inputs), quoting every argv
+                   check, the plan id (hash of the inputs), quoting every argv
 """
 
 from __future__ import annotations

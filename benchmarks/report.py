@@ -333,9 +333,10 @@ imports, schema and template loading are warmed up on 10 tasks first.
   It batches exactly as slurmplan does (same `tasks_per_job`, `parallel_tasks_per_job` and
   job count, checked by the run). It cannot take the heterogeneous list in one call.
 - **floor** (`benchmarks/floor.py`): slurmplan's exact script bytes from plain string
-  formatting and `shlex.quote`, no validation, no plan object, including the plan id (the
-  SHA-256 of the canonical inputs, which names the jobs and the folder). The run asserts that
-  its scripts equal slurmplan's, byte for byte, at every size.
+  formatting and `shlex.quote`, no validation, no plan object, including the plan id (a
+  SHA-256 of the inputs, the tasks' ids and argvs hashed as columns as slurmplan does; it
+  names the jobs and the folder). The run asserts that its scripts equal slurmplan's, byte
+  for byte, at every size.
 - **peak RSS** is the measuring process's resident high-water mark (`VmHWM` in
   `/proc/self/status`; not `ru_maxrss`, which on Linux carries the parent's peak across
   fork + exec): the whole process, interpreter and input dicts included. In brackets the same
@@ -380,9 +381,10 @@ imports, schema and template loading are warmed up on 10 tasks first.
 Measured with this benchmark and cProfile; every change keeps the golden files byte for byte
 and every check on:
 
-- the plan id hashes the canonical JSON of the inputs in pieces (the tasks 10,000 at a
-  time): the same digest, but the whole JSON (180 MB at 1M tasks) and its bytes never
-  exist at once;
+- the plan id hashes the tasks as columns (`compiler/plan_id.py`: ids, argv lengths and
+  argv words each joined in C and hashed, env and meta as canonical JSON), not as the
+  canonical JSON of every task, whose encoding was most of the hashing's time; 10,000
+  tasks at a time, so no text of all the tasks (180 MB of JSON at 1M tasks) ever exists;
 - argv quoting finds the words that need quotes for a whole job at once
   (`compiler/quoting.py:sh_words_many`: NUL-joined, `bytes.translate` drops the safe
   characters), and quotes those at once too, as `shlex.quote` quotes an unsafe word: two

@@ -4,7 +4,7 @@ No I/O, clock, randomness or environment here (tests/test_purity.py walks the
 imports).  The static schemas and templates are read once, at import.
 """
 
-from compiler.compile import compile_plan, compute_plan_id
+from compiler.compile import compile_plan
 from compiler.errors import CompileError, Problem, Source
 from compiler.plan import (
     GroupSummary,
@@ -19,6 +19,7 @@ from compiler.plan import (
     WriteStep,
     plan_from_json,
 )
+from compiler.plan_id import compute_plan_id
 
 __all__ = [
     "CompileError",

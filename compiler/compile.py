@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import posixpath
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,7 +22,6 @@ from compiler.inputs import (
     parse_task_list,
 )
 from compiler.plan import (
-    FORMAT,
     GroupSummary,
     Job,
     MkdirStep,
@@ -36,6 +33,7 @@ from compiler.plan import (
     UploadStep,
     WriteStep,
 )
+from compiler.plan_id import compute_plan_id
 from compiler.quoting import sh_env_command, sh_words_many
 from compiler.render import Lane, ScriptJob, render_script, task_lines
 from compiler.resolve import Group, Resources, group_tasks
@@ -79,45 +77,6 @@ def _check_encodable(plan: Plan, *raw: dict[str, Any]) -> None:
                 )
         problems.raise_if_any()
         raise
-
-
-# The canonical JSON: sorted keys, no spaces, ASCII.
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
-_TASKS_PER_PIECE = 10_000
-
-
-def compute_plan_id(
-    runner_config: dict[str, Any], user_profile: dict[str, Any], task_list: dict[str, Any]
-) -> str:
-    """16 hex digits of the SHA-256 of the canonical JSON of the inputs.
-
-    That JSON, `[FORMAT, config, profile, task list]`, is hashed in pieces, the
-    tasks a slice at a time, so a million tasks never stand in memory as one
-    string (nor as its bytes): the pieces joined are exactly the whole.
-    """
-    digest = hashlib.sha256()
-    for piece in _canonical_pieces([FORMAT, runner_config, user_profile], task_list):
-        digest.update(piece.encode("ascii"))
-    return digest.hexdigest()[:16]
-
-
-def _canonical_pieces(head: list[Any], task_list: dict[str, Any]) -> Iterator[str]:
-    tasks = task_list.get("tasks") if isinstance(task_list, dict) else None
-    if not isinstance(tasks, list) or not all(isinstance(key, str) for key in task_list):
-        yield _canonical([*head, task_list])
-        return
-    yield _canonical(head)[:-1] + ",{"
-    for position, key in enumerate(sorted(task_list)):
-        comma = "," if position else ""
-        if key != "tasks":
-            yield f"{comma}{_canonical(key)}:{_canonical(task_list[key])}"
-            continue
-        yield f'{comma}"tasks":['
-        for start in range(0, len(tasks), _TASKS_PER_PIECE):
-            comma = "," if start else ""
-            yield comma + _canonical(tasks[start : start + _TASKS_PER_PIECE])[1:-1]
-        yield "]"
-    yield "}]"
 
 
 def _check_and_parse(

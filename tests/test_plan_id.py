@@ -1,0 +1,141 @@
+"""compiler.plan_id: what the plan id hashes, written out plainly and compared.
+
+The ids of valid inputs are column hashes (compute_plan_id's docstring); any other
+shape is hashed as its canonical JSON.  Key order never matters
+(property_tests/test_determinism_props.py); different inputs give different ids.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from compiler import compute_plan_id
+
+CONFIG: dict[str, Any] = {"default_slurm_config": {"partition": "main"}}
+PROFILE: dict[str, Any] = {"username": "alice", "transport": "local", "project_dir": "/p"}
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def columns_id(config: Any, profile: Any, task_list: dict[str, Any]) -> str:
+    tasks = task_list["tasks"]
+    rest = {key: value for key, value in task_list.items() if key != "tasks"}
+    others = [
+        [i, {k: v for k, v in task.items() if k not in ("id", "command")}]
+        for i, task in enumerate(tasks)
+        if task.keys() - {"id", "command"}
+    ]
+    columns = [
+        _canonical(["slurmplan/1", config, profile, rest]),
+        "\x00".join(task["id"] for task in tasks).encode("utf-8", "surrogatepass"),
+        b"".join(len(task["command"]).to_bytes(8, "little") for task in tasks),
+        "\x00".join(w for task in tasks for w in task["command"]).encode("utf-8", "surrogatepass"),
+        _canonical(others),
+    ]
+    digests = b"".join(hashlib.sha256(column).digest() for column in columns)
+    return hashlib.sha256(b"slurmplan-plan-id/2" + digests).hexdigest()[:16]
+
+
+def json_id(config: Any, profile: Any, task_list: Any) -> str:
+    return hashlib.sha256(_canonical(["slurmplan/1", config, profile, task_list])).hexdigest()[:16]
+
+
+def _tasks(*commands: list[str], **extra: Any) -> dict[str, Any]:
+    tasks = [{"id": f"t{i}", "command": c} for i, c in enumerate(commands)]
+    return {"name": "n", **extra, "tasks": tasks}
+
+
+SHAPED = [
+    _tasks(["true"]),
+    _tasks(["prog", "a b", "", "é", "\udc80"], ["x"], needs_gpu=True, meta={"mem": "1G"}),
+    {
+        "name": "n",
+        "tasks": [
+            {"id": "a", "command": ["x"], "env": {"B": "2", "A": "1"}},
+            {"id": "b", "command": ["y", "z"]},
+            {"id": "c", "command": ["w"], "meta": {"mem": "2G"}, "env": {}},
+        ],
+    },
+    # Slices of 10,000 tasks, one of them without words (empty argvs: not valid, still
+    # hashed as columns): the pieces must add up to the whole.
+    _tasks(*(["p", f"{i}"] for i in range(20_000)), []),
+    _tasks(*([[]] * 10_000), ["p"]),
+]
+
+
+@pytest.mark.parametrize("task_list", SHAPED)
+def test_the_columns_are_hashed(task_list: dict[str, Any]) -> None:
+    assert compute_plan_id(CONFIG, PROFILE, task_list) == columns_id(CONFIG, PROFILE, task_list)
+
+
+NOT_SHAPED = [
+    [],
+    {"name": "n"},
+    {"name": "n", "tasks": {}},
+    {1: []},
+    {"name": "n", "tasks": [None]},
+    {"name": "n", "tasks": [{"id": "t"}]},
+    {"name": "n", "tasks": [{"command": ["x"]}]},
+    {"name": "n", "tasks": [{"id": 1, "command": ["x"]}]},
+    {"name": "n", "tasks": [{"id": "t", "command": "xy"}]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x", 1]}]},
+    # NUL would make the joined columns ambiguous
+    {"name": "n", "tasks": [{"id": "a\x00b", "command": ["x"]}]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x\x00y"]}]},
+]
+
+
+@pytest.mark.parametrize("task_list", NOT_SHAPED)
+def test_other_shapes_are_hashed_as_canonical_json(task_list: Any) -> None:
+    assert compute_plan_id(CONFIG, PROFILE, task_list) == json_id(CONFIG, PROFILE, task_list)
+
+
+def _moved(doc: dict[str, Any], change: str) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    tasks = doc["tasks"]
+    if change == "empty word added":
+        tasks[1]["command"] = ["y", "z", ""]
+    elif change == "word moved to the next task":
+        tasks[0]["command"], tasks[1]["command"] = ["x", "y"], ["z"]
+    elif change == "env moved to the next task":
+        tasks[1]["env"] = tasks[0].pop("env")
+    elif change == "meta moved to the list":
+        doc["meta"] = tasks[2].pop("meta")
+    elif change == "ids swapped":
+        tasks[0]["id"], tasks[1]["id"] = tasks[1]["id"], tasks[0]["id"]
+    elif change == "id and word":
+        tasks[0]["id"], tasks[0]["command"] = "x", ["a"]
+    return doc
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "empty word added",
+        "word moved to the next task",
+        "env moved to the next task",
+        "meta moved to the list",
+        "ids swapped",
+        "id and word",
+    ],
+)
+def test_a_change_anywhere_changes_the_id(change: str) -> None:
+    doc = SHAPED[2]
+    assert compute_plan_id(CONFIG, PROFILE, _moved(doc, change)) != compute_plan_id(
+        CONFIG, PROFILE, doc
+    )
+
+
+def test_key_order_does_not_matter() -> None:
+    doc = SHAPED[2]
+    reordered = copy.deepcopy(doc)
+    reordered["tasks"][0] = {"env": {"A": "1", "B": "2"}, "command": ["x"], "id": "a"}
+    reordered = {"tasks": reordered["tasks"], "name": "n"}
+    assert compute_plan_id(CONFIG, PROFILE, reordered) == compute_plan_id(CONFIG, PROFILE, doc)
