@@ -51,9 +51,13 @@ def sh_words_many(argvs: Sequence[Sequence[str]]) -> list[str]:
         joined = "\x00".join(map(words.__getitem__, needy)).replace("'", "'\"'\"'")
         quoted = ("'" + joined.replace("\x00", "'\x00'") + "'").split("\x00")
         deque(map(words.__setitem__, needy, quoted), maxlen=0)  # in C, kept nothing
-    # Back to one line per argv: each islice takes the next len(argv) words of
-    # the one iterator, and is joined before the next islice is made.
+    # Back to one line per argv, taking the next len(argv) words of one iterator
+    # each time: by zip when all argvs are as long (the common case, one C call per
+    # line), else by one islice per argv, each joined before the next is made.
     words_left = iter(words)
+    widths = set(map(len, argvs))
+    if len(widths) == 1 and 0 not in widths:
+        return list(map(" ".join, zip(*[words_left] * widths.pop(), strict=True)))
     return list(map(" ".join, map(islice, repeat(words_left), map(len, argvs))))
 
 

@@ -170,9 +170,12 @@ def test_fast_quoting_equals_shlex_quote_word_by_word(argvs: list[list[str]]) ->
         [["", "''", "'"]],
         [["a b", "it's", "x"], ["é", "\udc80"]],
         [["a\x00"]],
+        [[], []],
+        [["a", "b c"], ["d e", "f"], ["g", "h"]],
+        [["a", "b c"], ["d"], [], ["e", "f", "g"]],
     ],
 )
 def test_fast_quoting_edges(argvs: list[list[str]]) -> None:
-    """Empty words (quoted as ''), quotes inside words, words needing no quotes, and NUL
-    (the fallback word by word)."""
+    """Empty words (quoted as ''), quotes inside words, words needing no quotes, NUL
+    (the fallback word by word), argvs all as long or not, or empty."""
     assert sh_words_many(argvs) == [" ".join(map(shlex.quote, a)) for a in argvs]
