@@ -277,9 +277,10 @@ def _build(
     jobs: list[Job] = []
     for group, batching in batched:
         size = batching.tasks_per_job
+        lines = _split_extra_lines(group.resources.extra_lines)  # alike for the group's jobs
         for start in range(0, len(group.task_indices), size):
             batch = group.task_indices[start : start + size]
-            jobs.append(_job(ctx, len(jobs), group, batch, batching))
+            jobs.append(_job(ctx, len(jobs), group, batch, batching, extra_lines=lines))
     transport = Transport(kind=profile.transport, user=profile.username, ssh=profile.ssh)
     return Plan(
         plan_id=plan_id,
@@ -309,8 +310,22 @@ def _summary(group: Group, batching: Batching, tasks: TaskList) -> GroupSummary:
     )
 
 
+def _split_extra_lines(lines: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(#SBATCH lines, shell lines), each in the given order."""
+    return (
+        tuple(line for line in lines if is_directive(line)),
+        tuple(line for line in lines if not is_directive(line)),
+    )
+
+
 def _job(
-    ctx: _Context, index: int, group: Group, batch: tuple[int, ...], batching: Batching
+    ctx: _Context,
+    index: int,
+    group: Group,
+    batch: tuple[int, ...],
+    batching: Batching,
+    *,
+    extra_lines: tuple[tuple[str, ...], tuple[str, ...]],
 ) -> Job:
     r, tasks = group.resources, ctx.tasks
     ntasks = min(len(batch), batching.parallel_tasks_per_job)
@@ -328,7 +343,7 @@ def _job(
             f"{sh_env_command(env, argv[0])} {line}" if env else line
             for env, argv, line in zip(envs, commands, words, strict=True)
         ]
-    lane_files = [layout.lane_status_file(index, lane) for lane in range(ntasks)]
+    lane_files = layout.lane_status_files(index, ntasks)
     script_job = ScriptJob(
         index=index,
         name=layout.job_name(tasks.name, ctx.plan_id, index),
@@ -345,8 +360,8 @@ def _job(
         plan_id=ctx.plan_id,
         job=script_job,
         resources_=r,
-        sbatch_lines=[line for line in r.extra_lines if is_directive(line)],
-        shell_lines=[line for line in r.extra_lines if not is_directive(line)],
+        sbatch_lines=extra_lines[0],
+        shell_lines=extra_lines[1],
         workdir=ctx.workdir,
         exports=ctx.exports,
         # Task k of the job runs in lane k % ntasks: lanes run their tasks in turn.
@@ -368,7 +383,7 @@ def _job(
         script=script,
         stdout=script_job.stdout,
         stderr=script_job.stderr,
-        lane_status_paths=tuple(layout.join(ctx.workdir, f) for f in lane_files),
+        lane_status_paths=layout.join_all(ctx.workdir, lane_files),
         done_path=layout.join(ctx.workdir, script_job.done),
     )
 

@@ -28,9 +28,10 @@ def job_stem(index: int) -> str:
     return f"job-{index:06d}"
 
 
-def lane_status_file(index: int, lane: int) -> str:
-    """Relative to the workdir (the script runs there)."""
-    return f"{job_stem(index)}.lane-{lane:02d}.status"
+def lane_status_files(index: int, ntasks: int) -> list[str]:
+    """Job `index`'s lanes' status files, relative to the workdir (the script runs there)."""
+    stem = job_stem(index)
+    return [f"{stem}.lane-{lane:02d}.status" for lane in range(ntasks)]
 
 
 def done_file(index: int) -> str:
@@ -44,3 +45,10 @@ def task_output(task_id: str, stream: str) -> str:
 
 def join(directory: str, relative: str) -> str:
     return posixpath.join(directory, relative)
+
+
+def join_all(directory: str, relatives: list[str]) -> tuple[str, ...]:
+    """`join(directory, r)` for each r, none of them absolute: the directory's own
+    prefix (with its one trailing slash) is found once and put in front of each."""
+    prefix = posixpath.join(directory, "")
+    return tuple(map(prefix.__add__, relatives))
