@@ -388,7 +388,9 @@ and every check on:
 - argv quoting finds the words that need quotes for a whole job at once
   (`compiler/quoting.py:sh_words_many`: NUL-joined, `bytes.translate` drops the safe
   characters), and quotes those at once too, as `shlex.quote` quotes an unsafe word: two
-  `str.replace` on their NUL-joined text and one split, no Python call per word;
+  `str.replace` on their NUL-joined text and one split, no Python call per word; a job
+  whose argvs are all as long is quoted a column at a time (all first words, all second
+  words...), and a column whose words all need quotes, or none, is quoted or kept whole;
 - a lane's task lines are built by one join (`compiler/render.py:task_lines`) instead of a
   template loop per task; the template places them;
 - tasks are grouped once (not twice), and without per-task metas in one step; identical

@@ -29,36 +29,70 @@ def sh_words(argv: Iterable[str]) -> str:
 def sh_words_many(argvs: Sequence[Sequence[str]]) -> list[str]:
     """`[sh_words(argv) for argv in argvs]`, the same strings, faster on many argvs.
 
-    Which words need quotes is found for all words at once, in C: joined by NUL
-    (which no task word holds), encoded, stripped of the safe bytes by
-    `bytes.translate` and split on NUL again, a word leaves an empty part exactly
-    when shlex.quote would leave it as it is (non-ASCII stays, and is quoted, as
-    shlex.quote does); an empty word needs quotes too ('').  Those words are
-    then quoted all at once, as shlex.quote quotes a word it found unsafe (each '
-    becomes '"'"', the word goes between '...'): two replaces on their NUL-joined
-    text, the second turning each NUL into '<NUL>' to close one word and open the
-    next, and one split.
+    Argvs all as long (a job of alike commands, the common case) are quoted a
+    column at a time: the first words of all argvs, then the second words...  A
+    column mostly needs quotes for none of its words or for all of them, and is
+    then kept, or quoted, as a whole.  Other argvs' words are quoted all together.
+    Either way no Python code runs per word: see _quote_words.
     """
+    widths = set(map(len, argvs))
+    if len(widths) == 1 and 0 not in widths:
+        columns = map(_quote_column, zip(*argvs, strict=True))  # zip(*argvs): the columns
+        return list(map(" ".join, zip(*columns, strict=True)))
     words = list(chain.from_iterable(argvs))
-    marks = "\x00".join(words).encode("utf-8", "surrogatepass").translate(None, _SAFE)
+    if not _quote_words(words, _marks("\x00".join(words))):
+        return [sh_words(argv) for argv in argvs]
+    # Back to one line per argv: each islice takes the next len(argv) words of
+    # the one iterator, and is joined before the next islice is made.
+    words_left = iter(words)
+    return list(map(" ".join, map(islice, repeat(words_left), map(len, argvs))))
+
+
+def _marks(joined: str) -> bytes:
+    """NUL-joined words without the bytes shlex.quote finds safe: a word leaves
+    nothing exactly when shlex.quote would leave it as it is (non-ASCII stays, and
+    is quoted, as shlex.quote does), or when it is empty."""
+    return joined.encode("utf-8", "surrogatepass").translate(None, _SAFE)
+
+
+def _quote_joined(joined: str) -> list[str]:
+    """NUL-joined words, each quoted as shlex.quote quotes a word it found unsafe
+    (each ' becomes '"'"', the word goes between '...'): two replaces, the second
+    turning each NUL into '<NUL>' to close one word and open the next, and a split."""
+    return ("'" + joined.replace("'", "'\"'\"'").replace("\x00", "'\x00'") + "'").split("\x00")
+
+
+def _quote_words(words: list[str], marks: bytes) -> bool:
+    """Quote in place the words that need it (False, leaving them, if one holds NUL).
+
+    The words that need quotes are the nonempty parts of `marks` split on NUL, and
+    the empty words; all are quoted at once by _quote_joined.
+    """
     parts: Sequence[object] = marks.split(b"\x00")
     if len(parts) != len(words):  # a word holds NUL: not from a valid task list
-        return [sh_words(argv) for argv in argvs]
+        return False
     if not all(words):  # an empty word has no character to tell by
         parts = [part or not word for part, word in zip(parts, words, strict=True)]
     needy = list(compress(range(len(words)), parts))
     if needy:
-        joined = "\x00".join(map(words.__getitem__, needy)).replace("'", "'\"'\"'")
-        quoted = ("'" + joined.replace("\x00", "'\x00'") + "'").split("\x00")
+        quoted = _quote_joined("\x00".join(map(words.__getitem__, needy)))
         deque(map(words.__setitem__, needy, quoted), maxlen=0)  # in C, kept nothing
-    # Back to one line per argv, taking the next len(argv) words of one iterator
-    # each time: by zip when all argvs are as long (the common case, one C call per
-    # line), else by one islice per argv, each joined before the next is made.
-    words_left = iter(words)
-    widths = set(map(len, argvs))
-    if len(widths) == 1 and 0 not in widths:
-        return list(map(" ".join, zip(*[words_left] * widths.pop(), strict=True)))
-    return list(map(" ".join, map(islice, repeat(words_left), map(len, argvs))))
+    return True
+
+
+def _quote_column(column: tuple[str, ...]) -> Sequence[str]:
+    """The words of one column, quoted; whole when none or all of them need it."""
+    joined = "\x00".join(column)
+    marks = _marks(joined)
+    if all(column):
+        if len(marks) == len(column) - 1:  # the NULs between words alone: all safe
+            return column
+        if b"\x00\x00" not in marks and marks[:1] != b"\x00" and marks[-1:] != b"\x00":
+            quoted = _quote_joined(joined)  # each word left an unsafe byte
+            if len(quoted) == len(column):  # (else a word held NUL)
+                return quoted
+    words = list(column)
+    return words if _quote_words(words, marks) else list(map(sh_quote, column))
 
 
 def sh_assign(name: str, value: str) -> str:

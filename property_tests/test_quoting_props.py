@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from compiler import Plan, compile_plan
 from compiler.quoting import sh_words_many
-from property_tests.strategies import argv, env, examples
+from property_tests.strategies import argv, env, examples, shell_text
 
 SHELLS = [shell for shell in ("bash", "dash") if shutil.which(shell)]
 
@@ -161,6 +161,24 @@ def test_fast_quoting_equals_shlex_quote_word_by_word(argvs: list[list[str]]) ->
     assert sh_words_many(argvs) == [" ".join(map(shlex.quote, a)) for a in argvs]
 
 
+SAFE_WORD = st.text("abXY09_@%+=:,./-", min_size=1)
+UNSAFE_WORD = st.builds(
+    str.__add__, st.text("ab"), st.sampled_from([" ", "'", "é", "\n", "\udc80"])
+)
+COLUMN_WORDS = [SAFE_WORD, UNSAFE_WORD, shell_text(raw_bytes=True)]
+
+
+@examples(300)
+@given(data=st.data(), n=st.integers(1, 6), width=st.integers(1, 4))
+def test_fast_quoting_of_argvs_as_long(data: st.DataObject, n: int, width: int) -> None:
+    """Argvs all as long are quoted a column at a time: each column here holds only
+    words that need no quotes, only words that do, or any words (empty ones too)."""
+    kinds = [data.draw(st.sampled_from(COLUMN_WORDS)) for _ in range(width)]
+    columns = [data.draw(st.lists(kind, min_size=n, max_size=n)) for kind in kinds]
+    argvs = [list(argv) for argv in zip(*columns, strict=True)]
+    assert sh_words_many(argvs) == [" ".join(map(shlex.quote, a)) for a in argvs]
+
+
 @pytest.mark.parametrize(
     "argvs",
     [
@@ -170,6 +188,7 @@ def test_fast_quoting_equals_shlex_quote_word_by_word(argvs: list[list[str]]) ->
         [["", "''", "'"]],
         [["a b", "it's", "x"], ["é", "\udc80"]],
         [["a\x00"]],
+        [["a b\x00c d", "e"], ["f g", "h"]],
         [[], []],
         [["a", "b c"], ["d e", "f"], ["g", "h"]],
         [["a", "b c"], ["d"], [], ["e", "f", "g"]],
