@@ -43,14 +43,10 @@ def _canonical(value: Any) -> bytes:
 
 
 def _plan_id(config: dict[str, Any], profile: dict[str, Any], task_list: dict[str, Any]) -> str:
-    """slurmplan's plan id (compiler/plan_id.py) for valid inputs: five columns hashed."""
+    """slurmplan's plan id (compiler/plan_id.py) for valid inputs: seven columns hashed."""
     tasks = task_list["tasks"]
     rest = {key: value for key, value in task_list.items() if key != "tasks"}
-    others = [
-        [i, {k: v for k, v in task.items() if k not in ("id", "command")}]
-        for i, task in enumerate(tasks)
-        if len(task) > 2
-    ]
+    extra = [i for i, task in enumerate(tasks) if len(task) > 2]  # with env or meta
     columns = [
         _canonical(["slurmplan/1", config, profile, rest]),
         "\x00".join(task["id"] for task in tasks).encode("utf-8", "surrogatepass"),
@@ -58,7 +54,9 @@ def _plan_id(config: dict[str, Any], profile: dict[str, Any], task_list: dict[st
         "\x00".join(word for task in tasks for word in task["command"]).encode(
             "utf-8", "surrogatepass"
         ),
-        _canonical(others),
+        b"".join(i.to_bytes(8, "little") for i in extra),
+        _canonical([tasks[i].get("env") for i in extra]),
+        _canonical([tasks[i].get("meta") for i in extra]),
     ]
     digests = b"".join(hashlib.sha256(column).digest() for column in columns)
     return hashlib.sha256(b"slurmplan-plan-id/2" + digests).hexdigest()[:16]

@@ -11,7 +11,8 @@ import json
 import sys
 from array import array
 from collections.abc import Iterator
-from itertools import chain, compress, repeat
+from dataclasses import dataclass
+from itertools import chain, compress, count, repeat
 from typing import Any
 
 from compiler.plan import FORMAT
@@ -20,7 +21,6 @@ from compiler.plan import FORMAT
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
 _TAG = b"slurmplan-plan-id/2"
 _TASKS_PER_PIECE = 10_000  # hashed a slice at a time: no text of all tasks at once
-_ARGV_KEYS = frozenset({"id", "command"})
 
 
 def compute_plan_id(
@@ -38,11 +38,12 @@ def compute_plan_id(
     2. the task ids, joined by NUL;
     3. each task's argv length, as an 8-byte little-endian integer;
     4. every argv word of every task in order, joined by NUL;
-    5. the canonical JSON of `[[index, {the task's other keys: env, meta}], ...]`,
-       for the tasks that have other keys;
+    5. the index of each task that has env or meta, likewise 8 bytes;
+    6. the canonical JSON of the list of those tasks' envs (null for none);
+    7. the same for their metas;
 
     texts as UTF-8, lone surrogates kept ("surrogatepass").  The id is the SHA-256 of
-    b"slurmplan-plan-id/2" and those five digests.  No id or word holds NUL and the
+    b"slurmplan-plan-id/2" and those seven digests.  No id or word holds NUL and the
     lengths cut the words into argvs, so different inputs give different columns;
     key order reaches only the canonical JSON, which sorts keys.
 
@@ -60,13 +61,14 @@ def compute_plan_id(
 
 
 def _column_digests(head: list[Any], task_list: Any) -> list[bytes] | None:
-    """The five digests of compute_plan_id, or None for a shape they do not fit."""
+    """The seven digests of compute_plan_id, or None for a shape they do not fit."""
     tasks = task_list.get("tasks") if type(task_list) is dict else None
     if type(tasks) is not list or not all(type(key) is str for key in task_list):
         return None
     rest = {key: value for key, value in task_list.items() if key != "tasks"}
-    ids, words, others = _Joined(b"\x00"), _Joined(b"\x00"), _Joined(b",", b"[", b"]")
-    lengths = hashlib.sha256()
+    ids, words = _Joined(b"\x00"), _Joined(b"\x00")
+    envs, metas = _Joined(b",", b"[", b"]"), _Joined(b",", b"[", b"]")
+    lengths, extra_indices = hashlib.sha256(), hashlib.sha256()
     for start in range(0, len(tasks), _TASKS_PER_PIECE):
         piece = tasks[start : start + _TASKS_PER_PIECE]
         if set(map(type, piece)) != {dict}:
@@ -86,25 +88,56 @@ def _column_digests(head: list[Any], task_list: Any) -> list[bytes] | None:
             n_words and piece_words.count("\x00") != n_words - 1
         ):
             return None  # some id or word holds NUL: the columns could not be told apart
-        if sys.byteorder == "big":
-            sizes.byteswap()
-        lengths.update(sizes.tobytes())
+        _update_le(lengths, sizes)
         ids.add(piece_ids.encode("utf-8", "surrogatepass"))
         if n_words:
             words.add(piece_words.encode("utf-8", "surrogatepass"))
-        more = [
-            [index, {key: value for key, value in task.items() if key not in _ARGV_KEYS}]
-            for index, task in compress(enumerate(piece, start), map((2).__lt__, map(len, piece)))
-        ]
-        if more:
-            others.add(_canonical(more)[1:-1].encode("ascii"))
+        extra = _env_meta_columns(piece, start)
+        if extra is None:
+            return None
+        if extra.envs:
+            _update_le(extra_indices, extra.indices)
+            envs.add(_canonical(extra.envs)[1:-1].encode("ascii"))
+            metas.add(_canonical(extra.metas)[1:-1].encode("ascii"))
     return [
         hashlib.sha256(_canonical([*head, rest]).encode("ascii")).digest(),
         ids.digest(),
         lengths.digest(),
         words.digest(),
-        others.digest(),
+        extra_indices.digest(),
+        envs.digest(),
+        metas.digest(),
     ]
+
+
+def _update_le(digest: hashlib._Hash, numbers: array[int]) -> None:
+    """Hash 8-byte integers as little-endian, whatever the machine's order."""
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    digest.update(numbers.tobytes())
+
+
+@dataclass(frozen=True, slots=True)
+class _EnvMeta:
+    indices: array[int]  # of the tasks with env or meta, in the whole list
+    envs: list[Any]
+    metas: list[Any]
+
+
+def _env_meta_columns(piece: list[dict[str, Any]], start: int) -> _EnvMeta | None:
+    """Which tasks of the piece have more than an id and a command, and their env and
+    meta (None where a task has none); None when a task has another key, or an env
+    or meta of null (either would not be told apart from no key).  Built in C and
+    without a container per task, which would set the garbage collector going."""
+    with_more = list(map((2).__lt__, map(len, piece)))
+    tasks = list(compress(piece, with_more))
+    envs = list(map(dict.get, tasks, repeat("env")))
+    metas = list(map(dict.get, tasks, repeat("meta")))
+    # Each key beyond id and command must be an env or meta that is not null.
+    n_keys = 2 * len(tasks) + len(tasks) - envs.count(None) + len(tasks) - metas.count(None)
+    if sum(map(len, tasks)) != n_keys:
+        return None
+    return _EnvMeta(array("Q", compress(count(start), with_more)), envs, metas)
 
 
 class _Joined:

@@ -27,17 +27,15 @@ def _canonical(value: Any) -> bytes:
 def columns_id(config: Any, profile: Any, task_list: dict[str, Any]) -> str:
     tasks = task_list["tasks"]
     rest = {key: value for key, value in task_list.items() if key != "tasks"}
-    others = [
-        [i, {k: v for k, v in task.items() if k not in ("id", "command")}]
-        for i, task in enumerate(tasks)
-        if task.keys() - {"id", "command"}
-    ]
+    extra = [i for i, task in enumerate(tasks) if "env" in task or "meta" in task]
     columns = [
         _canonical(["slurmplan/1", config, profile, rest]),
         "\x00".join(task["id"] for task in tasks).encode("utf-8", "surrogatepass"),
         b"".join(len(task["command"]).to_bytes(8, "little") for task in tasks),
         "\x00".join(w for task in tasks for w in task["command"]).encode("utf-8", "surrogatepass"),
-        _canonical(others),
+        b"".join(i.to_bytes(8, "little") for i in extra),
+        _canonical([tasks[i].get("env") for i in extra]),
+        _canonical([tasks[i].get("meta") for i in extra]),
     ]
     digests = b"".join(hashlib.sha256(column).digest() for column in columns)
     return hashlib.sha256(b"slurmplan-plan-id/2" + digests).hexdigest()[:16]
@@ -89,6 +87,10 @@ NOT_SHAPED = [
     # NUL would make the joined columns ambiguous
     {"name": "n", "tasks": [{"id": "a\x00b", "command": ["x"]}]},
     {"name": "n", "tasks": [{"id": "t", "command": ["x\x00y"]}]},
+    # another key, or a null env or meta, would not be told apart from none
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"], "other": 1}]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"], "env": None}]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"], "meta": None, "env": {}}]},
 ]
 
 
@@ -110,6 +112,8 @@ def _moved(doc: dict[str, Any], change: str) -> dict[str, Any]:
         doc["meta"] = tasks[2].pop("meta")
     elif change == "ids swapped":
         tasks[0]["id"], tasks[1]["id"] = tasks[1]["id"], tasks[0]["id"]
+    elif change == "empty env dropped":
+        del tasks[2]["env"]
     elif change == "id and word":
         tasks[0]["id"], tasks[0]["command"] = "x", ["a"]
     return doc
@@ -123,6 +127,7 @@ def _moved(doc: dict[str, Any], change: str) -> dict[str, Any]:
         "env moved to the next task",
         "meta moved to the list",
         "ids swapped",
+        "empty env dropped",
         "id and word",
     ],
 )
