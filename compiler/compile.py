@@ -337,12 +337,16 @@ def _job(
         _pick(tasks.envs, batch),
         _pick(tasks.commands, batch),
     )
-    words = sh_words_many(commands)  # each argv quoted once
+    # `<task id> <argv, each word quoted once>`, with `env ...` between for a task with env.
     if any(envs):
-        words = [
-            f"{sh_env_command(env, argv[0])} {line}" if env else line
-            for env, argv, line in zip(envs, commands, words, strict=True)
+        lines = [
+            f"{task_id} {sh_env_command(env, argv[0])} {words}" if env else f"{task_id} {words}"
+            for task_id, env, argv, words in zip(
+                ids, envs, commands, sh_words_many(commands), strict=True
+            )
         ]
+    else:
+        lines = sh_words_many(commands, heads=ids)
     lane_files = layout.lane_status_files(index, ntasks)
     script_job = ScriptJob(
         index=index,
@@ -366,8 +370,7 @@ def _job(
         exports=ctx.exports,
         # Task k of the job runs in lane k % ntasks: lanes run their tasks in turn.
         lanes=[
-            Lane(status=f, lines=task_lines(f, ids[k::ntasks], words[k::ntasks]))
-            for k, f in enumerate(lane_files)
+            Lane(status=f, lines=task_lines(f, lines[k::ntasks])) for k, f in enumerate(lane_files)
         ],
     )
     return Job(

@@ -26,8 +26,13 @@ def sh_words(argv: Iterable[str]) -> str:
     return " ".join(map(shlex.quote, argv))
 
 
-def sh_words_many(argvs: Sequence[Sequence[str]]) -> list[str]:
+def sh_words_many(
+    argvs: Sequence[Sequence[str]], *, heads: Sequence[str] | None = None
+) -> list[str]:
     """`[sh_words(argv) for argv in argvs]`, the same strings, faster on many argvs.
+
+    With `heads`, each line starts with its argv's head and a space, the head as it
+    is, not quoted (a task id, which needs no quotes): one join per line, not two.
 
     Argvs all as long (a job of alike commands, the common case) are quoted a
     column at a time: the first words of all argvs, then the second words...  A
@@ -37,15 +42,19 @@ def sh_words_many(argvs: Sequence[Sequence[str]]) -> list[str]:
     """
     widths = set(map(len, argvs))
     if len(widths) == 1 and 0 not in widths:
-        columns = map(_quote_column, zip(*argvs, strict=True))  # zip(*argvs): the columns
+        columns = list(map(_quote_column, zip(*argvs, strict=True)))  # zip(*argvs): columns
+        if heads is not None:
+            columns.insert(0, heads)
         return list(map(" ".join, zip(*columns, strict=True)))
     words = list(chain.from_iterable(argvs))
     if not _quote_words(words, _marks("\x00".join(words))):
-        return [sh_words(argv) for argv in argvs]
-    # Back to one line per argv: each islice takes the next len(argv) words of
-    # the one iterator, and is joined before the next islice is made.
-    words_left = iter(words)
-    return list(map(" ".join, map(islice, repeat(words_left), map(len, argvs))))
+        lines = [sh_words(argv) for argv in argvs]
+    else:
+        # Back to one line per argv: each islice takes the next len(argv) words of
+        # the one iterator, and is joined before the next islice is made.
+        words_left = iter(words)
+        lines = list(map(" ".join, map(islice, repeat(words_left), map(len, argvs))))
+    return lines if heads is None else list(map(" ".join, zip(heads, lines, strict=True)))
 
 
 def _marks(joined: str) -> bytes:

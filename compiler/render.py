@@ -28,19 +28,18 @@ class Lane:
     lines: str  # its tasks' lines, from task_lines()
 
 
-def task_lines(status: str, ids: Sequence[str], words: Sequence[str]) -> str:
+def task_lines(status: str, tasks: Sequence[str]) -> str:
     """A lane's task lines, one per task in order (the template places them in the lane).
 
-    Each line calls `_slurmplan_task <status file> <task id> <words>`, the words being
-    the task's argv quoted once (with its `env ...` in front when it has env).  Built
-    here, not in the template: a job can hold thousands of tasks, and a join is
-    several times cheaper than a template loop (and joins in C, with no f-string per
-    task, cheaper still).  Task ids need no quoting: their schema allows only
-    [A-Za-z0-9._-].
+    Each line calls `_slurmplan_task <status file> <task>`, each of `tasks` being
+    `<task id> <words>`, the words the task's argv quoted once (with its `env ...` in
+    front when it has env).  Built here, not in the template: a job can hold
+    thousands of tasks, and a join in C is several times cheaper than a template
+    loop.  Task ids need no quoting: their schema allows only [A-Za-z0-9._-].
     """
     call = f"    _slurmplan_task {status} "
-    lines = f"\n{call}".join(map(" ".join, zip(ids, words, strict=True)))
-    return f"{call}{lines}\n" if lines else ""  # a line is never empty: an id is not
+    lines = f"\n{call}".join(tasks)
+    return f"{call}{lines}\n" if tasks else ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -177,6 +177,10 @@ def test_fast_quoting_of_argvs_as_long(data: st.DataObject, n: int, width: int) 
     columns = [data.draw(st.lists(kind, min_size=n, max_size=n)) for kind in kinds]
     argvs = [list(argv) for argv in zip(*columns, strict=True)]
     assert sh_words_many(argvs) == [" ".join(map(shlex.quote, a)) for a in argvs]
+    heads = [f"t{i}" for i in range(n)]
+    assert sh_words_many(argvs, heads=heads) == [
+        f"{head} {' '.join(map(shlex.quote, a))}" for head, a in zip(heads, argvs, strict=True)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -196,5 +200,9 @@ def test_fast_quoting_of_argvs_as_long(data: st.DataObject, n: int, width: int) 
 )
 def test_fast_quoting_edges(argvs: list[list[str]]) -> None:
     """Empty words (quoted as ''), quotes inside words, words needing no quotes, NUL
-    (the fallback word by word), argvs all as long or not, or empty."""
+    (the fallback word by word), argvs all as long or not, or empty; with heads too."""
     assert sh_words_many(argvs) == [" ".join(map(shlex.quote, a)) for a in argvs]
+    heads = [f"t{i}" for i in range(len(argvs))]
+    assert sh_words_many(argvs, heads=heads) == [
+        f"{head} {' '.join(map(shlex.quote, a))}" for head, a in zip(heads, argvs, strict=True)
+    ]
