@@ -88,10 +88,14 @@ def _runner(kind: str, task_list: dict[str, Any], scratch: str) -> Callable[[], 
         from compiler.quoting import sh_words_many  # noqa: PLC0415
 
         commands = [task["command"] for task in task_list["tasks"]]
+        # Quoted job by job, as compile_plan does (homogeneous: jobs take consecutive tasks).
+        sizes = [len(job.tasks) for job in compile_plan(config, profile, task_list).jobs]
+        starts = [sum(sizes[:k]) for k in range(len(sizes))]
+        per_job = [commands[a : a + size] for a, size in zip(starts, sizes, strict=True)]
         parts: dict[str, Callable[[], object]] = {
             "schema fast check": lambda: task_list_is_valid(task_list),
             "plan id": lambda: compute_plan_id(config, profile, task_list),
-            "quoting every argv": lambda: sh_words_many(commands),
+            "quoting every argv": lambda: list(map(sh_words_many, per_job)),
         }
 
         def run() -> dict[str, Any]:

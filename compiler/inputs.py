@@ -279,11 +279,18 @@ def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
         meta=meta,
         ids=ids,
         commands=tuple(map(itemgetter("command"), tasks)),
-        # Sorted: plan_id hashes the inputs with sorted keys, so key order must not
-        # change the plan either.
-        envs=tuple(tuple(sorted(task["env"].items())) if "env" in task else () for task in tasks),
+        envs=_task_envs(tasks),
         metas=metas,
     )
+
+
+def _task_envs(tasks: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """Each task's env as sorted pairs: plan_id hashes the inputs with sorted keys, so
+    key order must not change the plan either.  Most lists have no env at all."""
+    raws = list(map(dict.get, tasks, repeat("env")))
+    if not any(raws):
+        return ((),) * len(tasks)
+    return tuple(tuple(sorted(env.items())) if env else () for env in raws)
 
 
 def _task_metas(tasks: list[dict[str, Any]], problems: Problems) -> tuple[Layer | None, ...]:
