@@ -242,10 +242,10 @@ def _machine(data: dict[str, Any]) -> str:
     return (
         f"- {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, {m['platform']}\n"
         f"- Python {m['python']}, fractal-server {m['fractal_server']}\n"
-        f"- slurmplan at `{m['commit']}`, measured {m['date']}; the run took "
-        f"{data['wall_seconds']:.0f} s. Load average (1 min) {before} before and {after} "
-        "after: the machine was shared with other work (tests, a SLURM testbed), so the "
-        "spread matters as much as the median."
+        f"- slurmplan at `{m['commit']}`, measured {m['date']}; the compile and file "
+        f"measurements took {data['wall_seconds']:.0f} s. Load average (1 min) {before} "
+        f"before and {after} after: the machine was shared with other work (tests, a SLURM "
+        "testbed), so the spread matters as much as the median."
     )
 
 
@@ -259,8 +259,8 @@ def _submission() -> str:
         text = f.read()
     body = text.split("\n", 1)[1] if text.startswith("# ") else text
     return (
-        "Measured on the SLURM testbed by `benchmarks/bench_submit.py` (its own run, "
-        "as root with the testbed up; not part of the command above). Its results, copied "
+        "Measured on the SLURM testbed by `benchmarks/bench_submit.py`, which the command "
+        "above runs first when it can (as root, testbed up). Its results, copied "
         "from [benchmarks-submit.md](benchmarks-submit.md) as they stood when this file "
         "was written:\n\n" + body.strip().replace("\n## ", "\n### ")
     )
@@ -338,10 +338,13 @@ floor, on the same tasks, in one run. Produced by
 {command}
 ```
 
-(from a clone with `pip install -e '.[bench]'`; about 3-4 minutes on 2 cores). It writes this
-file, [the plot](benchmarks-compile.png) and the raw numbers
-(`benchmarks/results/latest.json`); `python benchmarks/report.py` redraws both from the raw
-numbers. Timing is never a pass/fail test.
+(from a clone with `pip install -e '.[bench]'`; about 4 minutes on 2 cores). Run as root with
+the SLURM testbed up (`bash scripts/testbed.sh up`), it first runs the submission benchmark,
+`benchmarks/bench_submit.py` (about 2 more minutes); otherwise, or with `--no-submit`, this page
+keeps that benchmark's last results. It writes this file, [the plot](benchmarks-compile.png)
+and the raw numbers (`benchmarks/results/latest.json`, `benchmarks/results/submit.json`);
+`python benchmarks/report.py` redraws both from the raw numbers. Timing is never a pass/fail
+test.
 
 {machine}
 
