@@ -43,7 +43,7 @@ def _canonical(value: Any) -> bytes:
 
 
 def _plan_id(config: dict[str, Any], profile: dict[str, Any], task_list: dict[str, Any]) -> str:
-    """slurmplan's plan id (compiler/plan_id.py) for valid inputs: seven columns hashed."""
+    """slurmplan's plan id (compiler/passes/plan_id.py) for valid inputs: seven columns hashed."""
     tasks = task_list["tasks"]
     rest = {key: value for key, value in task_list.items() if key != "tasks"}
     extra = [i for i, task in enumerate(tasks) if len(task) > 2]  # with env or meta

@@ -84,8 +84,8 @@ def _runner(kind: str, task_list: dict[str, Any], scratch: str) -> Callable[[], 
         return run
     if kind == "parts":
         from compiler import compile_plan, compute_plan_id  # noqa: PLC0415
-        from compiler.fast_check import task_list_is_valid  # noqa: PLC0415
-        from compiler.quoting import sh_words_many  # noqa: PLC0415
+        from compiler.passes.fast_check import task_list_is_valid  # noqa: PLC0415
+        from compiler.slurm.quoting import sh_words_many  # noqa: PLC0415
 
         commands = [task["command"] for task in task_list["tasks"]]
         # Quoted job by job, as compile_plan does (homogeneous: jobs take consecutive tasks).

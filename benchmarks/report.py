@@ -222,7 +222,8 @@ def parts_table(results: Results) -> str:
             f"{_share('plan id')}, quoting alone {_share('quoting every argv')}."
             + (
                 " slurmplan runs under the floor, checks included, because it does that work "
-                "a column at a time in C (compiler/quoting.py, compiler/plan_id.py), not a "
+                "a column at a time in C (compiler/slurm/quoting.py, "
+                "compiler/passes/plan_id.py), not a "
                 "word or a task at a time in Python."
                 if under
                 else ""
@@ -423,17 +424,17 @@ imports, schema and template loading are warmed up on 10 tasks first.
 Measured with this benchmark and cProfile; every change keeps the golden files byte for byte
 and every check on:
 
-- the plan id hashes the tasks as columns (`compiler/plan_id.py`: ids, argv lengths and
+- the plan id hashes the tasks as columns (`compiler/passes/plan_id.py`: ids, argv lengths and
   argv words each joined in C and hashed, env and meta as canonical JSON), not as the
   canonical JSON of every task, whose encoding was most of the hashing's time; 10,000
   tasks at a time, so no text of all the tasks (180 MB of JSON at 1M tasks) ever exists;
 - argv quoting finds the words that need quotes for a whole job at once
-  (`compiler/quoting.py:sh_words_many`: NUL-joined, `bytes.translate` drops the safe
+  (`compiler/slurm/quoting.py:sh_words_many`: NUL-joined, `bytes.translate` drops the safe
   characters), and quotes those at once too, as `shlex.quote` quotes an unsafe word: two
   `str.replace` on their NUL-joined text and one split, no Python call per word; a job
   whose argvs are all as long is quoted a column at a time (all first words, all second
   words...), and a column whose words all need quotes, or none, is quoted or kept whole;
-- a lane's task lines are built by one join (`compiler/render.py:task_lines`) instead of a
+- a lane's task lines are built by one join (`compiler/passes/render.py:task_lines`) instead of a
   template loop per task; the template places them;
 - tasks are grouped once (not twice), and without per-task metas in one step; identical
   metas are recognized by `repr` confirmed with `==`, not by JSON-encoding each;

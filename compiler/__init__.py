@@ -6,6 +6,7 @@ imports).  The static schemas and templates are read once, at import.
 
 from compiler.compile import compile_plan
 from compiler.errors import CompileError, Problem, Source
+from compiler.passes.plan_id import compute_plan_id
 from compiler.plan import (
     GroupSummary,
     Job,
@@ -19,7 +20,6 @@ from compiler.plan import (
     WriteStep,
     plan_from_json,
 )
-from compiler.plan_id import compute_plan_id
 
 __all__ = [
     "CompileError",

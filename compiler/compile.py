@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from compiler import layout
-from compiler.batching import Batching, BatchingError, ceil_div, choose
 from compiler.errors import Problems, Source, pointer, show, unencodable_strings
-from compiler.extra_lines import is_directive
-from compiler.fast_check import task_list_is_valid
-from compiler.inputs import (
+from compiler.passes.batch import Batching, BatchingError, ceil_div, choose
+from compiler.passes.fast_check import task_list_is_valid
+from compiler.passes.parse import (
     RunnerConfig,
     TaskList,
     TransportKind,
@@ -21,6 +20,9 @@ from compiler.inputs import (
     parse_profile,
     parse_task_list,
 )
+from compiler.passes.plan_id import compute_plan_id
+from compiler.passes.render import Lane, ScriptJob, render_script, task_lines
+from compiler.passes.resolve import Group, Resources, group_tasks
 from compiler.plan import (
     GroupSummary,
     Job,
@@ -33,14 +35,12 @@ from compiler.plan import (
     UploadStep,
     WriteStep,
 )
-from compiler.plan_id import compute_plan_id
-from compiler.quoting import sh_env_command, sh_words_many
-from compiler.render import Lane, ScriptJob, render_script, task_lines
-from compiler.resolve import Group, Resources, group_tasks
-from compiler.schema_check import schema_problems
-from compiler.tarball import script_bytes
+from compiler.runtime.upload import script_bytes
+from compiler.schemas import schema_problems
+from compiler.slurm.extra_lines import is_directive
+from compiler.slurm.quoting import sh_env_command, sh_words_many
+from compiler.slurm.units import MAX_MINUTES, format_time
 from compiler.transport import as_user
-from compiler.units import MAX_MINUTES, format_time
 
 _T = TypeVar("_T")
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, assert_never
 
 from compiler.errors import CompileError, Problem, Source, pointer
-from compiler.inputs import SshTarget, TransportKind
-from compiler.schema_check import schema_problems
+from compiler.passes.parse import SshTarget, TransportKind
+from compiler.schemas import schema_problems
 
 FORMAT = "slurmplan/1"
 
@@ -75,7 +75,7 @@ class WriteStep:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UploadStep:
-    """The jobs' scripts, as one tar stream (compiler.tarball), piped into `argv`."""
+    """The jobs' scripts, as one tar stream (compiler.runtime.upload), piped into `argv`."""
 
     argv: tuple[str, ...]
     directory: str

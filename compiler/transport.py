@@ -13,7 +13,7 @@ import posixpath
 import shlex
 from collections.abc import Sequence
 
-from compiler.inputs import SshTarget, TransportKind
+from compiler.passes.parse import SshTarget, TransportKind
 from compiler.plan import Transport
 
 # The only commands sudo may run as the user (the sudoers rule of the site).

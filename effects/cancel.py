@@ -8,8 +8,8 @@ stops before its next job, and a later `submit` refuses to continue the plan.
 from __future__ import annotations
 
 from compiler import Plan
-from compiler.journal_state import cancelled_event
-from compiler.runtime import cancel_argv, chunked
+from compiler.runtime.commands import cancel_argv, chunked
+from compiler.runtime.journal_state import cancelled_event
 from effects.execute import Executor
 from effects.journal import Journal
 from effects.progress import Progress

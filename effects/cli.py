@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from compiler import CompileError, Plan, Source, compile_plan
-from compiler.tarball import script_bytes
+from compiler.runtime.upload import script_bytes
 from effects import golden, run_commands
 from effects.atomic import write_atomic
 from effects.inputs_io import InputError, problem_lines, read_json_objects

@@ -1,7 +1,7 @@
 """Running one exact argv: no shell, stdin closed or fed, output captured, retried.
 
 Whether a failure is worth retrying and how long to wait are decided by
-compiler.faults; this module only runs, sleeps and counts.
+compiler.runtime.retry; this module only runs, sleeps and counts.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from compiler.faults import RetryPolicy, Verdict, classify, retry_delay, stderr_tail
 from compiler.plan import Plan
+from compiler.runtime.retry import RetryPolicy, Verdict, classify, retry_delay, stderr_tail
 from compiler.transport import control_socket_folder
 from effects.errors import ExecutionError
 

@@ -1,6 +1,6 @@
 """The journal file: append-only, one JSON line per event, each fsync'd before going on.
 
-What the lines mean is compiler.journal_state's business.  Writers take an
+What the lines mean is compiler.runtime.journal_state's business.  Writers take an
 exclusive flock around each read-decide-append step, so two `submit`s (or a
 `submit` and a `cancel`) of the same plan never act on a stale view; a writer
 killed mid-line leaves a torn tail that the next writer cuts off.
@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from compiler import Plan
-from compiler.journal_state import (
+from compiler.runtime.journal_state import (
     Event,
     JournalError,
     JournalState,

@@ -2,7 +2,7 @@
 
 One observation is: read the journal; one squeue for every job not settled yet;
 for jobs gone from squeue, `ls` the workdir and `cat` their done markers.
-`wait` repeats that with back-off (compiler.faults.next_poll_delay) until every
+`wait` repeats that with back-off (compiler.runtime.retry.next_poll_delay) until every
 job is settled; per-task results come from the lane status files of settled jobs.
 """
 
@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from compiler import Plan
-from compiler.faults import PollPolicy, next_poll_delay
-from compiler.parsers import DoneMarker, parse_done_markers, parse_lane_status
-from compiler.settle import (
+from compiler.runtime.retry import PollPolicy, next_poll_delay
+from compiler.runtime.settle import (
     NOT_SUBMITTED,
     JobView,
     TaskResult,
@@ -29,6 +28,7 @@ from compiler.settle import (
     summary_counts,
     task_results,
 )
+from compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_status
 from effects.execute import Executor
 from effects.journal import read_state
 from effects.queries import list_workdir, poll, read_files

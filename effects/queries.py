@@ -1,7 +1,7 @@
 """The read-only commands: squeue (as the runner), ls and cat (as the user).
 
-Each runs the exact argv of compiler.runtime and hands its output to a pure
-parser; long lists of ids, names or paths are cut into chunks (compiler.runtime.chunked),
+Each runs the exact argv of compiler.runtime.commands and hands its output to a pure
+parser; long lists of ids, names or paths are cut into chunks (compiler.runtime.commands.chunked),
 so a plan of any size is polled with one squeue whenever the ids fit in one.
 """
 
@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from compiler import Plan
-from compiler.parsers import QueuedJob, parse_squeue
-from compiler.resume import missing_directory, parse_listing
-from compiler.runtime import (
+from compiler.runtime.commands import (
     chunked,
     list_workdir_argv,
     lookup_by_name_argv,
     poll_argv,
     read_files_argv,
 )
-from compiler.settle import gone_means_empty
+from compiler.runtime.resume import missing_directory, parse_listing
+from compiler.runtime.settle import gone_means_empty
+from compiler.slurm.parsers import QueuedJob, parse_squeue
 from effects.execute import Completed, Executor
 
 

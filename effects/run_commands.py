@@ -14,10 +14,10 @@ import sys
 from collections.abc import Callable
 
 from compiler import Plan
-from compiler.faults import PollPolicy, RetryPolicy
-from compiler.journal_state import JournalError
-from compiler.parsers import ParseError
-from compiler.settle import JobView, TaskResult, all_succeeded
+from compiler.runtime.journal_state import JournalError
+from compiler.runtime.retry import PollPolicy, RetryPolicy
+from compiler.runtime.settle import JobView, TaskResult, all_succeeded
+from compiler.slurm.parsers import ParseError
 from effects.cancel import cancel
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Executor, prepare_transport

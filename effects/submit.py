@@ -1,11 +1,11 @@
 """`submit`: carry out a plan's steps, journaling each submission; run again to resume.
 
-Jobs go in rounds (compiler.submit_rounds): one sbatch locally and with sudo,
+Jobs go in rounds (compiler.runtime.rounds): one sbatch locally and with sudo,
 a chain of up to 50 over ssh.  For each round, under the journal's lock: the
 "intent" lines of its jobs, then its command, then a "submitted" line per id —
 each batch of lines fsync'd before going on.  The decisions (which steps
 remain, what a cut-off job became, whether a failure is transient, whether the
-queue has room) are compiler.resume / compiler.submit_rounds / compiler.faults.
+queue has room) are compiler.runtime.resume / compiler.runtime.rounds / compiler.runtime.retry.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from typing import assert_never
 
 from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep
-from compiler.faults import PollPolicy, Verdict, classify, next_poll_delay, stderr_tail
-from compiler.journal_state import (
+from compiler.runtime.commands import queue_count_argv
+from compiler.runtime.journal_state import (
     intent_event,
     ran_event,
     refused_event,
     submitted_event,
 )
-from compiler.parsers import Submitted
-from compiler.resume import (
+from compiler.runtime.resume import (
     left_to_submit,
     needs_lookup,
     parse_queue_count,
@@ -33,9 +32,10 @@ from compiler.resume import (
     step_umask,
     steps_to_run,
 )
-from compiler.runtime import queue_count_argv
-from compiler.submit_rounds import next_round, read_round
-from compiler.tarball import script_bytes, scripts_tar
+from compiler.runtime.retry import PollPolicy, Verdict, classify, next_poll_delay, stderr_tail
+from compiler.runtime.rounds import next_round, read_round
+from compiler.runtime.upload import script_bytes, scripts_tar
+from compiler.slurm.parsers import Submitted
 from effects.atomic import write_atomic
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Executor
@@ -123,7 +123,7 @@ class _Submitter:
             self.progress.advance(f"job {job} already in Slurm")
 
     def _submit(self, steps: list[SubmitStep]) -> None:
-        """Submit the jobs of `steps` in rounds (compiler.submit_rounds), journaling
+        """Submit the jobs of `steps` in rounds (compiler.runtime.rounds), journaling
         each round's intents before its command and its ids after."""
         pending = steps
         failures, start = 0, time.monotonic()

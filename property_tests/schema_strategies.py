@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from compiler import resources
+from compiler import package_files
 
 _DROP = frozenset({"$defs", "$schema", "$id", "title", "description"})
 MAX_ITEMS = 3
@@ -26,7 +26,7 @@ MAX_LENGTH = 12
 
 def _target(ref: str, here: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     file, _, fragment = ref.partition("#")
-    document = resources.schema(file.removesuffix(".schema.json")) if file else here
+    document = package_files.schema(file.removesuffix(".schema.json")) if file else here
     node: Any = document
     for part in filter(None, fragment.split("/")):
         node = node[part]
@@ -66,7 +66,7 @@ def _rewrite(node: Any, document: dict[str, Any]) -> Any:
 @cache
 def draft07(name: str) -> dict[str, Any]:
     """`schemas/<name>.schema.json`, self-contained and sized for hypothesis-jsonschema."""
-    schema = resources.schema(name)
+    schema = package_files.schema(name)
     rewritten: dict[str, Any] = _rewrite(schema, schema)
     return rewritten
 

@@ -1,6 +1,6 @@
 """Shared hypothesis strategies: valid inputs, shell-hostile text, JSON garbage, mutations.
 
-The valid-input strategies are written by hand from DESIGN §2 (not from the
+The valid-input strategies are written by hand from docs/architecture.md §2 (not from the
 compiler), so a plan the compiler rejects for them is a finding, not noise.
 """
 
@@ -108,7 +108,7 @@ def env(*, raw_bytes: bool = False) -> st.SearchStrategy[dict[str, str]]:
     return st.dictionaries(ENV_NAME, shell_text(raw_bytes=raw_bytes), max_size=3)
 
 
-# --- valid inputs (DESIGN §2) -------------------------------------------------------
+# --- valid inputs (docs/architecture.md §2) -------------------------------------------------------
 
 _NAME_CHARS = _LETTERS + _DIGITS + "._-"
 TASK_ID = _word(_NAME_CHARS, _NAME_CHARS, 12)

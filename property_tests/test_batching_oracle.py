@@ -1,4 +1,5 @@
-"""`choose` against the reference: fractal-server's SLURM batching heuristic (DESIGN §3).
+"""`choose` against the reference: fractal-server's SLURM batching heuristic (docs/architecture.md
+§3).
 
 fractal-server is an optional extra (`pip install fractal-server==2.18.5`); without it
 these tests skip, except under CI=true (.ci/run installs it).  Its `fractal_server.logger`
@@ -21,8 +22,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.batching import BatchingError, choose
-from compiler.inputs import BatchingLimits
+from compiler.passes.batch import BatchingError, choose
+from compiler.passes.parse import BatchingLimits
 from property_tests.strategies import examples
 
 HEURISTICS_MODULE = "fractal_server.runner.executors.slurm_common._batching"
@@ -100,7 +101,7 @@ def _above_target_messages(records: list[logging.LogRecord]) -> int:
     """What the reference logs about a successful choice: clamps and targets exceeded.
 
     It logs "num_jobs > target_num_jobs" at DEBUG level and the rest as warnings; we
-    turn all of them into plan warnings (DESIGN §3: "warnings above targets").
+    turn all of them into plan warnings (docs/architecture.md §3: "warnings above targets").
     """
     count = 0
     for record in records:

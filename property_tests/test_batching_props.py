@@ -1,4 +1,4 @@
-"""DESIGN §3 invariants of batching, on `choose` alone and on whole compiled plans."""
+"""docs/architecture.md §3 invariants of batching, on `choose` alone and on whole compiled plans."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compiler import CompileError, Job, Plan, compile_plan
-from compiler.batching import Batching, BatchingError, choose
-from compiler.inputs import BatchingLimits
+from compiler.passes.batch import Batching, BatchingError, choose
+from compiler.passes.parse import BatchingLimits
 from property_tests.strategies import examples, mem_spec
 
 
@@ -43,7 +43,7 @@ def _job_sizes(n: int, per_job: int) -> list[int]:
 
 
 def check_batching(n: int, cpus: int, mem: int, lim: BatchingLimits, b: Batching) -> None:
-    """The per-group invariants of DESIGN §3, for what `choose` returned."""
+    """The per-group invariants of docs/architecture.md §3, for what `choose` returned."""
     assert b.tasks_per_job >= 1 and b.parallel_tasks_per_job >= 1
     assert b.parallel_tasks_per_job <= b.tasks_per_job, b
     sizes = _job_sizes(n, b.tasks_per_job)
@@ -90,8 +90,8 @@ class Case:
     config: dict[str, Any]
     tasks: dict[str, Any]
     lim: BatchingLimits
-    # Per task, its (cpus, MiB) as DESIGN §2 resolves them (task meta over list meta over
-    # default), and whether use_mem_per_cpu is on.
+    # Per task, its (cpus, MiB) as docs/architecture.md §2 resolves them (task meta over list
+    # meta over default), and whether use_mem_per_cpu is on.
     resources: list[tuple[int, int]]
     mem_per_cpu: bool
 
@@ -140,7 +140,7 @@ PROFILE = {"username": "alice", "transport": "local", "project_dir": "/home/alic
 
 
 def _model_groups(resources: list[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
-    """Task ids by resources, groups in order of their first task (DESIGN §2.3)."""
+    """Task ids by resources, groups in order of their first task (docs/architecture.md §2.3)."""
     groups: dict[tuple[int, int], list[str]] = {}
     for index, key in enumerate(resources):
         groups.setdefault(key, []).append(f"t{index}")

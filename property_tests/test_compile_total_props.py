@@ -1,4 +1,5 @@
-"""compile_plan is total: any input compiles or raises CompileError, nothing else (DESIGN §7).
+"""compile_plan is total: any input compiles or raises CompileError, nothing else
+(docs/architecture.md §7).
 
 Inputs come from the schemas (hypothesis-jsonschema), from hand-written valid inputs
 with one thing broken, and from arbitrary JSON values.  Every CompileError must carry

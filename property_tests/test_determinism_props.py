@@ -1,4 +1,6 @@
-"""Same inputs, same plan, byte for byte; the plan's JSON form round-trips (DESIGN §3, §5)."""
+"""Same inputs, same plan, byte for byte; the plan's JSON form round-trips (docs/architecture.md §3,
+§5).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compiler import CompileError, Plan, compile_plan, compute_plan_id, plan_from_json
-from compiler.resources import schema
+from compiler.package_files import schema
 from property_tests.strategies import Inputs, examples, shuffled, valid_inputs
 
 PLAN_SCHEMA = jsonschema.Draft202012Validator(schema("plan"))

@@ -1,4 +1,5 @@
-"""The hand-written fast path agrees with jsonschema on every task list (compiler/fast_check.py).
+"""The hand-written fast path agrees with jsonschema on every task list
+(compiler/passes/fast_check.py).
 
 `task_list_is_valid(x)` must be True exactly when `schema_problems('task_list', ...)` finds
 nothing: for valid lists, lists with things broken, schema-shaped documents and any JSON.
@@ -14,9 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import Source, fast_check
-from compiler.fast_check import task_list_is_valid
-from compiler.schema_check import schema_problems
+from compiler import Source
+from compiler.passes import fast_check
+from compiler.passes.fast_check import task_list_is_valid
+from compiler.schemas import schema_problems
 from property_tests.schema_strategies import documents
 from property_tests.strategies import JSON_VALUE, examples, mutated, task_list
 

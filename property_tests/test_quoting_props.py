@@ -1,4 +1,4 @@
-"""Task argv and env values reach the task byte for byte (DESIGN §2.3, §4).
+"""Task argv and env values reach the task byte for byte (docs/architecture.md §2.3, §4).
 
 A real plan is compiled, each job script is run by a real shell (bash, then dash as
 `sh`) in a temporary folder, and `srun` is a stub on PATH that writes the argv it gets
@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compiler import Plan, compile_plan
-from compiler.quoting import sh_words_many
+from compiler.slurm.quoting import sh_words_many
 from property_tests.strategies import argv, env, examples, shell_text
 
 SHELLS = [shell for shell in ("bash", "dash") if shutil.which(shell)]
@@ -156,7 +156,7 @@ def test_env_names_the_shell_uses_reach_the_task(name: str) -> None:
 @examples(300)
 @given(argvs=st.lists(argv(raw_bytes=True), min_size=0, max_size=8))
 def test_fast_quoting_equals_shlex_quote_word_by_word(argvs: list[list[str]]) -> None:
-    """The compiler's batch quoting (compiler.quoting.sh_words_many) is an optimisation
+    """The compiler's batch quoting (compiler.slurm.quoting.sh_words_many) is an optimisation
     of quoting each word with shlex.quote: it must give the very same text."""
     assert sh_words_many(argvs) == [" ".join(map(shlex.quote, a)) for a in argvs]
 

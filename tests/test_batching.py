@@ -1,4 +1,4 @@
-"""compiler.batching: the reference heuristic, branch by branch (DESIGN §3).
+"""compiler.passes.batch: the reference heuristic, branch by branch (docs/architecture.md §3).
 
 Limits used throughout (L): target/max CPUs 16/32, target/max mem 64G/128G
 (65536/131072 MiB), target/max jobs 100/500.  Every expectation is computed by
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from compiler import CompileError, compile_plan
-from compiler.batching import Batching, BatchingError, choose, fit
-from compiler.inputs import BatchingLimits
+from compiler.passes.batch import Batching, BatchingError, choose, fit
+from compiler.passes.parse import BatchingLimits
 
 L = BatchingLimits(
     target_cpus_per_job=16,

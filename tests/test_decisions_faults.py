@@ -1,10 +1,10 @@
-"""compiler.faults: which failures are transient, and the bounded back-off."""
+"""compiler.runtime.retry: which failures are transient, and the bounded back-off."""
 
 from __future__ import annotations
 
 import pytest
 
-from compiler.faults import (
+from compiler.runtime.retry import (
     PollPolicy,
     RetryPolicy,
     Verdict,

@@ -1,4 +1,4 @@
-"""compiler.journal_state: journal lines and what they add up to."""
+"""compiler.runtime.journal_state: journal lines and what they add up to."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from compiler.journal_state import (
+from compiler.runtime.journal_state import (
     JOURNAL_FORMAT,
     JournalError,
     JournalState,

@@ -1,4 +1,4 @@
-"""compiler.resume: what `submit` does next on a fresh or interrupted journal."""
+"""compiler.runtime.resume: what `submit` does next on a fresh or interrupted journal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 import sample_inputs
 
 from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep, compile_plan
-from compiler.journal_state import (
+from compiler.runtime.commands import chunked
+from compiler.runtime.journal_state import (
     JournalState,
     cancelled_event,
     fold,
@@ -16,8 +17,7 @@ from compiler.journal_state import (
     intent_event,
     submitted_event,
 )
-from compiler.parsers import parse_squeue
-from compiler.resume import (
+from compiler.runtime.resume import (
     left_to_submit,
     missing_directory,
     needs_lookup,
@@ -28,7 +28,7 @@ from compiler.resume import (
     step_umask,
     steps_to_run,
 )
-from compiler.runtime import chunked
+from compiler.slurm.parsers import parse_squeue
 
 
 def _plan(transport: str = "local", n_tasks: int = 4) -> Plan:

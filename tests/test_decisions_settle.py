@@ -1,13 +1,18 @@
-"""compiler.settle: job and task states from squeue, done markers and lane files."""
+"""compiler.runtime.settle: job and task states from squeue, done markers and lane files."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from compiler import Plan, compile_plan
-from compiler.journal_state import JournalState, fold, header_event, ran_event, submitted_event
-from compiler.parsers import parse_done_markers, parse_lane_status, parse_squeue
-from compiler.settle import (
+from compiler.runtime.journal_state import (
+    JournalState,
+    fold,
+    header_event,
+    ran_event,
+    submitted_event,
+)
+from compiler.runtime.settle import (
     LOST,
     NOT_SUBMITTED,
     all_settled,
@@ -21,6 +26,7 @@ from compiler.settle import (
     summary_counts,
     task_results,
 )
+from compiler.slurm.parsers import parse_done_markers, parse_lane_status, parse_squeue
 
 
 def _plan() -> Plan:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.faults import RetryPolicy
+from compiler.runtime.retry import RetryPolicy
 from effects import ExecutionError
 from effects.execute import Executor, run_once
 from effects.progress import Progress

@@ -12,7 +12,7 @@ import pytest
 import sample_inputs
 
 from compiler import Plan, compile_plan
-from compiler.journal_state import JournalError, intent_event, submitted_event
+from compiler.runtime.journal_state import JournalError, intent_event, submitted_event
 from effects.cli import main
 from effects.journal import Journal, read_state
 from effects.plan_files import dump_plan

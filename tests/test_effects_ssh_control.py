@@ -27,7 +27,7 @@ from effects_helpers import (
 )
 
 from compiler import compile_plan
-from compiler.faults import Verdict, classify
+from compiler.runtime.retry import Verdict, classify
 from effects.execute import prepare_transport
 
 

@@ -1,4 +1,6 @@
-"""compiler.extra_lines: which #SBATCH extra lines sbatch takes as we mean them (DESIGN §2.1)."""
+"""compiler.slurm.extra_lines: which #SBATCH extra lines sbatch takes as we mean them
+(docs/architecture.md §2.1).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +10,10 @@ import pytest
 import sample_inputs
 
 from compiler import CompileError, compile_plan
-from compiler.extra_lines import OWNED_OPTIONS, dedupe, directive_problem, is_directive
-from compiler.sbatch_options import LONG_OPTIONS, SHORT_OPTIONS
+from compiler.slurm.extra_lines import OWNED_OPTIONS, dedupe, directive_problem, is_directive
+from compiler.slurm.sbatch_options import LONG_OPTIONS, SHORT_OPTIONS
 
-# The options DESIGN §2.1 says the compiler owns.
+# The options the compiler owns (docs/architecture.md §2.1).
 DESIGN_OWNED = {
     "ntasks", "cpus-per-task", "mem", "mem-per-cpu", "job-name", "output", "error", "chdir",
     "parsable", "array", "partition", "time",

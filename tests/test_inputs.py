@@ -1,4 +1,5 @@
-"""compiler.inputs: what the schemas cannot say (DESIGN §2): exports, defaults, transports,
+"""compiler.passes.parse: what the schemas cannot say (docs/architecture.md §2): exports, defaults,
+transports,
 unique ids, both-or-neither, time exclusivity, targets against maxes."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sample_inputs
 
 from compiler import CompileError, Problem, compile_plan
 from compiler.errors import Problems
-from compiler.inputs import TransportKind, parse_config, parse_profile, parse_task_list
+from compiler.passes.parse import TransportKind, parse_config, parse_profile, parse_task_list
 
 CONFIG = sample_inputs.config()
 PROFILE = sample_inputs.profile("/home/a/p")

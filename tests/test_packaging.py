@@ -1,4 +1,5 @@
-"""The wheel carries schemas/ and templates/, and a non-editable install works (DESIGN §1).
+"""The wheel carries schemas/ and templates/, and a non-editable install works (docs/architecture.md
+§1).
 
 Slow (it builds a wheel and installs it into a clean venv); needs PyPI, or the
 configured index, for the build backend and for jinja2/jsonschema.  Without a
@@ -75,7 +76,7 @@ def test_wheel_carries_schemas_templates_and_effects(wheel: Path) -> None:
         assert template in names
         assert archive.read(template).decode() == (ROOT / "templates/job.sbatch.j2").read_text()
         assert "effects/__init__.py" in names
-        for module in ("__init__", "compile", "sbatch_options", "units"):
+        for module in ("__init__", "compile", "slurm/sbatch_options", "slurm/units"):
             assert f"compiler/{module}.py" in names
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         assert "slurmplan = effects.cli:main" in archive.read(entry_points).decode()
@@ -98,14 +99,14 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 COMPILE_EXAMPLE = """
 import json, pathlib, sys
-import compiler, compiler.resources
+import compiler, compiler.package_files
 examples = pathlib.Path(sys.argv[1])
 inputs = [json.loads((examples / f"{n}.json").read_text()) for n in ("config", "profile", "tasks")]
 plan = compiler.compile_plan(*inputs)
 assert compiler.plan_from_json(plan.to_json()) == plan
 print(json.dumps({
     "compiler": compiler.__file__,
-    "schemas": str(compiler.resources._folder("schemas")),
+    "schemas": str(compiler.package_files._folder("schemas")),
     "jobs": len(plan.jobs),
     "tasks": sum(len(j.tasks) for j in plan.jobs),
     "shebang": plan.jobs[0].script.splitlines()[0],

@@ -1,10 +1,12 @@
-"""compiler.parsers and compiler.states: what Slurm and the job scripts print (DESIGN §5)."""
+"""compiler.slurm.parsers and compiler.slurm.states: what Slurm and the job scripts print
+(docs/architecture.md §5).
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from compiler.parsers import (
+from compiler.slurm.parsers import (
     DoneMarker,
     ParseError,
     QueuedJob,
@@ -14,7 +16,7 @@ from compiler.parsers import (
     parse_sbatch_parsable,
     parse_squeue,
 )
-from compiler.states import TERMINAL_STATES, SlurmState
+from compiler.slurm.states import TERMINAL_STATES, SlurmState
 
 # --- sbatch --parsable --------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""compiler.plan_id: what the plan id hashes, written out plainly and compared.
+"""compiler.passes.plan_id: what the plan id hashes, written out plainly and compared.
 
 The ids of valid inputs are column hashes (compute_plan_id's docstring); any other
 shape is hashed as its canonical JSON.  Key order never matters

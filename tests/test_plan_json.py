@@ -1,4 +1,6 @@
-"""The plan's JSON form (DESIGN §5): round trips, schema conformity, refusal of garbage."""
+"""The plan's JSON form (docs/architecture.md §5): round trips, schema conformity, refusal of
+garbage.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 
 from compiler import CompileError, Plan, Source, compile_plan, compute_plan_id, plan_from_json
-from compiler.schema_check import schema_problems
+from compiler.schemas import schema_problems
 
 CONFIG: dict[str, Any] = {
     "default_slurm_config": {

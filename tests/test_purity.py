@@ -1,4 +1,6 @@
-"""compiler/ is pure (DESIGN §1): walk every module's AST for impure imports and calls."""
+"""compiler/ is pure (docs/architecture.md §1): walk every module's AST for impure imports and
+calls.
+"""
 
 from __future__ import annotations
 

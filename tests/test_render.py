@@ -1,4 +1,5 @@
-"""compiler.render: the script's layout (DESIGN §4), and its lanes run by a real bash.
+"""compiler.passes.render: the script's layout (docs/architecture.md §4), and its lanes run by a
+real bash.
 
 The run replaces `srun` with a small script that logs when each step starts and
 ends, so the test can count how many steps ever overlap.
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 
 from compiler import Plan, compile_plan
-from compiler.parsers import parse_done_markers, parse_lane_status
-from compiler.render import task_lines
+from compiler.passes.render import task_lines
+from compiler.slurm.parsers import parse_done_markers, parse_lane_status
 
 DIRECTIVE_ORDER = [
     "partition", "ntasks", "cpus-per-task", "mem", "job-name", "constraint", "gres", "gpus",

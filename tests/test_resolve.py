@@ -1,4 +1,6 @@
-"""compiler.resolve: default ⊕ gpu ⊕ list meta ⊕ task meta, and grouping (DESIGN §2.1, §2.3)."""
+"""compiler.passes.resolve: default ⊕ gpu ⊕ list meta ⊕ task meta, and grouping
+(docs/architecture.md §2.1, §2.3).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +8,8 @@ from typing import Any
 
 from compiler import compile_plan
 from compiler.errors import Problems
-from compiler.inputs import parse_config, parse_task_list
-from compiler.resolve import Group, group_tasks
+from compiler.passes.parse import parse_config, parse_task_list
+from compiler.passes.resolve import Group, group_tasks
 
 BATCHING = {
     "target_cpus_per_job": 16, "max_cpus_per_job": 32,

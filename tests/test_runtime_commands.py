@@ -1,4 +1,6 @@
-"""compiler.runtime: run-time command lines, pure functions of a plan and job ids (DESIGN §5)."""
+"""compiler.runtime.commands: run-time command lines, pure functions of a plan and job ids
+(docs/architecture.md §5).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +11,7 @@ import pytest
 import sample_inputs
 
 from compiler import Plan, compile_plan
-from compiler.parsers import SQUEUE_FORMAT, parse_squeue
-from compiler.runtime import (
+from compiler.runtime.commands import (
     cancel_argv,
     list_workdir_argv,
     lookup_by_name_argv,
@@ -18,6 +19,7 @@ from compiler.runtime import (
     read_files_argv,
     task_outputs,
 )
+from compiler.slurm.parsers import SQUEUE_FORMAT, parse_squeue
 
 SUDO = ("sudo", "--non-interactive", "-u", "alice")
 IDS = ["101", "102", "103", "104"]

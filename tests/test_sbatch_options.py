@@ -1,4 +1,5 @@
-"""compiler.sbatch_options against the installed sbatch (its --help, --usage, manpage and parser).
+"""compiler.slurm.sbatch_options against the installed sbatch (its --help, --usage, manpage and
+parser).
 
 Skipped when sbatch is not installed or has no slurm.conf (sbatch cannot even print --help
 without one) -- but under CI=true that is a failure, not a skip.  No job is submitted and
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.sbatch_options import (
+from compiler.slurm.sbatch_options import (
     LONG_OPTIONS,
     OPTION_TABLE,
     OPTIONS_OPTIONAL_VALUE,

@@ -1,4 +1,5 @@
-"""Rendered scripts are accepted by the real `sbatch --test-only` on the testbed (DESIGN §4).
+"""Rendered scripts are accepted by the real `sbatch --test-only` on the testbed
+(docs/architecture.md §4).
 
 `--test-only` makes slurmctld validate the script and its #SBATCH directives
 and estimate a start time, without queueing anything.  Two negative cases show

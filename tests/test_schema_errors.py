@@ -1,4 +1,5 @@
-"""Error messages (DESIGN §7): each problem names the field, the expected form and the value
+"""Error messages (docs/architecture.md §7): each problem names the field, the expected form and the
+value
 received, carries a JSON pointer into its input, and all problems come in one CompileError."""
 
 from __future__ import annotations

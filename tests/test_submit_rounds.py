@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from sample_inputs import one_task_per_job_config, profile, tasks
 
-from compiler import Plan, SubmitStep, compile_plan, submit_rounds
-from compiler.parsers import Submitted
-from compiler.submit_rounds import SSH_ROUND_JOBS, SubmitRound, next_round, read_round
+from compiler import Plan, SubmitStep, compile_plan
+from compiler.runtime import rounds as submit_rounds
+from compiler.runtime.rounds import SSH_ROUND_JOBS, SubmitRound, next_round, read_round
+from compiler.slurm.parsers import Submitted
 
 SSH = {"host": "login", "key_path": "/k", "known_hosts_path": "/kh"}
 

@@ -1,4 +1,4 @@
-"""compiler.transport and the plan's steps: exact argv per transport (DESIGN §5)."""
+"""compiler.transport and the plan's steps: exact argv per transport (docs/architecture.md §5)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 import sample_inputs
 
 from compiler import MkdirStep, Plan, SubmitStep, Transport, UploadStep, WriteStep, compile_plan
-from compiler.inputs import SshTarget, TransportKind
-from compiler.runtime import cancel_argv, list_workdir_argv, poll_argv, read_files_argv
-from compiler.tarball import scripts_tar
+from compiler.passes.parse import SshTarget, TransportKind
+from compiler.runtime.commands import cancel_argv, list_workdir_argv, poll_argv, read_files_argv
+from compiler.runtime.upload import scripts_tar
 from compiler.transport import SUDO_COMMANDS, as_runner, as_user
 
 SSH_TARGET = SshTarget(

@@ -1,4 +1,4 @@
-"""compiler.units: Slurm's --mem and --time formats (DESIGN §2.1).
+"""compiler.slurm.units: Slurm's --mem and --time formats (docs/architecture.md §2.1).
 
 Expected values are worked out by hand from the rules: memory is 1024-based,
 a bare number is MiB, K rounds up to whole MiB; time fields are
@@ -13,7 +13,13 @@ import pytest
 import sample_inputs
 
 from compiler import CompileError, compile_plan
-from compiler.units import FormatError, format_time, parse_mem_mib, parse_time_seconds, scale_time
+from compiler.slurm.units import (
+    FormatError,
+    format_time,
+    parse_mem_mib,
+    parse_time_seconds,
+    scale_time,
+)
 
 # --- memory -------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import referencing
 from jsonschema import ValidationError
 from jsonschema.protocols import Validator
 
-from compiler import resources
+from compiler import package_files
 from compiler.errors import Problem, Source, pointer, show
 
 _NOT_OVERRIDABLE = frozenset({"partition", "account"})
@@ -53,8 +53,8 @@ _Draft = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 @cache
 def _registry() -> referencing.Registry[Any]:
     pairs = []
-    for name in resources.SCHEMA_NAMES:
-        contents = resources.schema(name)
+    for name in package_files.SCHEMA_NAMES:
+        contents = package_files.schema(name)
         pairs.append((contents["$id"], referencing.Resource.from_contents(contents)))
     return referencing.Registry().with_resources(pairs)
 
@@ -62,7 +62,7 @@ def _registry() -> referencing.Registry[Any]:
 @cache
 def validator(name: str) -> Validator:
     """A validator for `schemas/<name>.schema.json` with whole-string patterns."""
-    return _Draft(resources.schema(name), registry=_registry())  # type: ignore[no-any-return]
+    return _Draft(package_files.schema(name), registry=_registry())  # type: ignore[no-any-return]
 
 
 def schema_problems(name: str, source: Source, instance: Any) -> list[Problem]:

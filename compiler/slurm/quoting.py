@@ -3,7 +3,7 @@
 Everything a job script hands to the shell (task argv, env values, export
 values) passes through `sh_quote` exactly once.  Directive values are never
 quoted: sbatch reads #SBATCH lines with its own parser, so they are checked
-against safe character sets instead (schemas/, compiler/extra_lines.py).
+against safe character sets instead (schemas/, compiler/slurm/extra_lines.py).
 """
 
 from __future__ import annotations

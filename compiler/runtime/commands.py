@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from compiler import layout
-from compiler.parsers import SQUEUE_FORMAT
 from compiler.plan import Plan
+from compiler.slurm.parsers import SQUEUE_FORMAT
 from compiler.transport import as_runner, as_user
 
 

@@ -16,8 +16,8 @@ from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import Any
 
-from compiler import resources
-from compiler.schema_check import validator
+from compiler import package_files
+from compiler.schemas import validator
 
 _TOP_KEYS = frozenset(
     {"name", "needs_gpu", "tasks_per_job", "parallel_tasks_per_job", "meta", "tasks"}
@@ -35,7 +35,7 @@ _NUL_FREE = re.compile(
 
 
 def _pattern_text(*path: str) -> str:
-    node: Any = resources.schema("task_list")
+    node: Any = package_files.schema("task_list")
     for key in path:
         node = node[key]
     text: str = node["pattern"]
@@ -83,7 +83,7 @@ def _meta_ok(meta: Any, seen: dict[str, tuple[Any, bool]]) -> bool:
             return known[1]
     except RecursionError:  # a meta that contains itself: not JSON
         return False
-    meta_schema = resources.schema("task_list")["$defs"]["meta"]
+    meta_schema = package_files.schema("task_list")["$defs"]["meta"]
     valid = validator("task_list").evolve(schema=meta_schema).is_valid(meta)
     seen[key] = (meta, valid)
     return valid

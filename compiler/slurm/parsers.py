@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from compiler.states import SlurmState
+from compiler.slurm.states import SlurmState
 
 
 class ParseError(ValueError):

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.extra_lines import dedupe
-from compiler.inputs import DEFAULT_SHEBANG, Layer, RunnerConfig, TaskList
+from compiler.passes.parse import DEFAULT_SHEBANG, Layer, RunnerConfig, TaskList
+from compiler.slurm.extra_lines import dedupe
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,11 +14,11 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from compiler.journal_state import JournalState
-from compiler.parsers import DoneMarker, QueuedJob
 from compiler.plan import Plan
-from compiler.runtime import task_outputs
-from compiler.states import SlurmState
+from compiler.runtime.commands import task_outputs
+from compiler.runtime.journal_state import JournalState
+from compiler.slurm.parsers import DoneMarker, QueuedJob
+from compiler.slurm.states import SlurmState
 
 NOT_SUBMITTED = "NOT_SUBMITTED"
 LOST = "LOST"  # gone from squeue without a done marker

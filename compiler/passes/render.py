@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import jinja2
 
-from compiler import resources
-from compiler.quoting import sh_quote
-from compiler.resolve import Resources
+from compiler import package_files
+from compiler.passes.resolve import Resources
+from compiler.slurm.quoting import sh_quote
 
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
@@ -19,7 +19,7 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 _ENV.filters["sh"] = sh_quote
-_TEMPLATE = _ENV.from_string(resources.template_text("job.sbatch.j2"))
+_TEMPLATE = _ENV.from_string(package_files.template_text("job.sbatch.j2"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

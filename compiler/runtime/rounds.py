@@ -19,11 +19,11 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from compiler.faults import SSH_FAILED
-from compiler.inputs import TransportKind
-from compiler.parsers import ParseError, Submitted, parse_sbatch_parsable
+from compiler.passes.parse import TransportKind
 from compiler.plan import Plan, SubmitStep
-from compiler.runtime import ARGV_CHUNK_CHARS
+from compiler.runtime.commands import ARGV_CHUNK_CHARS
+from compiler.runtime.retry import SSH_FAILED
+from compiler.slurm.parsers import ParseError, Submitted, parse_sbatch_parsable
 from compiler.transport import as_user
 
 # Jobs per ssh round: enough to spread one round trip thin (~10 ms against

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from compiler.sbatch_options import (
+from compiler.slurm.sbatch_options import (
     OPTIONS_OPTIONAL_VALUE,
     OPTIONS_TAKING_VALUE,
     SHORT_OPTIONS,

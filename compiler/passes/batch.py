@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.inputs import BatchingLimits
+from compiler.passes.parse import BatchingLimits
 
 
 class BatchingError(ValueError):

@@ -16,10 +16,10 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from compiler import resources
+from compiler import package_files
 from compiler.errors import Problems, Source, pointer, show
-from compiler.extra_lines import directive_problem, is_directive
-from compiler.units import TIME_FORM, FormatError, parse_mem_mib, parse_time_seconds
+from compiler.slurm.extra_lines import directive_problem, is_directive
+from compiler.slurm.units import TIME_FORM, FormatError, parse_mem_mib, parse_time_seconds
 
 # A layer of Slurm settings after parsing: field -> normalized value.
 #   mem -> int MiB; time / time_per_task -> ("time"|"per_task", seconds|None);
@@ -242,7 +242,7 @@ def parse_profile(raw: dict[str, Any], problems: Problems) -> UserProfile:
 
 
 def _directive_path() -> re.Pattern[str]:
-    return re.compile(resources.schema("user_profile")["$defs"]["directive_path"]["pattern"])
+    return re.compile(package_files.schema("user_profile")["$defs"]["directive_path"]["pattern"])
 
 
 def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
