@@ -15,11 +15,11 @@ from compiler.plan import (
     PlanWarning,
     Step,
     SubmitStep,
-    Transport,
     UploadStep,
     WriteStep,
     plan_from_json,
 )
+from compiler.transport import SshTarget, Transport, TransportKind
 
 __all__ = [
     "CompileError",
@@ -30,9 +30,11 @@ __all__ = [
     "PlanWarning",
     "Problem",
     "Source",
+    "SshTarget",
     "Step",
     "SubmitStep",
     "Transport",
+    "TransportKind",
     "UploadStep",
     "WriteStep",
     "compile_plan",

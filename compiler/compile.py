@@ -14,7 +14,6 @@ from compiler.passes.fast_check import task_list_is_valid
 from compiler.passes.parse import (
     RunnerConfig,
     TaskList,
-    TransportKind,
     UserProfile,
     parse_config,
     parse_profile,
@@ -31,7 +30,6 @@ from compiler.plan import (
     PlanWarning,
     Step,
     SubmitStep,
-    Transport,
     UploadStep,
     WriteStep,
 )
@@ -40,7 +38,7 @@ from compiler.schemas import schema_problems
 from compiler.slurm.extra_lines import is_directive
 from compiler.slurm.quoting import sh_env_command, sh_words_many
 from compiler.slurm.units import MAX_MINUTES, format_time
-from compiler.transport import as_user
+from compiler.transport import Transport, TransportKind, as_user
 
 _T = TypeVar("_T")
 

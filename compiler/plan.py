@@ -6,17 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, assert_never
 
 from compiler.errors import CompileError, Problem, Source, pointer
-from compiler.passes.parse import SshTarget, TransportKind
 from compiler.schemas import schema_problems
+from compiler.transport import SshTarget, Transport, TransportKind
 
 FORMAT = "slurmplan/1"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transport:
-    kind: TransportKind
-    user: str
-    ssh: SshTarget | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Exact command lines for each transport.
+"""How commands reach the cluster user: the transport of a plan, and its exact command lines.
 
 - local: the runner is the cluster user; commands run as they are.
 - sudo:  the runner impersonates the user for sbatch, scancel, cat, ls and mkdir
@@ -12,9 +12,33 @@ from __future__ import annotations
 import posixpath
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
-from compiler.passes.parse import SshTarget, TransportKind
-from compiler.plan import Transport
+
+class TransportKind(StrEnum):
+    LOCAL = "local"
+    SUDO = "sudo"
+    SSH = "ssh"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SshTarget:
+    host: str
+    port: int
+    key_path: str
+    known_hosts_path: str
+    control_path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transport:
+    """How a plan reaches its cluster user: who, and for ssh, where."""
+
+    kind: TransportKind
+    user: str
+    ssh: SshTarget | None = None
+
 
 # The only commands sudo may run as the user (the sudoers rule of the site).
 SUDO_COMMANDS = frozenset({"sbatch", "scancel", "cat", "ls", "mkdir"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from compiler import Job, Plan
-from compiler.passes.parse import TransportKind
+from compiler.transport import TransportKind
 
 
 def mem_text(mib: int) -> str:

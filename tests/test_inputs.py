@@ -12,7 +12,8 @@ import sample_inputs
 
 from compiler import CompileError, Problem, compile_plan
 from compiler.errors import Problems
-from compiler.passes.parse import TransportKind, parse_config, parse_profile, parse_task_list
+from compiler.passes.parse import parse_config, parse_profile, parse_task_list
+from compiler.transport import TransportKind
 
 CONFIG = sample_inputs.config()
 PROFILE = sample_inputs.profile("/home/a/p")

@@ -11,7 +11,6 @@ import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -20,17 +19,12 @@ from compiler import package_files
 from compiler.errors import Problems, Source, pointer, show
 from compiler.slurm.extra_lines import directive_problem, is_directive
 from compiler.slurm.units import TIME_FORM, FormatError, parse_mem_mib, parse_time_seconds
+from compiler.transport import SshTarget, TransportKind
 
 # A layer of Slurm settings after parsing: field -> normalized value.
 #   mem -> int MiB; time / time_per_task -> ("time"|"per_task", seconds|None);
 #   extra_lines -> tuple[str, ...]; nodes -> str; the rest as given.
 Layer = dict[str, Any]
-
-
-class TransportKind(StrEnum):
-    LOCAL = "local"
-    SUDO = "sudo"
-    SSH = "ssh"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,15 +45,6 @@ class RunnerConfig:
     exports: tuple[tuple[str, str], ...]  # (name, path relative to cache_dir, normalized)
     scripts_dir: str | None
     max_jobs_in_queue: int | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SshTarget:
-    host: str
-    port: int
-    key_path: str
-    known_hosts_path: str
-    control_path: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
-from compiler.passes.parse import TransportKind
 from compiler.plan import MkdirStep, Plan, Step, SubmitStep, UploadStep, WriteStep
 from compiler.runtime.journal_state import JournalState
 from compiler.slurm.parsers import QueuedJob
+from compiler.transport import TransportKind
 
 
 def left_to_submit(state: JournalState, steps: Iterable[SubmitStep]) -> list[SubmitStep]:

@@ -19,12 +19,11 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from compiler.passes.parse import TransportKind
 from compiler.plan import Plan, SubmitStep
 from compiler.runtime.commands import ARGV_CHUNK_CHARS
 from compiler.runtime.retry import SSH_FAILED
 from compiler.slurm.parsers import ParseError, Submitted, parse_sbatch_parsable
-from compiler.transport import as_user
+from compiler.transport import TransportKind, as_user
 
 # Jobs per ssh round: enough to spread one round trip thin (~10 ms against
 # ~4 ms per sbatch), few enough that progress moves and a cut-off round leaves
