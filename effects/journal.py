@@ -14,16 +14,15 @@ import os
 from collections.abc import Iterator, Sequence
 
 from compiler import Plan
+from compiler.runtime import journal_state
 from compiler.runtime.journal_state import (
     Event,
     JournalError,
     JournalState,
     check_for_plan,
-    complete_lines,
     encode,
     fold,
     header_event,
-    parse_line,
 )
 
 
@@ -44,11 +43,11 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _state_of(data: bytes, plan: Plan, path: str) -> tuple[JournalState, int]:
-    lines, end = complete_lines(data)
-    state = fold(parse_line(line, n) for n, line in enumerate(lines, start=1))
+def _state_of(data: bytes, plan: Plan, path: str) -> JournalState:
+    """The pure journal_state.read of the file's bytes, refusing another plan's journal."""
+    state = journal_state.read(data)
     check_for_plan(state, plan.plan_id, len(plan.jobs), path)
-    return state, end
+    return state
 
 
 def read_state(path: str, plan: Plan) -> JournalState:
@@ -60,7 +59,7 @@ def read_state(path: str, plan: Plan) -> JournalState:
         return JournalState()
     except OSError as error:
         raise JournalError(f"{path}: cannot be read: {error.strerror or error}") from None
-    return _state_of(data, plan, path)[0]
+    return _state_of(data, plan, path)
 
 
 class Journal:
@@ -113,7 +112,8 @@ class Journal:
         if size == self._size:
             return  # nobody else wrote since our last look
         data = _read_all(self._fd)
-        self.state, end = _state_of(data, self.plan, self.path)
+        self.state = _state_of(data, self.plan, self.path)
+        end = data.rfind(b"\n") + 1  # read() ignores what follows the last newline
         if end < len(data):  # a writer was killed mid-line: that line never happened
             os.ftruncate(self._fd, end)
             os.fsync(self._fd)
