@@ -12,8 +12,7 @@ from compiler.runtime.commands import cancel_argv, chunked
 from compiler.runtime.journal_state import cancelled_event
 from effects.execute import Executor
 from effects.journal import Journal
-from effects.progress import Progress
-from effects.submit import resolve
+from effects.submit import Progress, resolve
 
 
 def cancel(

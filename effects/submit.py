@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import assert_never
+from typing import Protocol, assert_never
 
 from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep
 from compiler.runtime.commands import queue_count_argv
@@ -40,8 +40,19 @@ from effects.atomic import write_atomic
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Executor
 from effects.journal import Journal
-from effects.progress import Progress
 from effects.queries import list_workdir, lookup_by_name
+
+
+class Progress(Protocol):
+    """What submit and cancel tell as they go (the command line's is effects.progress)."""
+
+    done: int
+
+    def advance(self, message: str, step: int = 1) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(slots=True)
