@@ -44,7 +44,7 @@ from effects.queries import list_workdir, lookup_by_name
 
 
 class Progress(Protocol):
-    """What submit and cancel tell as they go (the command line's is effects.progress)."""
+    """What submit and cancel tell as they go (the command line's is effects.cli.progress)."""
 
     done: int
 

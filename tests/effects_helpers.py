@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from compiler import Plan, compile_plan
-from effects.plan_files import dump_plan
+from effects.cli.plan_files import dump_plan
 
 REPO = Path(__file__).resolve().parents[1]
 TESTBED = REPO / "scripts" / "testbed.sh"

@@ -15,7 +15,7 @@ import pytest
 
 from compiler import compile_plan, plan_from_json
 from effects.cli import main
-from effects.plan_files import dump_plan
+from effects.cli.plan_files import dump_plan
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).parent.parent

@@ -10,8 +10,8 @@ import pytest
 
 from compiler.runtime.retry import RetryPolicy
 from effects import ExecutionError
+from effects.cli.progress import Progress
 from effects.execute import Executor, run_once
-from effects.progress import Progress
 
 
 def test_argv_reaches_the_program_unchanged_without_a_shell() -> None:

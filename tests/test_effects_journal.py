@@ -14,8 +14,8 @@ import sample_inputs
 from compiler import Plan, compile_plan
 from compiler.runtime.journal_state import JournalError, intent_event, submitted_event
 from effects.cli import main
+from effects.cli.plan_files import dump_plan
 from effects.journal import Journal, read_state
-from effects.plan_files import dump_plan
 
 
 def _plan(name: str = "jr", n: int = 3) -> Plan:

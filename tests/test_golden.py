@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from compiler import compile_plan
-from effects import golden
+from effects.cli import golden
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = ("config.json", "profile.json", "tasks.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from compiler import CompileError, Plan, Source, plan_from_json
-from effects.inputs_io import InputError, problem_lines, read_json_object
+from effects.cli.inputs_io import InputError, problem_lines, read_json_object
 
 
 def dump_plan(plan: Plan) -> str:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from compiler import Plan
 from compiler.runtime.upload import script_bytes
 from effects.atomic import write_atomic
-from effects.plan_files import plan_bytes
+from effects.cli.plan_files import plan_bytes
 
 PLAN_FILE = "plan.json"
 SCRIPTS_DIR = "scripts"

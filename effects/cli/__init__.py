@@ -1,4 +1,4 @@
-"""The `slurmplan` command: compile, show and check plans (run-time commands: run_commands).
+"""The `slurmplan` command line: its parser and main; compile, show, check (run-time: run_commands).
 
 Exit status: 0 done (check: no difference); 1 check found differences;
 2 bad input or a file that cannot be read or written, with one problem per line
@@ -16,11 +16,11 @@ from importlib import metadata
 
 from compiler import CompileError, Plan, Source, compile_plan
 from compiler.runtime.upload import script_bytes
-from effects import golden, run_commands
 from effects.atomic import write_atomic
-from effects.inputs_io import InputError, problem_lines, read_json_objects
-from effects.plan_files import dump_plan, load_plan
-from effects.show import summary
+from effects.cli import golden, run_commands
+from effects.cli.inputs_io import InputError, problem_lines, read_json_objects
+from effects.cli.plan_files import dump_plan, load_plan
+from effects.cli.show import summary
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -143,7 +143,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
     return status
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -19,13 +19,13 @@ from compiler.runtime.retry import PollPolicy, RetryPolicy
 from compiler.runtime.settle import JobView, TaskResult, all_succeeded
 from compiler.slurm.parsers import ParseError
 from effects.cancel import cancel
+from effects.cli.inputs_io import InputError
+from effects.cli.plan_files import load_plan
+from effects.cli.progress import Progress
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Executor, prepare_transport
-from effects.inputs_io import InputError
 from effects.journal import default_path
 from effects.observe import NotSubmitted, Observer, describe, wait
-from effects.plan_files import load_plan
-from effects.progress import Progress
 from effects.submit import submit
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
