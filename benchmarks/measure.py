@@ -50,8 +50,7 @@ def _maxrss_mb() -> float:
 
 
 def _task_list(workload: str, n: int) -> dict[str, Any]:
-    make = {"homogeneous": workloads.homogeneous, "heterogeneous": workloads.heterogeneous}
-    return make[workload](n)
+    return workloads.WORKLOADS[workload][1](n)
 
 
 def _count_files(directory: str) -> tuple[int, int]:
@@ -63,13 +62,15 @@ def _count_files(directory: str) -> tuple[int, int]:
     return files, size
 
 
-def _runner(kind: str, task_list: dict[str, Any], scratch: str) -> Callable[[], dict[str, Any]]:
+def _runner(
+    kind: str, config: dict[str, Any], task_list: dict[str, Any], scratch: str
+) -> Callable[[], dict[str, Any]]:
     """A function doing one repetition of `kind`, with its untimed set-up done.
 
     Each kind imports only what it runs, so that a row's memory is its own (the
     reference's modules and pydantic are not in slurmplan's rows, and so on).
     """
-    config, profile = workloads.CONFIG, workloads.PROFILE
+    profile = workloads.PROFILE
     if kind == "slurmplan":
         from compiler import compile_plan  # noqa: PLC0415
 
@@ -173,10 +174,11 @@ def _output_dir(kind: str, scratch: str) -> str | None:
 
 
 def measure(kind: str, workload: str, n: int, repeat: int, scratch: str) -> dict[str, Any]:
+    config = workloads.WORKLOADS[workload][0]
     # Warm up on 10 tasks: imports, schema and template loading are not what is measured.
-    _runner(kind, _task_list(workload, 10), os.path.join(scratch, "warmup"))()
+    _runner(kind, config, _task_list(workload, 10), os.path.join(scratch, "warmup"))()
     task_list = _task_list(workload, n)
-    run = _runner(kind, task_list, scratch)
+    run = _runner(kind, config, task_list, scratch)
     out_dir = _output_dir(kind, scratch)
     rss_inputs = _maxrss_mb()
     times: list[float] = []
@@ -201,11 +203,9 @@ def measure(kind: str, workload: str, n: int, repeat: int, scratch: str) -> dict
 
         from compiler import compile_plan  # noqa: PLC0415
 
-        expected = [
-            j.script for j in compile_plan(workloads.CONFIG, workloads.PROFILE, task_list).jobs
-        ]
+        expected = [j.script for j in compile_plan(config, workloads.PROFILE, task_list).jobs]
         produced["equal_to_slurmplan"] = (
-            floor.scripts(workloads.CONFIG, workloads.PROFILE, task_list) == expected
+            floor.scripts(config, workloads.PROFILE, task_list) == expected
         )
         assert produced["equal_to_slurmplan"], "the floor's scripts differ from slurmplan's"
     return {
@@ -223,7 +223,7 @@ def measure(kind: str, workload: str, n: int, repeat: int, scratch: str) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("kind", choices=KINDS)
-    parser.add_argument("workload", choices=("homogeneous", "heterogeneous"))
+    parser.add_argument("workload", choices=tuple(workloads.WORKLOADS))
     parser.add_argument("n", type=int)
     parser.add_argument("repeat", type=int)
     args = parser.parse_args()

@@ -3,7 +3,8 @@
 Runs each measurement (benchmarks/measure.py) in a fresh process, one after
 another, saves the raw numbers to benchmarks/results/latest.json, then writes
 docs/benchmarks.md and docs/benchmarks-compile.png from them (benchmarks/report.py).
-`--quick` runs small sizes only and writes nothing but the table on stdout.
+`--quick` runs small sizes only (and the 1000x100 workload, which is 100k tasks)
+and writes nothing but the table on stdout.
 Needs the `bench` extra: `pip install -e '.[bench]'` (fractal-server 2.18.5, matplotlib).
 
 As root with the SLURM testbed up (`bash scripts/testbed.sh up`), it first runs
@@ -38,11 +39,14 @@ PLAN: list[tuple[str, str, int, int]] = [
     ("slurmplan", "homogeneous", M, 3),
     ("slurmplan", "heterogeneous", 100 * K, 5),
     ("slurmplan", "heterogeneous", M, 3),
+    ("slurmplan", "1000x100", 100 * K, 5),
     *[("reference", "homogeneous", n, 5) for n in (K, 10 * K, 100 * K)],
     ("reference", "homogeneous", M, 3),
+    ("reference", "1000x100", 100 * K, 5),
     *[("floor", "homogeneous", n, 5) for n in (K, 10 * K, 100 * K)],
     ("floor", "homogeneous", M, 3),
     ("floor", "heterogeneous", 100 * K, 5),
+    ("floor", "1000x100", 100 * K, 5),
     # Disk writes are noisy on a shared VM: more repetitions where they are cheap.
     *[("slurmplan-files", "homogeneous", n, 7) for n in (K, 10 * K)],
     ("slurmplan-files", "homogeneous", 100 * K, 5),
@@ -54,7 +58,7 @@ PLAN: list[tuple[str, str, int, int]] = [
 QUICK: list[tuple[str, str, int, int]] = [
     (kind, workload, n, 2)
     for kind, workload, n, _ in PLAN
-    if n <= 10 * K and workload == "homogeneous" and kind != "parts"
+    if kind != "parts" and ((n <= 10 * K and workload == "homogeneous") or workload == "1000x100")
 ]
 
 

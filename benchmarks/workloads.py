@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 CONFIG: dict[str, Any] = {
@@ -23,6 +24,15 @@ CONFIG: dict[str, Any] = {
     },
     "user_local_exports": {"LIBRARY_1_CACHE_DIR": "somewhere/library_1"},
     "scripts_dir": "/srv/slurmplan/scripts",
+}
+
+# The same site allowing 1,000 jobs per batch of alike tasks (the reference's own
+# max_num_jobs knob): 100,000 homogeneous tasks then make 1,000 jobs of 100 tasks,
+# 16 at once (the heuristic's last branch, ceil(100,000 / 1,000) tasks per job),
+# on both sides, where CONFIG's 500 make 500 jobs of 200.
+CONFIG_1000_JOBS: dict[str, Any] = {
+    **CONFIG,
+    "batching_config": {**CONFIG["batching_config"], "max_num_jobs": 1000},
 }
 
 PROFILE: dict[str, Any] = {
@@ -62,3 +72,12 @@ def heterogeneous(n: int) -> dict[str, Any]:
         if i % 3 == 0:
             task["env"] = {"OMP_NUM_THREADS": "2"}
     return doc
+
+
+# workload -> (runner config, task list of n tasks); "1000x100" is 1,000 jobs x 100 tasks
+# at 100,000 tasks (above 16,000 tasks, 1,000 jobs of ceil(n / 1,000) tasks).
+WORKLOADS: dict[str, tuple[dict[str, Any], Callable[[int], dict[str, Any]]]] = {
+    "homogeneous": (CONFIG, homogeneous),
+    "heterogeneous": (CONFIG, heterogeneous),
+    "1000x100": (CONFIG_1000_JOBS, homogeneous),
+}
