@@ -16,6 +16,7 @@ import pytest
 from compiler import compile_plan, plan_from_json
 from effects.cli import main
 from effects.cli.plan_files import dump_plan
+from effects.cli.tables import table_lines, table_text
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).parent.parent
@@ -253,6 +254,21 @@ def test_show_a_bad_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_show_a_missing_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(tmp_path / "nope.json")]) == 2
     assert _stderr_lines(capsys) == [f"{tmp_path / 'nope.json'}: no such file"]
+
+
+def test_tables_as_status_and_collect_print_them() -> None:
+    rows = [["JOB", "NAME", "STATE"], ["0", "a.1", "RUNNING"], ["10", "b", "-  "]]
+    assert table_text(rows) == "JOB  NAME  STATE\n0    a.1   RUNNING\n10   b     -\n"
+    assert table_text([["TASK", "STDOUT"]]) == "TASK  STDOUT\n"  # no rows: the header
+
+
+def test_tables_as_show_prints_them() -> None:
+    rows = [("job", "name", "ntasks", "ids"), ("0", "x", "2", "t1..t2"), ("10", "yy", "12", "")]
+    assert table_lines(rows, right=frozenset({0, 2}), indent="  ") == [
+        "  job  name  ntasks  ids",
+        "    0  x          2  t1..t2",
+        "   10  yy        12",
+    ]
 
 
 # -- check --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from effects.cancel import cancel
 from effects.cli.inputs_io import InputError
 from effects.cli.plan_files import load_plan
 from effects.cli.progress import Progress
+from effects.cli.tables import table_text
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Executor, prepare_transport
 from effects.journal import default_path
@@ -117,14 +118,6 @@ def _view_json(view: JobView) -> dict[str, object]:
     }
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in [header, *rows]
-    ]
-    return "\n".join(line.rstrip() for line in lines) + "\n"
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
     plan = _load(args)
     observer = Observer(plan, _journal(args), _executor(args, _stderr))
@@ -138,7 +131,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
          "-" if v.failed_tasks is None else str(v.failed_tasks)]
         for v in views
     ]  # fmt: skip
-    sys.stdout.write(_table(["JOB", "NAME", "JOB_ID", "STATE", "TASKS", "FAILED"], rows))
+    sys.stdout.write(table_text([["JOB", "NAME", "JOB_ID", "STATE", "TASKS", "FAILED"], *rows]))
     print(describe(views))
     return EXIT_OK
 
@@ -184,7 +177,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return EXIT_OK
     rows = [_result_row(r) for r in results.values()]
-    sys.stdout.write(_table(["TASK", "JOB_ID", "STATE", "EXIT", "STDOUT"], rows))
+    sys.stdout.write(table_text([["TASK", "JOB_ID", "STATE", "EXIT", "STDOUT"], *rows]))
     return EXIT_OK
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from compiler import Job, Plan
 from compiler.transport import TransportKind
+from effects.cli.tables import table_lines
 
 
 def mem_text(mib: int) -> str:
@@ -32,18 +31,6 @@ def _n(count: int, word: str) -> str:
 def _task_range(job: Job) -> str:
     first, last = job.tasks[0], job.tasks[-1]
     return first if len(job.tasks) == 1 else f"{first}..{last}"
-
-
-def _table(rows: Sequence[Sequence[str]], right: frozenset[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  "
-        + "  ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
 
 
 _HEADER = ("job", "name", "ntasks", "tasks", "cpus/task", "mem/job", "time", "task ids")
@@ -79,7 +66,7 @@ def summary(plan: Plan) -> str:
             f"partition {group.partition}",
         ]
         jobs = [_job_row(job) for job in plan.jobs if job.group == group.index]
-        lines += _table([_HEADER, *jobs], right=frozenset({0, 2, 3, 4, 5}))
+        lines += table_lines([_HEADER, *jobs], right=frozenset({0, 2, 3, 4, 5}), indent="  ")
     lines += ["", "warnings" if plan.warnings else "warnings: none"]
     for warning in plan.warnings:
         where = "plan" if warning.group is None else f"group {warning.group}"
