@@ -52,7 +52,7 @@ from effects_helpers import (  # noqa: E402
 )
 
 from compiler import Plan, SubmitStep  # noqa: E402
-from compiler.runtime.upload import script_bytes  # noqa: E402
+from compiler.plan import script_bytes  # noqa: E402
 
 POLL_TYPES = ("REQUEST_JOB_INFO", "REQUEST_JOB_INFO_SINGLE", "REQUEST_JOB_USER_INFO")
 

@@ -12,6 +12,11 @@ from compiler.transport import SshTarget, Transport, TransportKind
 FORMAT = "slurmplan/1"
 
 
+def script_bytes(script: str) -> bytes:
+    """A script as bytes: UTF-8, with lone surrogates standing for raw bytes."""
+    return script.encode("utf-8", "surrogateescape")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlanWarning:
     group: int | None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, assert_never
 
 from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep
+from compiler.plan import script_bytes
 from compiler.runtime.commands import queue_count_argv
 from compiler.runtime.journal_state import (
     intent_event,
@@ -34,7 +35,7 @@ from compiler.runtime.resume import (
 )
 from compiler.runtime.retry import PollPolicy, Verdict, classify, next_poll_delay, stderr_tail
 from compiler.runtime.rounds import next_round, read_round
-from compiler.runtime.upload import script_bytes, scripts_tar
+from compiler.runtime.upload import scripts_tar
 from compiler.slurm.parsers import Submitted
 from effects.atomic import write_atomic
 from effects.errors import ExecutionError, Interrupted

@@ -31,7 +31,7 @@ from effects_helpers import (
 from sample_inputs import one_task_per_job_config
 
 from compiler import Plan
-from compiler.runtime.upload import script_bytes
+from compiler.plan import script_bytes
 
 pytestmark = pytest.mark.testbed
 

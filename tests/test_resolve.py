@@ -10,6 +10,7 @@ from compiler import compile_plan
 from compiler.errors import Problems
 from compiler.passes.parse import parse_config, parse_task_list
 from compiler.passes.resolve import Group, group_tasks
+from compiler.slurm.units import TimeLimit
 
 BATCHING = {
     "target_cpus_per_job": 16, "max_cpus_per_job": 32,
@@ -51,23 +52,34 @@ def test_default_alone() -> None:
     (group,) = _groups({"name": "n", "tasks": [_task("a")]})
     r = group.resources
     assert (r.partition, r.cpus_per_task, r.mem_mb) == ("main", 1, 1024)
-    assert (r.time_seconds, r.time_per_task, r.has_time) == (3600, False, True)
-    assert (r.account, r.qos, r.constraint, r.gres) == ("lab", "normal", "c1", None)
+    assert r.time == TimeLimit(seconds=3600, per_task=False)
+    assert (r.option("account"), r.option("qos"), r.option("constraint"), r.option("gres")) == (
+        "lab",
+        "normal",
+        "c1",
+        None,
+    )
     assert r.extra_lines == ("export D=1", "#SBATCH --comment=default")
 
 
 def test_gpu_config_ignored_without_needs_gpu() -> None:
     (group,) = _groups({"name": "n", "needs_gpu": False, "tasks": [_task("a")]})
     assert group.resources.partition == "main"
-    assert group.resources.gres is None
+    assert group.resources.option("gres") is None
 
 
 def test_gpu_keys_replace_the_defaults_extra_lines_included() -> None:
     (group,) = _groups({"name": "n", "needs_gpu": True, "tasks": [_task("a")]})
     r = group.resources
-    assert (r.partition, r.cpus_per_task, r.gres, r.constraint) == ("gpu", 2, "gpu:1", "g1")
+    assert (r.partition, r.cpus_per_task, r.option("gres"), r.option("constraint")) == (
+        "gpu",
+        2,
+        "gpu:1",
+        "g1",
+    )
     # keys the gpu config does not set stay as the default's
-    assert (r.mem_mb, r.account, r.qos, r.time_seconds) == (1024, "lab", "normal", 3600)
+    assert (r.mem_mb, r.option("account"), r.option("qos")) == (1024, "lab", "normal")
+    assert r.time == TimeLimit(seconds=3600, per_task=False)
     # its extra_lines replace the default's list, as in the reference
     assert r.extra_lines == ("module load cuda",)
 
@@ -95,7 +107,7 @@ def test_precedence_default_gpu_list_meta_task_meta() -> None:
     assert plain.resources.extra_lines == ("module load cuda", "export L=1")
     # task meta over list meta; metas append extra_lines, deduplicated keeping the first
     assert (own.resources.cpus_per_task, own.resources.mem_mb) == (4, 2048)
-    assert own.resources.constraint == "g1"
+    assert own.resources.option("constraint") == "g1"
     assert own.resources.extra_lines == ("module load cuda", "export L=1", "export T=1")
 
 
@@ -106,18 +118,14 @@ def test_time_per_task_in_a_meta_replaces_the_configs_time() -> None:
         "tasks": [_task("a"), _task("b", {"time": "UNLIMITED"})],
     }
     a, b = _groups(tasks)
-    assert (a.resources.time_per_task, a.resources.time_seconds) == (True, 600)
-    assert (b.resources.time_per_task, b.resources.time_seconds, b.resources.has_time) == (
-        False,
-        None,
-        True,
-    )
+    assert a.resources.time == TimeLimit(seconds=600, per_task=True)
+    assert b.resources.time == TimeLimit(seconds=None, per_task=False)
 
 
 def test_no_time_anywhere() -> None:
     default = {k: v for k, v in DEFAULT.items() if k != "time"}
     (group,) = _groups({"name": "n", "tasks": [_task("a")]}, default=default)
-    assert group.resources.has_time is False
+    assert group.resources.time is None
 
 
 def test_groups_ordered_by_first_task_and_order_kept_within() -> None:

@@ -15,10 +15,10 @@ import sample_inputs
 from compiler import CompileError, compile_plan
 from compiler.slurm.units import (
     FormatError,
+    TimeLimit,
     format_time,
     parse_mem_mib,
     parse_time_seconds,
-    scale_time,
 )
 
 # --- memory -------------------------------------------------------------------------------
@@ -187,9 +187,10 @@ def test_canonical_form_reads_back(text: str) -> None:
     assert parse_time_seconds(format_time(seconds)) == seconds
 
 
-def test_scale_time() -> None:
-    assert scale_time(600, 3) == 1800
-    assert scale_time(None, 3) is None
+def test_time_limit_for_a_job() -> None:
+    assert TimeLimit(seconds=600, per_task=True).for_job(3) == 1800
+    assert TimeLimit(seconds=600, per_task=False).for_job(3) == 600
+    assert TimeLimit(seconds=None, per_task=True).for_job(3) is None
 
 
 # --- through compile_plan -----------------------------------------------------------------

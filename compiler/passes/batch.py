@@ -1,4 +1,4 @@
-"""Pass 3: how many tasks per job, and how many at once — the reference heuristic.
+"""Pass 4: how many tasks per job, and how many at once — the reference heuristic.
 
 `choose` returns exactly what fractal-server's
 `slurm_common._batching.heuristics` returns wherever that succeeds, and raises
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.passes.parse import BatchingLimits
+from compiler.errors import Problems, Source, pointer
+from compiler.passes.parse import BatchingLimits, RunnerConfig, TaskList
+from compiler.passes.resolve import Group
+from compiler.slurm.units import MAX_MINUTES, format_time
 
 
 class BatchingError(ValueError):
@@ -117,3 +120,53 @@ def _given(
     if num_jobs > limits.target_num_jobs:
         warnings.append(f"{num_jobs} jobs exceeds target_num_jobs={limits.target_num_jobs}")
     return Batching(tasks_per_job=tasks, parallel_tasks_per_job=parallel, warnings=tuple(warnings))
+
+
+def batch_groups(
+    groups: tuple[Group, ...], config: RunnerConfig, tasks: TaskList
+) -> list[tuple[Group, Batching]]:
+    """Each group with its batching; raises CompileError naming every group that
+    cannot be batched, or whose per-task time scaled by its waves overflows Slurm."""
+    problems = Problems()
+    batched: list[tuple[Group, Batching]] = []
+    for group in groups:
+        try:
+            batching = choose(
+                n_tasks=len(group.task_indices),
+                cpus=group.resources.cpus_per_task,
+                mem_mb=group.resources.mem_mb,
+                limits=config.batching,
+                tasks_per_job=tasks.tasks_per_job,
+                parallel_tasks_per_job=tasks.parallel_tasks_per_job,
+            )
+        except BatchingError as error:
+            first = group.task_indices[0]
+            problems.add(
+                Source.TASKS,
+                pointer("tasks", first),
+                f"cannot batch the {len(group.task_indices)} task(s) alike to "
+                f"{tasks.ids[first]!r}: {error}",
+            )
+            continue
+        batched.append((group, batching))
+        _check_scaled_time(group, batching, tasks, problems)
+    problems.raise_if_any()
+    return batched
+
+
+def _check_scaled_time(
+    group: Group, batching: Batching, tasks: TaskList, problems: Problems
+) -> None:
+    time = group.resources.time
+    if time is None or not time.per_task or time.seconds is None:
+        return
+    waves = batching.waves
+    if time.seconds * waves > MAX_MINUTES * 60:
+        first = group.task_indices[0]
+        problems.add(
+            Source.TASKS,
+            pointer("tasks", first),
+            f"time_per_task={format_time(time.seconds)} * {waves} waves exceeds the longest "
+            f"limit Slurm can hold, {format_time(MAX_MINUTES * 60)} (tasks alike to "
+            f"{tasks.ids[first]!r})",
+        )

@@ -1,4 +1,4 @@
-"""Pass 1a, fast path: is a task list valid by its schema, checked by hand?
+"""Pass 1, its fast path: is a task list valid by its schema, checked by hand?
 
 A task list may hold a million tasks; jsonschema spends tens of microseconds on
 each.  This walker answers only "valid or not" for the common shape, reading its

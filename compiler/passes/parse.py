@@ -1,4 +1,4 @@
-"""Pass 1b: the three inputs, checked for meaning and turned into typed values.
+"""Pass 2: the three inputs, checked for meaning and turned into typed values.
 
 Runs after the schema pass, only on inputs the schema accepted, so shapes and
 types are known here; what remains is what a schema cannot say: unit bounds,
@@ -17,14 +17,18 @@ from typing import Any
 
 from compiler import package_files
 from compiler.errors import Problems, Source, pointer, show
+from compiler.passes.check import SchemaCheck
+from compiler.slurm.directives import FIELD_OPTIONS, option_of
 from compiler.slurm.extra_lines import directive_problem, is_directive
-from compiler.slurm.units import TIME_FORM, FormatError, parse_mem_mib, parse_time_seconds
+from compiler.slurm.settings import Settings, ordered
+from compiler.slurm.units import (
+    TIME_FORM,
+    FormatError,
+    TimeLimit,
+    parse_mem_mib,
+    parse_time_seconds,
+)
 from compiler.transport import SshTarget, TransportKind
-
-# A layer of Slurm settings after parsing: field -> normalized value.
-#   mem -> int MiB; time / time_per_task -> ("time"|"per_task", seconds|None);
-#   extra_lines -> tuple[str, ...]; nodes -> str; the rest as given.
-Layer = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,8 +43,8 @@ class BatchingLimits:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunnerConfig:
-    default: Layer
-    gpu: Layer | None
+    default: Settings
+    gpu: Settings | None
     batching: BatchingLimits
     exports: tuple[tuple[str, str], ...]  # (name, path relative to cache_dir, normalized)
     scripts_dir: str | None
@@ -63,7 +67,7 @@ class TaskList:
     needs_gpu: bool
     tasks_per_job: int | None
     parallel_tasks_per_job: int | None
-    meta: Layer
+    meta: Settings
     # Parallel tuples, one entry per task, in input order (tuples of records
     # would cost a million objects on a million tasks).
     ids: tuple[str, ...]
@@ -71,19 +75,17 @@ class TaskList:
     # as tuples costs a million objects, 100+ MB, on a million tasks).
     commands: tuple[Sequence[str], ...]
     envs: tuple[tuple[tuple[str, str], ...], ...]
-    metas: tuple[Layer | None, ...]
+    metas: tuple[Settings | None, ...]
 
 
-DEFAULT_SHEBANG = "#!/bin/bash"
 DEFAULT_CONTROL_PATH = "~/.ssh/slurmplan-%C"
 DEFAULT_SSH_PORT = 22
 
 
 def parse_layer(
     raw: dict[str, Any], source: Source, at: tuple[str | int, ...], problems: Problems
-) -> Layer:
-    """Normalize one layer of Slurm settings; problems carry pointers under `at`."""
-    layer: Layer = {}
+) -> Settings:
+    """One layer of Slurm settings as a value; problems carry pointers under `at`."""
     if "time" in raw and "time_per_task" in raw:
         problems.add(
             source,
@@ -91,10 +93,12 @@ def parse_layer(
             "'time' and 'time_per_task' exclude each other: give one "
             f"(got time={raw['time']!r}, time_per_task={raw['time_per_task']!r})",
         )
+    fields: dict[str, Any] = {}
+    options: dict[str, str] = {}
     for key, value in raw.items():
         if key == "mem":
             try:
-                layer["mem"] = parse_mem_mib(value)
+                fields["mem_mb"] = parse_mem_mib(value)
             except FormatError as error:
                 problems.add(
                     source, pointer(*at, key), f"'mem' must be {error} (got {show(value)})"
@@ -107,19 +111,57 @@ def parse_layer(
                     source, pointer(*at, key), f"'{key}' must be {TIME_FORM} (got {show(value)})"
                 )
                 continue
-            layer["time"] = ("time" if key == "time" else "per_task", seconds)
+            fields["time"] = TimeLimit(seconds=seconds, per_task=key == "time_per_task")
         elif key == "extra_lines":
             for index, line in enumerate(value):
                 if is_directive(line):
                     message = directive_problem(line)
                     if message is not None:
                         problems.add(source, pointer(*at, key, index), message)
-            layer["extra_lines"] = tuple(value)
-        elif key == "nodes":
-            layer["nodes"] = str(value)
-        else:
-            layer[key] = value
-    return layer
+            fields["extra_lines"] = tuple(value)
+        elif key in FIELD_OPTIONS.values():
+            options[option_of(key)] = str(value)  # nodes may be an integer
+        else:  # partition, cpus_per_task, shebang_line, use_mem_per_cpu
+            fields[key] = value
+    return Settings(options=ordered(options), **fields)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inputs:
+    config: RunnerConfig
+    profile: UserProfile
+    tasks: TaskList
+
+
+def parse_inputs(
+    raw_config: dict[str, Any],
+    raw_profile: dict[str, Any],
+    raw_tasks: dict[str, Any],
+    schema_check: SchemaCheck,
+) -> Inputs:
+    """The inputs as values; raises CompileError with the schema's problems and the
+    meaning problems of every input the schema accepted, so one run reports
+    everything wrong, not just the first input's shape."""
+    problems = Problems()
+    problems.extend(schema_check.problems)
+    config = None if schema_check.config else parse_config(raw_config, problems)
+    profile = None if schema_check.profile else parse_profile(raw_profile, problems)
+    tasks = None if schema_check.tasks else parse_task_list(raw_tasks, problems)
+    if (
+        config is not None
+        and profile is not None
+        and profile.transport is TransportKind.SUDO
+        and config.scripts_dir is None
+    ):
+        problems.add(
+            Source.CONFIG,
+            pointer("scripts_dir"),
+            "'scripts_dir' is required when the profile's transport is 'sudo' "
+            "(got a config without it)",
+        )
+    problems.raise_if_any()
+    assert config is not None and profile is not None and tasks is not None
+    return Inputs(config=config, profile=profile, tasks=tasks)
 
 
 def parse_config(raw: dict[str, Any], problems: Problems) -> RunnerConfig:
@@ -278,15 +320,15 @@ def _task_envs(tasks: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], ...]
     return tuple(tuple(sorted(env.items())) if env else () for env in raws)
 
 
-def _task_metas(tasks: list[dict[str, Any]], problems: Problems) -> tuple[Layer | None, ...]:
+def _task_metas(tasks: list[dict[str, Any]], problems: Problems) -> tuple[Settings | None, ...]:
     """Each task's parsed meta; identical metas are parsed once and shared."""
     raws = list(map(dict.get, tasks, repeat("meta")))
     if not any(raws):
         return (None,) * len(tasks)
     # repr is a cheap key (1, True and "1" stay apart); == against the meta first
     # parsed under it confirms a hit, so a key never stands for a different meta.
-    parsed: dict[str, tuple[dict[str, Any], Layer, Problems]] = {}
-    out: list[Layer | None] = []
+    parsed: dict[str, tuple[dict[str, Any], Settings, Problems]] = {}
+    out: list[Settings | None] = []
     for index, raw in enumerate(raws):
         if not raw:
             out.append(None)

@@ -1,4 +1,4 @@
-"""The plan id: 16 hex digits of a hash of the three inputs, key order aside.
+"""Pass 5, the plan id: 16 hex digits of a hash of the three inputs, key order aside.
 
 It names the run folder and the jobs, so the same inputs always give the same
 plan, and a plan's jobs can be found by name again after a crash.

@@ -1,4 +1,4 @@
-"""Pass 4: a job's sbatch script, rendered from templates/job.sbatch.j2."""
+"""Pass 6: a job's sbatch script, rendered from templates/job.sbatch.j2."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import jinja2
 
 from compiler import package_files
-from compiler.passes.resolve import Resources
 from compiler.slurm.quoting import sh_quote
 
 _ENV = jinja2.Environment(
@@ -44,37 +43,37 @@ def task_lines(status: str, tasks: Sequence[str]) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScriptJob:
+    """What the script's body needs of its job."""
+
     index: int
-    name: str
-    ntasks: int
-    n_tasks: int
-    mem_option: str  # "--mem=...M" or "--mem-per-cpu=...M", for the job
-    step_mem_option: str  # the same for one task's step
-    time: str | None
-    stdout: str
-    stderr: str
-    done: str  # relative to the workdir
+    ntasks: int  # lanes
+    n_tasks: int  # tasks
+    cpus_per_task: int
+    step_mem_option: str  # "--mem=...M" or "--mem-per-cpu=...M" for one task's step
+    done: str  # the done marker, relative to the workdir
 
 
 def render_script(
     *,
     plan_id: str,
     job: ScriptJob,
-    resources_: Resources,
+    shebang: str,
+    directives: tuple[Sequence[str], Sequence[str]],
     sbatch_lines: Sequence[str],
     shell_lines: Sequence[str],
-    workdir: str,
     exports: Sequence[tuple[str, str]],
     lanes: Sequence[Lane],
 ) -> str:
+    """The script: the directives (those before and after the extra #SBATCH lines,
+    compiler/slurm/directives.py), the extra lines, the exports and the lanes."""
     return _TEMPLATE.render(
-        shebang=resources_.shebang_line,
+        shebang=shebang,
         plan_id=plan_id,
         job=job,
-        r=resources_,
+        directives=directives[0],
         sbatch_lines=sbatch_lines,
+        directives_after=directives[1],
         shell_lines=shell_lines,
-        workdir=workdir,
         exports=exports,
         lanes=lanes,
     )

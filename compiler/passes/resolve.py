@@ -1,4 +1,4 @@
-"""Pass 2: merge the layers of settings per task and group tasks that resolve alike.
+"""Pass 3: merge the layers of settings per task and group tasks that resolve alike.
 
 Precedence, lowest first: default_slurm_config, gpu_slurm_config (when the task
 list needs a GPU: each key it sets replaces the default's, extra_lines
@@ -10,33 +10,10 @@ replaces whichever of the two an earlier layer set.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from compiler.passes.parse import DEFAULT_SHEBANG, Layer, RunnerConfig, TaskList
-from compiler.slurm.extra_lines import dedupe
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Resources:
-    """What one task needs; tasks with equal Resources are batched together."""
-
-    partition: str
-    cpus_per_task: int
-    mem_mb: int
-    time_per_task: bool  # True: `time_seconds` is per task, scaled by the job's waves
-    time_seconds: int | None  # None: no limit (UNLIMITED) when `has_time`
-    has_time: bool
-    account: str | None = None
-    qos: str | None = None
-    constraint: str | None = None
-    gres: str | None = None
-    gpus: str | None = None
-    exclude: str | None = None
-    nodelist: str | None = None
-    nodes: str | None = None
-    extra_lines: tuple[str, ...] = ()
-    shebang_line: str = DEFAULT_SHEBANG
-    use_mem_per_cpu: bool = False
+from compiler.errors import Problems, Source, pointer
+from compiler.passes.parse import RunnerConfig, TaskList
+from compiler.slurm.settings import Resources, Settings, resources
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,56 +23,18 @@ class Group:
     task_indices: tuple[int, ...]  # into TaskList.ids, in input order
 
 
-_PLAIN = (
-    "partition",
-    "cpus_per_task",
-    "account",
-    "qos",
-    "constraint",
-    "gres",
-    "gpus",
-    "exclude",
-    "nodelist",
-    "nodes",
-    "shebang_line",
-    "use_mem_per_cpu",
-)
-
-
-def _overlay(base: dict[str, Any], layer: Layer, append_lines: bool) -> None:
-    for key, value in layer.items():
-        if key == "extra_lines" and append_lines:
-            base[key] = base.get(key, ()) + value
-        else:
-            base[key] = value
-
-
-def _resources(merged: dict[str, Any]) -> Resources:
-    time = merged.get("time")
-    fields = {key: merged[key] for key in _PLAIN if key in merged}
-    return Resources(
-        mem_mb=merged["mem"],
-        time_per_task=time is not None and time[0] == "per_task",
-        time_seconds=None if time is None else time[1],
-        has_time=time is not None,
-        extra_lines=dedupe(merged.get("extra_lines", ())),
-        **fields,
-    )
-
-
-def base_settings(config: RunnerConfig, tasks: TaskList) -> dict[str, Any]:
+def base_settings(config: RunnerConfig, tasks: TaskList) -> Settings:
     """Config and task-list meta merged: what a task without its own meta gets."""
-    merged: dict[str, Any] = dict(config.default)
+    merged = config.default
     if tasks.needs_gpu and config.gpu is not None:
-        _overlay(merged, config.gpu, append_lines=False)
-    _overlay(merged, tasks.meta, append_lines=True)
-    return merged
+        merged = config.gpu.over(merged, append_lines=False)
+    return tasks.meta.over(merged, append_lines=True)
 
 
 def group_tasks(config: RunnerConfig, tasks: TaskList) -> tuple[Group, ...]:
     """Tasks grouped by resolved resources; groups ordered by their first task."""
     base = base_settings(config, tasks)
-    base_resources = _resources(base)
+    base_resources = resources(base)
     if not any(tasks.metas):  # the common case: one group, nothing to resolve per task
         return (
             Group(index=0, resources=base_resources, task_indices=tuple(range(len(tasks.ids)))),
@@ -107,14 +46,28 @@ def group_tasks(config: RunnerConfig, tasks: TaskList) -> tuple[Group, ...]:
     for index, meta in enumerate(tasks.metas):
         bucket = bucket_of.get(id(meta))
         if bucket is None:
-            resources = base_resources
+            resolved = base_resources
             if meta:
-                merged = dict(base)
-                _overlay(merged, meta, append_lines=True)
-                resources = _resources(merged)
-            bucket = bucket_of[id(meta)] = members.setdefault(resources, [])
+                resolved = resources(meta.over(base, append_lines=True))
+            bucket = bucket_of[id(meta)] = members.setdefault(resolved, [])
         bucket.append(index)
     return tuple(
-        Group(index=number, resources=resources, task_indices=tuple(indices))
-        for number, (resources, indices) in enumerate(members.items())
+        Group(index=number, resources=resolved, task_indices=tuple(indices))
+        for number, (resolved, indices) in enumerate(members.items())
     )
+
+
+def check_mem_per_cpu(groups: tuple[Group, ...], tasks: TaskList) -> None:
+    """Refuse a group whose use_mem_per_cpu would give 0 MiB per CPU."""
+    problems = Problems()
+    for group in groups:
+        r = group.resources
+        if r.use_mem_per_cpu and r.mem_mb < r.cpus_per_task:
+            first = group.task_indices[0]
+            problems.add(
+                Source.TASKS,
+                pointer("tasks", first),
+                f"use_mem_per_cpu gives mem // cpus_per_task = 0 MiB per CPU for task "
+                f"{tasks.ids[first]!r} (got mem={r.mem_mb}M, cpus_per_task={r.cpus_per_task})",
+            )
+    problems.raise_if_any()

@@ -11,12 +11,7 @@ import io
 import posixpath
 import tarfile
 
-from compiler.plan import Plan
-
-
-def script_bytes(script: str) -> bytes:
-    """A script as bytes: UTF-8, with lone surrogates standing for raw bytes."""
-    return script.encode("utf-8", "surrogateescape")
+from compiler.plan import Plan, script_bytes
 
 
 def scripts_tar(plan: Plan, jobs: tuple[int, ...]) -> bytes:

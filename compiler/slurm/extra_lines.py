@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from compiler.slurm.directives import FIELD_OPTIONS, OWNED_OPTIONS
 from compiler.slurm.sbatch_options import (
     OPTIONS_OPTIONAL_VALUE,
     OPTIONS_TAKING_VALUE,
@@ -14,38 +15,6 @@ from compiler.slurm.sbatch_options import (
 
 SBATCH_PREFIX = "#SBATCH"
 
-# Options the compiler writes itself; an extra line may not set them.
-OWNED_OPTIONS = frozenset(
-    {
-        "ntasks",
-        "cpus-per-task",
-        "mem",
-        "mem-per-cpu",
-        "job-name",
-        "output",
-        "error",
-        "chdir",
-        "parsable",
-        "array",
-        "partition",
-        "time",
-        # sbatch refuses --mem-per-gpu beside the --mem/--mem-per-cpu we always write:
-        # "--mem, --mem-per-cpu, and --mem-per-gpu are mutually exclusive".
-        "mem-per-gpu",
-    }
-)
-# Options with a field of their own: set the field, so that the merge policy
-# (e.g. "a task list cannot change the account") cannot be sidestepped.
-FIELD_OPTIONS = {
-    "account": "account",
-    "qos": "qos",
-    "constraint": "constraint",
-    "gres": "gres",
-    "gpus": "gpus",
-    "exclude": "exclude",
-    "nodelist": "nodelist",
-    "nodes": "nodes",
-}
 # Options that only make sense on sbatch's command line; in a script they would
 # change what the submit command does (--wait blocks until the job ends).
 COMMAND_LINE_ONLY = frozenset({"wrap", "test-only", "wait", "help", "usage", "version"})

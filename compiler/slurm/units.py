@@ -17,6 +17,7 @@ integer there and the limit silently wraps.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 MEM_FORM = "<integer>[K|M|G|T] or an integer of MiB"
 TIME_FORM = (
@@ -97,6 +98,15 @@ def format_time(seconds: int | None) -> str:
     return f"{days}-{clock}" if days else clock
 
 
-def scale_time(seconds: int | None, factor: int) -> int | None:
-    """A per-task limit times the number of sequential waves of a job."""
-    return None if seconds is None else seconds * factor
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimeLimit:
+    """A time limit as a layer of settings gives it: `time` or `time_per_task`."""
+
+    seconds: int | None  # None: no limit (UNLIMITED)
+    per_task: bool  # True: for one task, scaled by the job's waves (`time_per_task`)
+
+    def for_job(self, waves: int) -> int | None:
+        """The job's limit in seconds when its lanes run `waves` tasks one after another."""
+        if self.per_task and self.seconds is not None:
+            return self.seconds * waves
+        return self.seconds

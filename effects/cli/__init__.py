@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from compiler import CompileError, Plan, Source, compile_plan
-from compiler.runtime.upload import script_bytes
+from compiler.plan import script_bytes
 from effects.atomic import write_atomic
 from effects.cli import golden, run_commands
 from effects.cli.inputs_io import InputError, problem_lines, read_json_objects

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from compiler import Plan
-from compiler.runtime.upload import script_bytes
+from compiler.plan import script_bytes
 from effects.atomic import write_atomic
 from effects.cli.plan_files import plan_bytes
 
