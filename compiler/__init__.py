@@ -5,7 +5,7 @@ imports).  The static schemas and templates are read once, at import.
 """
 
 from compiler.compile import compile_plan
-from compiler.errors import CompileError, Problem, Source
+from compiler.errors import CompileError, Problem, SlurmplanError, Source
 from compiler.passes.plan_id import compute_plan_id
 from compiler.plan import (
     GroupSummary,
@@ -29,6 +29,7 @@ __all__ = [
     "Plan",
     "PlanWarning",
     "Problem",
+    "SlurmplanError",
     "Source",
     "SshTarget",
     "Step",

@@ -1,4 +1,5 @@
-"""Compile errors: every problem found in the inputs, collected and raised once."""
+"""slurmplan's errors: one base, and compile errors (every problem found in the
+inputs, collected and raised once)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+
+class SlurmplanError(Exception):
+    """The base of every error slurmplan raises on purpose: catch this one to catch them all."""
 
 
 class Source(StrEnum):
@@ -29,7 +34,7 @@ class Problem:
         return f"{self.source.value}: {self.pointer or '/'}: {self.message}"
 
 
-class CompileError(Exception):
+class CompileError(SlurmplanError):
     """Raised once, with every problem found, when the inputs cannot be compiled."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

@@ -105,6 +105,11 @@ class Plan:
     max_jobs_in_queue: int | None = None
     format: str = FORMAT
 
+    def __post_init__(self) -> None:
+        problems = _invariant_problems(self)
+        if problems:
+            raise CompileError(problems)
+
     def to_json(self) -> dict[str, Any]:
         """The canonical JSON form (plain dicts, lists, str, int, None)."""
         return {
@@ -180,7 +185,7 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
 
     Raises CompileError (source 'plan') when `d` is not a plan of this format.
     """
-    problems = schema_problems("plan", Source.PLAN, d) or _cross_reference_problems(d)
+    problems = schema_problems("plan", Source.PLAN, d)
     if problems:
         raise CompileError(problems)
     t = d["transport"]
@@ -209,33 +214,37 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
     )
 
 
-def _cross_reference_problems(d: dict[str, Any]) -> list[Problem]:
-    """Indices that must agree: a job's and a group's position, a step's job."""
+def _invariant_problems(plan: Plan) -> list[Problem]:
+    """What must hold of any plan, built or read: indices that agree (a job's and a
+    group's position, a job's group, a step's jobs) and lanes that match a job."""
     problems: list[Problem] = []
 
     def bad(where: str, message: str) -> None:
         problems.append(Problem(source=Source.PLAN, pointer=where, message=message))
 
-    n_jobs, n_groups = len(d["jobs"]), len(d["groups"])
-    for i, group in enumerate(d["groups"]):
-        if group["index"] != i:
+    n_jobs, n_groups = len(plan.jobs), len(plan.groups)
+    for i, group in enumerate(plan.groups):
+        if group.index != i:
             bad(
                 pointer("groups", i, "index"),
-                f"'index' must be {i}, its position (got {group['index']})",
+                f"'index' must be {i}, its position (got {group.index})",
             )
-    for i, job in enumerate(d["jobs"]):
-        if job["index"] != i:
-            bad(
-                pointer("jobs", i, "index"),
-                f"'index' must be {i}, its position (got {job['index']})",
-            )
-        if job["group"] >= n_groups:
+    for i, job in enumerate(plan.jobs):
+        if job.index != i:
+            bad(pointer("jobs", i, "index"), f"'index' must be {i}, its position (got {job.index})")
+        if job.group >= n_groups:
             bad(
                 pointer("jobs", i, "group"),
-                f"'group' must name one of the {n_groups} groups (got {job['group']})",
+                f"'group' must name one of the {n_groups} groups (got {job.group})",
             )
-    for i, step in enumerate(d["steps"]):
-        refs = step["jobs"] if step["kind"] == "upload" else [step.get("job", 0)]
+        if len(job.lane_status_paths) != job.ntasks:
+            bad(
+                pointer("jobs", i, "lane_status_paths"),
+                f"'lane_status_paths' must hold one path per lane, {job.ntasks} "
+                f"(got {len(job.lane_status_paths)})",
+            )
+    for i, step in enumerate(plan.steps):
+        refs = step.jobs if isinstance(step, UploadStep) else (getattr(step, "job", 0),)
         for ref in refs:
             if ref >= n_jobs:
                 bad(

@@ -29,6 +29,7 @@ from compiler.runtime.settle import (
     task_results,
 )
 from compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_status
+from compiler.slurm.states import RunState
 from effects.execute import Executor
 from effects.journal import read_state
 from effects.queries import list_workdir, poll, read_files
@@ -102,7 +103,7 @@ def wait(
         )
     start = time.monotonic()
     delay: float | None = None
-    previous: list[str] = []
+    previous: list[RunState] = []
     while True:
         states = [v.state for v in views]
         changed = states != previous

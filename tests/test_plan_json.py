@@ -5,6 +5,7 @@ garbage.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -167,3 +168,26 @@ def test_cross_references_are_checked(where: str) -> None:
         data["steps"][1]["jobs"] = [0, 99]
     with pytest.raises(CompileError):
         plan_from_json(data)
+
+
+def test_a_plan_checks_its_own_invariants_when_built() -> None:
+    """Not only plan_from_json: constructing a Plan whose indices disagree raises."""
+    plan = _plan("ssh")
+    job = plan.jobs[0]
+    with pytest.raises(CompileError) as caught:
+        dataclasses.replace(plan, jobs=(dataclasses.replace(job, index=5), *plan.jobs[1:]))
+    assert [p.pointer for p in caught.value.problems] == ["/jobs/0/index"]
+    with pytest.raises(CompileError) as caught:
+        dataclasses.replace(
+            plan, jobs=(dataclasses.replace(job, lane_status_paths=()), *plan.jobs[1:])
+        )
+    assert [p.pointer for p in caught.value.problems] == ["/jobs/0/lane_status_paths"]
+    assert "one path per lane" in caught.value.problems[0].message
+
+
+def test_a_plan_file_with_lanes_that_do_not_match_is_refused() -> None:
+    data = _plan("local").to_json()
+    data["jobs"][0]["lane_status_paths"].append("/extra.status")
+    with pytest.raises(CompileError) as caught:
+        plan_from_json(data)
+    assert [p.pointer for p in caught.value.problems] == ["/jobs/0/lane_status_paths"]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.errors import Problems, Source, pointer
+from compiler.errors import Problems, SlurmplanError, Source, pointer
 from compiler.passes.parse import BatchingLimits, RunnerConfig, TaskList
 from compiler.passes.resolve import Group
 from compiler.slurm.units import MAX_MINUTES, format_time
 
 
-class BatchingError(ValueError):
+class BatchingError(SlurmplanError, ValueError):
     """The group cannot be batched within the limits; the message says why."""
 
 

@@ -21,12 +21,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.errors import SlurmplanError
+
 JOURNAL_FORMAT = "slurmplan-journal/1"
 
 Event = dict[str, Any]
 
 
-class JournalError(ValueError):
+class JournalError(SlurmplanError, ValueError):
     """A journal that cannot be used with this plan; the message says why."""
 
 

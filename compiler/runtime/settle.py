@@ -18,11 +18,11 @@ from compiler.plan import Plan
 from compiler.runtime.commands import task_outputs
 from compiler.runtime.journal_state import JournalState
 from compiler.slurm.parsers import DoneMarker, QueuedJob
-from compiler.slurm.states import SlurmState
+from compiler.slurm.states import RunState
 
-NOT_SUBMITTED = "NOT_SUBMITTED"
-LOST = "LOST"  # gone from squeue without a done marker
-SUCCEEDED = SlurmState.COMPLETED.value
+NOT_SUBMITTED = RunState.NOT_SUBMITTED
+LOST = RunState.LOST  # gone from squeue without a done marker
+SUCCEEDED = RunState.COMPLETED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,7 +30,7 @@ class JobView:
     index: int
     name: str
     job_id: str | None
-    state: str  # a SlurmState value, NOT_SUBMITTED or LOST
+    state: RunState
     settled: bool
     tasks: int
     failed_tasks: int | None  # from the done marker, when there is one
@@ -42,7 +42,7 @@ class TaskResult:
     job: int
     job_id: str
     exit_code: int | None
-    state: str
+    state: RunState
     stdout: str
     stderr: str
 
@@ -84,9 +84,9 @@ def job_views(
             job_state, settled = NOT_SUBMITTED, False
         elif job_id is not None and job_id in by_id:
             slurm_state = by_id[job_id].state
-            job_state, settled = slurm_state.value, slurm_state.terminal
+            job_state, settled = RunState.of(slurm_state), slurm_state.terminal
         elif marker is not None:
-            job_state, settled = (SUCCEEDED if marker.succeeded else "FAILED"), True
+            job_state, settled = (SUCCEEDED if marker.succeeded else RunState.FAILED), True
         else:
             job_state, settled = LOST, True
         views.append(
@@ -167,7 +167,7 @@ def task_results(
         for task_id in job.tasks:
             code = exit_codes.get(task_id)
             if code is not None:
-                task_state = SUCCEEDED if code == 0 else "FAILED"
+                task_state = SUCCEEDED if code == 0 else RunState.FAILED
             elif view.settled and view.state == SUCCEEDED:
                 task_state = LOST
             else:

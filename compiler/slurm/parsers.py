@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from compiler.errors import SlurmplanError
 from compiler.slurm.states import SlurmState
 
 
-class ParseError(ValueError):
+class ParseError(SlurmplanError, ValueError):
     """Output that is not in the expected form; the message quotes it."""
 
 

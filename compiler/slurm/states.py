@@ -1,4 +1,5 @@
-"""SLURM job states as a closed enum (squeue's %T, scontrol's JobState)."""
+"""Job states as closed enums: Slurm's own (squeue's %T, scontrol's JobState), and
+where a job or task of a run stands, which adds slurmplan's own words to Slurm's."""
 
 from __future__ import annotations
 
@@ -52,3 +53,43 @@ TERMINAL_STATES = frozenset(
         SlurmState.SPECIAL_EXIT,
     }
 )
+
+
+class RunState(StrEnum):
+    """Where a job or task of a run stands: a Slurm state, or one of slurmplan's own.
+
+    NOT_SUBMITTED: the journal shows no job id for it (yet).  LOST: gone from
+    squeue without a done marker, or a task without a status line in a job that
+    ended COMPLETED.
+    """
+
+    BOOT_FAIL = "BOOT_FAIL"
+    CANCELLED = "CANCELLED"
+    COMPLETED = "COMPLETED"
+    COMPLETING = "COMPLETING"
+    CONFIGURING = "CONFIGURING"
+    DEADLINE = "DEADLINE"
+    FAILED = "FAILED"
+    NODE_FAIL = "NODE_FAIL"
+    OUT_OF_MEMORY = "OUT_OF_MEMORY"
+    PENDING = "PENDING"
+    PREEMPTED = "PREEMPTED"
+    REQUEUED = "REQUEUED"
+    REQUEUE_FED = "REQUEUE_FED"
+    REQUEUE_HOLD = "REQUEUE_HOLD"
+    RESIZING = "RESIZING"
+    RESV_DEL_HOLD = "RESV_DEL_HOLD"
+    REVOKED = "REVOKED"
+    RUNNING = "RUNNING"
+    SIGNALING = "SIGNALING"
+    SPECIAL_EXIT = "SPECIAL_EXIT"
+    STAGE_OUT = "STAGE_OUT"
+    STOPPED = "STOPPED"
+    SUSPENDED = "SUSPENDED"
+    TIMEOUT = "TIMEOUT"
+    NOT_SUBMITTED = "NOT_SUBMITTED"
+    LOST = "LOST"
+
+    @classmethod
+    def of(cls, state: SlurmState) -> RunState:
+        return cls(state.value)

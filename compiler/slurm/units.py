@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from compiler.errors import SlurmplanError
+
 MEM_FORM = "<integer>[K|M|G|T] or an integer of MiB"
 TIME_FORM = (
     "minutes, minutes:seconds, hours:minutes:seconds, days-hours, "
@@ -42,7 +44,7 @@ UNLIMITED = "UNLIMITED"
 MAX_MINUTES = 35_791_393  # the largest limit Slurm 22.05 stores without wrapping
 
 
-class FormatError(ValueError):
+class FormatError(SlurmplanError, ValueError):
     """A value that is not in the expected Slurm format; the message says which."""
 
 

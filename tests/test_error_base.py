@@ -1,0 +1,14 @@
+"""One base for every error slurmplan raises on purpose (docs/architecture.md §7)."""
+
+from __future__ import annotations
+
+from compiler import CompileError, SlurmplanError
+from compiler.passes.batch import BatchingError
+from compiler.runtime.journal_state import JournalError
+from compiler.slurm.parsers import ParseError
+from compiler.slurm.units import FormatError
+
+
+def test_every_error_slurmplan_raises_on_purpose_has_one_base() -> None:
+    for error in (CompileError, BatchingError, JournalError, ParseError, FormatError):
+        assert issubclass(error, SlurmplanError), error

@@ -1,0 +1,22 @@
+"""Job and task states are closed enums (docs/architecture.md §6): Slurm's own, and
+where a job or task of a run stands, which adds slurmplan's words to Slurm's."""
+
+from __future__ import annotations
+
+from compiler.slurm.states import RunState, SlurmState
+
+
+def test_every_slurm_state_is_a_run_state_of_the_same_word() -> None:
+    for state in SlurmState:
+        assert RunState.of(state) is RunState(state.value)
+        assert RunState.of(state) == state.value
+
+
+def test_run_states_beyond_slurms_are_slurmplans_own() -> None:
+    own = {s.value for s in RunState} - {s.value for s in SlurmState}
+    assert own == {"NOT_SUBMITTED", "LOST"}
+
+
+def test_states_compare_equal_to_their_words() -> None:
+    assert RunState.COMPLETED == "COMPLETED"
+    assert f"{RunState.LOST}" == "LOST"
