@@ -12,7 +12,7 @@ from compiler.runtime.commands import cancel_argv, chunked
 from compiler.runtime.journal_state import cancelled_event
 from effects.execute import Executor
 from effects.journal import Journal
-from effects.submit import Progress, resolve
+from effects.submit import Progress, look_up_cut_off
 
 
 def cancel(
@@ -20,7 +20,7 @@ def cancel(
 ) -> tuple[str, ...]:
     """Cancel every job the journal knows of; returns their ids."""
     with Journal(journal_path, plan) as journal, journal.locked():
-        resolve(plan, journal, executor, progress)
+        look_up_cut_off(plan, journal, executor, progress)
         ids = journal.state.job_ids
         journal.append(cancelled_event(ids))
         # scancel of a finished or forgotten id is not an error: all ids go in one call.

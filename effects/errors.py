@@ -5,8 +5,10 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+from compiler.errors import SlurmplanError
 
-class ExecutionError(Exception):
+
+class ExecutionError(SlurmplanError):
     """A command failed for good (fatal, or transient and out of retries).
 
     Carries the exact argv, the exit code (None: it timed out) and the tail of
@@ -41,5 +43,5 @@ class ExecutionError(Exception):
         return f"{head}\n  stderr:\n{body}"
 
 
-class Interrupted(Exception):
+class Interrupted(SlurmplanError):
     """The work stopped on purpose (the plan was cancelled); the message says what to do."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from compiler import Plan
+from compiler.errors import SlurmplanError
 from compiler.runtime.retry import PollPolicy, next_poll_delay
 from compiler.runtime.settle import (
     NOT_SUBMITTED,
@@ -35,7 +36,7 @@ from effects.journal import read_state
 from effects.queries import list_workdir, poll, read_files
 
 
-class NotSubmitted(Exception):
+class NotSubmitted(SlurmplanError):
     """`wait` on a plan some of whose jobs were never submitted."""
 
 

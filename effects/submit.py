@@ -29,9 +29,9 @@ from compiler.runtime.resume import (
     needs_lookup,
     parse_queue_count,
     queue_room,
-    resolve_cut_off,
     step_umask,
     steps_to_run,
+    trace_cut_off,
 )
 from compiler.runtime.retry import PollPolicy, Verdict, classify, next_poll_delay, stderr_tail
 from compiler.runtime.rounds import next_round, read_round
@@ -65,7 +65,9 @@ class SubmitReport:
     ran: int = 0  # cut off earlier, forgotten by Slurm, but its output exists
 
 
-def resolve(plan: Plan, journal: Journal, executor: Executor, progress: Progress) -> set[int]:
+def look_up_cut_off(
+    plan: Plan, journal: Journal, executor: Executor, progress: Progress
+) -> set[int]:
     """Look up every cut-off job (call with the journal locked); record what they became.
 
     Returns the jobs that reached Slurm (found by name, or known to have run).
@@ -75,7 +77,7 @@ def resolve(plan: Plan, journal: Journal, executor: Executor, progress: Progress
         return set()
     rows = lookup_by_name(plan, executor, jobs)
     listing = list_workdir(plan, executor)
-    outcome = resolve_cut_off(plan, jobs, rows, listing)
+    outcome = trace_cut_off(plan, jobs, rows, listing)
     for job, job_id in sorted(outcome.found.items()):
         journal.append(submitted_event(job, job_id, "found"))
         progress.note(f"job {job} ({plan.jobs[job].name}) was submitted as {job_id} before")
@@ -107,7 +109,9 @@ class _Submitter:
             self.report.already = sum(1 for j in self.plan.jobs if state.is_done(j.index))
             self.progress.done = self.report.already
             if state.cut_off:
-                self._count_resolved(resolve(self.plan, self.journal, self.executor, self.progress))
+                self._count_looked_up(
+                    look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
+                )
             steps = steps_to_run(self.plan, self.journal.state)
         submits = [step for step in steps if isinstance(step, SubmitStep)]
         for step in steps:
@@ -126,7 +130,7 @@ class _Submitter:
         self._submit(submits)
         return self.report
 
-    def _count_resolved(self, jobs: set[int]) -> None:
+    def _count_looked_up(self, jobs: set[int]) -> None:
         for job in sorted(jobs):
             if job in self.journal.state.submitted:
                 self.report.found += 1
@@ -153,8 +157,8 @@ class _Submitter:
                     return
                 round_ = next_round(self.plan, pending, self.room)
                 if needs_lookup(state, round_.jobs):
-                    resolved = resolve(self.plan, self.journal, self.executor, self.progress)
-                    self._count_resolved(resolved)
+                    found = look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
+                    self._count_looked_up(found)
                     pending = left_to_submit(self.journal.state, pending)
                     if not pending:
                         return

@@ -24,9 +24,9 @@ from compiler.runtime.resume import (
     parse_listing,
     parse_queue_count,
     queue_room,
-    resolve_cut_off,
     step_umask,
     steps_to_run,
+    trace_cut_off,
 )
 from compiler.slurm.parsers import parse_squeue
 
@@ -89,7 +89,7 @@ def test_a_cut_off_job_found_by_name_is_never_resubmitted() -> None:
     plan = _plan()
     name1, name2 = plan.jobs[1].name, plan.jobs[2].name
     rows = parse_squeue(f"77 RUNNING {name1}\n")
-    outcome = resolve_cut_off(plan, [1, 2], rows, workdir_names=["job-000000.out"])
+    outcome = trace_cut_off(plan, [1, 2], rows, workdir_names=["job-000000.out"])
     assert outcome.found == {1: "77"}
     assert outcome.resubmit == {2}
     assert outcome.ran == frozenset()
@@ -100,13 +100,13 @@ def test_a_job_slurm_forgot_but_whose_stdout_exists_ran() -> None:
     plan = _plan()
     stdout_name = plan.jobs[3].stdout.rsplit("/", 1)[1]
     assert stdout_name == "job-000003.out"
-    outcome = resolve_cut_off(plan, [3], (), workdir_names=[stdout_name, "tasks"])
+    outcome = trace_cut_off(plan, [3], (), workdir_names=[stdout_name, "tasks"])
     assert outcome.ran == {3} and not outcome.found and not outcome.resubmit
 
 
 def test_no_workdir_means_nothing_ran() -> None:
     plan = _plan()
-    outcome = resolve_cut_off(plan, [0], (), workdir_names=None)
+    outcome = trace_cut_off(plan, [0], (), workdir_names=None)
     assert outcome.resubmit == {0}
 
 
@@ -114,7 +114,7 @@ def test_several_jobs_of_one_name_pick_the_first_and_are_reported() -> None:
     plan = _plan()
     name = plan.jobs[0].name
     rows = parse_squeue(f"105 PENDING {name}\n99 COMPLETED {name}\n")
-    outcome = resolve_cut_off(plan, [0], rows, workdir_names=[])
+    outcome = trace_cut_off(plan, [0], rows, workdir_names=[])
     assert outcome.found == {0: "99"}
     assert outcome.duplicates == {0: ("99", "105")}
 

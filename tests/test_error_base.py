@@ -7,8 +7,13 @@ from compiler.passes.batch import BatchingError
 from compiler.runtime.journal_state import JournalError
 from compiler.slurm.parsers import ParseError
 from compiler.slurm.units import FormatError
+from effects.cli.inputs_io import InputError
+from effects.errors import ExecutionError, Interrupted
+from effects.observe import NotSubmitted
 
 
 def test_every_error_slurmplan_raises_on_purpose_has_one_base() -> None:
-    for error in (CompileError, BatchingError, JournalError, ParseError, FormatError):
+    compiler_errors = (CompileError, BatchingError, JournalError, ParseError, FormatError)
+    effects_errors = (ExecutionError, Interrupted, NotSubmitted, InputError)
+    for error in (*compiler_errors, *effects_errors):
         assert issubclass(error, SlurmplanError), error

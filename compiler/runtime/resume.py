@@ -72,7 +72,7 @@ def step_umask(plan: Plan, step: Step) -> int | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Resolution:
+class CutOffTrace:
     """The fate of jobs whose submission was cut off."""
 
     found: dict[int, str]  # job index -> job id: Slurm knows it, never resubmit
@@ -81,12 +81,12 @@ class Resolution:
     duplicates: dict[int, tuple[str, ...]]  # several jobs of one name (should not happen)
 
 
-def resolve_cut_off(
+def trace_cut_off(
     plan: Plan,
     jobs: Iterable[int],
     rows: Sequence[QueuedJob],
     workdir_names: Iterable[str] | None,
-) -> Resolution:
+) -> CutOffTrace:
     """Decide, from squeue's rows for the jobs' names and `ls` of the workdir (None
     when the workdir does not exist), which cut-off jobs reached Slurm."""
     by_name: dict[str, list[str]] = {}
@@ -108,7 +108,7 @@ def resolve_cut_off(
             ran.add(index)
         else:
             resubmit.add(index)
-    return Resolution(
+    return CutOffTrace(
         found=found, ran=frozenset(ran), resubmit=frozenset(resubmit), duplicates=duplicates
     )
 

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from compiler import CompileError, Source
+from compiler.errors import SlurmplanError
 
 
-class InputError(Exception):
+class InputError(SlurmplanError):
     """Input the command cannot use; `lines` holds one problem per line."""
 
     def __init__(self, lines: Sequence[str]) -> None:
