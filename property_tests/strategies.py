@@ -122,10 +122,19 @@ TIME = st.sampled_from(
     ["10", "90", "10:30", "1:00:00", "100:00:00", "2-0", "1-12:30", "0-1:2:3", "0", "UNLIMITED",
      "infinite"]
 )  # fmt: skip
-EXTRA_LINE = st.sampled_from(
-    ["export A=1", "module load x", "", "# a comment", "#SBATCH --licenses=x",
-     "#SBATCH --mail-type=END", "#SBATCH -J x"]
+# Extra lines the compiler must take: shell lines, and #SBATCH lines that set none of
+# the options slurmplan writes itself (-J/--job-name, --time, --mem, ...), none that
+# have a field of their own (--account, --qos, --constraint, --gres, --gpus,
+# --exclude, --nodelist, --nodes) and none that belong on sbatch's command line
+# (--wait, --wrap, ...): compiler/slurm/extra_lines.py.  Each sbatch form appears once: a
+# long option with an attached value, a short one with a separate value, a quoted
+# value, a flag and an optional value attached.
+VALID_EXTRA_LINES = (
+    "export A=1", "module load x", "", "# a comment", "#SBATCH --licenses=x",
+    "#SBATCH --mail-type=END", "#SBATCH -L x", '#SBATCH --comment="a b"',
+    "#SBATCH --requeue", "#SBATCH --nice=5",
 )  # fmt: skip
+EXTRA_LINE = st.sampled_from(VALID_EXTRA_LINES)
 
 
 @st.composite

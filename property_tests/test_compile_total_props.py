@@ -19,6 +19,7 @@ from compiler import CompileError, Plan, Source, compile_plan
 from property_tests.schema_strategies import documents
 from property_tests.strategies import (
     JSON_VALUE,
+    VALID_EXTRA_LINES,
     Inputs,
     deeply_nested,
     examples,
@@ -72,7 +73,9 @@ def test_schema_shaped_inputs(data: st.DataObject, inputs: Inputs, from_schema: 
 @given(data=st.data(), inputs=valid_inputs())
 def test_valid_inputs_with_one_thing_broken(data: st.DataObject, inputs: Inputs) -> None:
     broken = data.draw(one_of_three(inputs, mutated))
-    compiles_or_explains(*broken)
+    outcome = compiles_or_explains(*broken)
+    if broken == inputs:  # nothing was broken after all: valid inputs compile
+        assert isinstance(outcome, Plan), outcome
 
 
 @examples(200)
@@ -81,7 +84,9 @@ def test_valid_inputs_with_many_things_broken(data: st.DataObject, inputs: Input
     config, profile, tasks = inputs
     for _ in range(data.draw(st.integers(2, 5))):
         config, profile, tasks = data.draw(one_of_three((config, profile, tasks), mutated))
-    compiles_or_explains(config, profile, tasks)
+    outcome = compiles_or_explains(config, profile, tasks)
+    if (config, profile, tasks) == inputs:  # nothing was broken after all
+        assert isinstance(outcome, Plan), outcome
 
 
 @examples(200)
@@ -122,6 +127,23 @@ def _placements(garbage: Any) -> list[tuple[Any, Any, Any]]:
         (config, profile, {**tasks, "tasks": [{**task, "env": {"A": garbage}}]}),
         (config, profile, {**tasks, "tasks": [{**task, "command": ["x", garbage]}]}),
     ]
+
+
+def test_every_valid_extra_line_compiles() -> None:
+    """The extra lines the valid strategies draw are ones the compiler takes, at every
+    level (a refused one made many "valid" draws raise CompileError)."""
+    config, profile, tasks = VALID
+    lines = list(VALID_EXTRA_LINES)
+    layer = {"extra_lines": lines}
+    plan = compiles_or_explains(
+        {**config, "default_slurm_config": {**config["default_slurm_config"], **layer}},
+        profile,
+        {**tasks, "meta": layer, "tasks": [{**tasks["tasks"][0], "meta": layer}]},
+    )
+    assert isinstance(plan, Plan), plan
+    for line in lines:
+        if line.startswith("#SBATCH"):
+            assert line in plan.jobs[0].script.splitlines()
 
 
 def test_deeply_nested_garbage_anywhere() -> None:
