@@ -132,8 +132,6 @@ def test_installed_wheel_compiles_the_examples_outside_the_repo(
 
 
 def test_installed_console_script(installed: Path, tmp_path: Path) -> None:
-    if not (ROOT / "effects" / "cli.py").exists():
-        pytest.skip("effects/cli.py does not exist yet")
     result = _run([str(installed / "bin" / "slurmplan"), "--help"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "compile" in result.stdout
