@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shlex
 from typing import Any
 
@@ -13,6 +14,7 @@ import sample_inputs
 from compiler import Plan, compile_plan
 from compiler.runtime.commands import (
     cancel_argv,
+    chunked,
     list_workdir_argv,
     lookup_by_name_argv,
     poll_argv,
@@ -91,3 +93,56 @@ def test_poll_and_cancel_refuse_an_empty_id_list() -> None:
         poll_argv(plan, [])
     with pytest.raises(ValueError, match="at least one job id"):
         cancel_argv(plan, [])
+
+
+# --- chunked: the exact budget rule --------------------------------------------------
+# A run's cost is the sum of len(item) + 1 (one separator per item, the last one
+# included); a run may cost exactly max_chars, one char more starts a new run, and an
+# item that alone costs more than max_chars still gets a run of its own.
+
+
+def _cost(run: tuple[str, ...]) -> int:
+    return sum(len(item) + 1 for item in run)
+
+
+@pytest.mark.parametrize(
+    ("items", "max_chars", "expected"),
+    [
+        # 4 + 1 + 4 + 1 = 10: exactly the budget, one run
+        (["aaaa", "bbbb"], 10, (("aaaa", "bbbb"),)),
+        # one char less and the second item starts a new run
+        (["aaaa", "bbbb"], 9, (("aaaa",), ("bbbb",))),
+        # one char more in the second item: the same
+        (["aaaa", "bbbbb"], 10, (("aaaa",), ("bbbbb",))),
+        # a run that reaches the budget exactly, then the next one
+        (["aaaa", "bbbb", "c"], 10, (("aaaa", "bbbb"), ("c",))),
+        # one item costing exactly the budget is a run; nothing joins it
+        (["x" * 9, ""], 10, (("x" * 9,), ("",))),
+        # the separator counts for empty items too
+        (["", "", ""], 2, (("", ""), ("",))),
+        (["", "", ""], 3, (("", "", ""),)),
+        # an item longer than the budget stands alone, before and after others
+        (["x" * 20], 10, (("x" * 20,),)),
+        (["a", "x" * 20, "b"], 10, (("a",), ("x" * 20,), ("b",))),
+        (["x" * 10, "y" * 10], 10, (("x" * 10,), ("y" * 10,))),
+        ([], 10, ()),
+    ],
+)
+def test_chunked_budget_boundaries(
+    items: list[str], max_chars: int, expected: tuple[tuple[str, ...], ...]
+) -> None:
+    assert chunked(items, max_chars=max_chars) == expected
+
+
+@pytest.mark.parametrize("max_chars", range(1, 25))
+def test_chunked_runs_are_greedy_and_within_the_budget(max_chars: int) -> None:
+    items = ["", "a", "bb", "ccc", "dddd", "eeeee", "x" * 12, "", "y" * 7, "zz", "w" * 30, "q"]
+    runs = chunked(items, max_chars=max_chars)
+    assert [item for run in runs for item in run] == items
+    assert all(runs)  # no empty run
+    for run in runs:
+        # within the budget, unless one item alone is over it
+        assert _cost(run) <= max_chars or len(run) == 1
+    for run, after in itertools.pairwise(runs):
+        # a run ends only when its next item would take it past the budget
+        assert _cost(run) + len(after[0]) + 1 > max_chars
