@@ -63,6 +63,9 @@ class RunState(StrEnum):
     ended COMPLETED.
     """
 
+    # Slurm's states again, by name: an enum cannot extend one with members, and a
+    # functional Enum would hide the members from mypy (tests/test_states.py holds
+    # this list equal to SlurmState's).
     BOOT_FAIL = "BOOT_FAIL"
     CANCELLED = "CANCELLED"
     COMPLETED = "COMPLETED"
