@@ -10,7 +10,7 @@ from typing import TypeVar
 from compiler import layout
 from compiler.passes.batch import Batching, ceil_div
 from compiler.passes.parse import RunnerConfig, TaskList, UserProfile
-from compiler.passes.render import Lane, ScriptJob, render_script, task_lines
+from compiler.passes.render import ScriptShape, lane_texts, task_lines
 from compiler.passes.resolve import Group
 from compiler.plan import (
     GroupSummary,
@@ -23,9 +23,8 @@ from compiler.plan import (
     UploadStep,
     WriteStep,
 )
-from compiler.slurm.directives import directive_lines
 from compiler.slurm.extra_lines import is_directive
-from compiler.slurm.quoting import sh_env_command, sh_words_many
+from compiler.slurm.quoting import sh_env_command, sh_word_columns, sh_words_many
 from compiler.slurm.settings import Resources
 from compiler.slurm.units import format_time
 from compiler.transport import Transport, TransportKind, as_user
@@ -125,10 +124,13 @@ def build_plan(
     jobs: list[Job] = []
     for group, batching in batched:
         size = batching.tasks_per_job
-        lines = _split_extra_lines(group.resources.extra_lines)  # alike for the group's jobs
-        for start in range(0, len(group.task_indices), size):
+        shapes: dict[int, ScriptShape] = {}  # by the job's task count: a group's jobs differ
+        for start in range(0, len(group.task_indices), size):  # in it (the last job only)
             batch = group.task_indices[start : start + size]
-            jobs.append(_job(ctx, len(jobs), group, batch, batching, extra_lines=lines))
+            shape = shapes.get(len(batch))
+            if shape is None:
+                shape = shapes[len(batch)] = _shape(ctx, group, len(batch), batching)
+            jobs.append(_job(ctx, len(jobs), group, batch, shape))
     transport = Transport(kind=profile.transport, user=profile.username, ssh=profile.ssh)
     return Plan(
         plan_id=plan_id,
@@ -158,82 +160,68 @@ def _summary(group: Group, batching: Batching, tasks: TaskList) -> GroupSummary:
     )
 
 
-def _split_extra_lines(lines: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(#SBATCH lines, shell lines), each in the given order."""
-    return (
-        tuple(line for line in lines if is_directive(line)),
-        tuple(line for line in lines if not is_directive(line)),
+def _shape(ctx: _Context, group: Group, n_tasks: int, batching: Batching) -> ScriptShape:
+    """The script shape of the group's jobs of `n_tasks` tasks."""
+    r = group.resources
+    ntasks = min(n_tasks, batching.parallel_tasks_per_job)
+    mem_option, job_mem, step_mem, _ = _memory(r, ntasks)
+    # Every directive's value by its option (compiler/slurm/directives.py orders them);
+    # the job's name and log paths are filled in per job.
+    directives = {
+        "partition": r.partition,
+        "ntasks": str(ntasks),
+        "cpus-per-task": str(r.cpus_per_task),
+        mem_option: job_mem,
+        "chdir": ctx.workdir,
+        **dict(r.options),
+    }
+    time = _job_time(r, ntasks, n_tasks)
+    if time is not None:
+        directives["time"] = time
+    lines = r.extra_lines
+    return ScriptShape(
+        plan_id=ctx.plan_id,
+        shebang=r.shebang_line,
+        ntasks=ntasks,
+        n_tasks=n_tasks,
+        cpus_per_task=r.cpus_per_task,
+        step_mem_option=f"--{mem_option}={step_mem}",
+        directives=directives,
+        sbatch_lines=[line for line in lines if is_directive(line)],
+        shell_lines=[line for line in lines if not is_directive(line)],
+        exports=ctx.exports,
     )
 
 
+def _job_time(r: Resources, ntasks: int, n_tasks: int) -> str | None:
+    """The job's --time: a per-task limit scaled by the waves its lanes run."""
+    return None if r.time is None else format_time(r.time.for_job(ceil_div(n_tasks, ntasks)))
+
+
 def _job(
-    ctx: _Context,
-    index: int,
-    group: Group,
-    batch: tuple[int, ...],
-    batching: Batching,
-    *,
-    extra_lines: tuple[tuple[str, ...], tuple[str, ...]],
+    ctx: _Context, index: int, group: Group, batch: tuple[int, ...], shape: ScriptShape
 ) -> Job:
     r, tasks = group.resources, ctx.tasks
-    ntasks = min(len(batch), batching.parallel_tasks_per_job)
-    waves = ceil_div(len(batch), ntasks)
-    mem_option, job_mem, step_mem, mem_mb = _memory(r, ntasks)
-    stem = layout.job_stem(index)
+    ntasks = shape.ntasks
     ids, envs, commands = (
         _pick(tasks.ids, batch),
         _pick(tasks.envs, batch),
         _pick(tasks.commands, batch),
     )
-    # `<task id> <argv, each word quoted once>`, with `env ...` between for a task with env.
-    if any(envs):
-        lines = [
-            f"{task_id} {sh_env_command(env, argv[0])} {words}" if env else f"{task_id} {words}"
-            for task_id, env, argv, words in zip(
-                ids, envs, commands, sh_words_many(commands), strict=True
-            )
-        ]
-    else:
-        lines = sh_words_many(commands, heads=ids)
+    stem = layout.job_stem(index)
     lane_files = layout.lane_status_files(index, ntasks)
     name = layout.job_name(tasks.name, ctx.plan_id, index)
-    time = None if r.time is None else format_time(r.time.for_job(waves))
     stdout = layout.join(ctx.workdir, f"{stem}.out")
     stderr = layout.join(ctx.workdir, f"{stem}.err")
-    # Every directive's value by its option (compiler/slurm/directives.py orders them).
-    values = {
-        "partition": r.partition,
-        "ntasks": str(ntasks),
-        "cpus-per-task": str(r.cpus_per_task),
-        mem_option: job_mem,
-        "job-name": name,
-        "output": stdout,
-        "error": stderr,
-        "chdir": ctx.workdir,
-        **dict(r.options),
-    }
-    if time is not None:
-        values["time"] = time
-    script_job = ScriptJob(
+    done = layout.done_file(index)
+    script = shape.fill(
         index=index,
-        ntasks=ntasks,
-        n_tasks=len(batch),
-        cpus_per_task=r.cpus_per_task,
-        step_mem_option=f"--{mem_option}={step_mem}",
-        done=layout.done_file(index),
-    )
-    script = render_script(
-        plan_id=ctx.plan_id,
-        job=script_job,
-        shebang=r.shebang_line,
-        directives=directive_lines(values),
-        sbatch_lines=extra_lines[0],
-        shell_lines=extra_lines[1],
-        exports=ctx.exports,
-        # Task k of the job runs in lane k % ntasks: lanes run their tasks in turn.
-        lanes=[
-            Lane(status=f, lines=task_lines(f, lines[k::ntasks])) for k, f in enumerate(lane_files)
-        ],
+        name=name,
+        stdout=stdout,
+        stderr=stderr,
+        done=done,
+        lane_files=lane_files,
+        lane_lines=_lane_texts(lane_files, ids, envs, commands),
     )
     return Job(
         index=index,
@@ -242,15 +230,39 @@ def _job(
         tasks=tuple(ids),
         ntasks=ntasks,
         cpus_per_task=r.cpus_per_task,
-        mem_mb=mem_mb,
-        time=time,
+        mem_mb=_memory(r, ntasks)[3],
+        time=_job_time(r, ntasks, len(batch)),
         script_path=layout.join(ctx.script_dir, f"{stem}.sbatch"),
         script=script,
         stdout=stdout,
         stderr=stderr,
         lane_status_paths=layout.join_all(ctx.workdir, lane_files),
-        done_path=layout.join(ctx.workdir, script_job.done),
+        done_path=layout.join(ctx.workdir, done),
     )
+
+
+def _lane_texts(
+    lane_files: list[str],
+    ids: Sequence[str],
+    envs: Sequence[tuple[tuple[str, str], ...]],
+    commands: Sequence[Sequence[str]],
+) -> list[str]:
+    """Each lane's task lines: `<task id> <argv, each word quoted once>`, with `env ...`
+    between for a task with env; task k runs in lane k % ntasks."""
+    if not any(envs):
+        words = sh_word_columns(commands)
+        if words is not None:  # the common case: a job of alike commands
+            return lane_texts(lane_files, ids, words)
+        lines = sh_words_many(commands, heads=ids)
+    else:
+        lines = [
+            f"{task_id} {sh_env_command(env, argv[0])} {words}" if env else f"{task_id} {words}"
+            for task_id, env, argv, words in zip(
+                ids, envs, commands, sh_words_many(commands), strict=True
+            )
+        ]
+    ntasks = len(lane_files)
+    return [task_lines(f, lines[k::ntasks]) for k, f in enumerate(lane_files)]
 
 
 def _pick(items: tuple[_T, ...], indices: tuple[int, ...]) -> Sequence[_T]:

@@ -57,6 +57,36 @@ def sh_words_many(
     return lines if heads is None else list(map(" ".join, zip(heads, lines, strict=True)))
 
 
+# One piece of a table of quoted argvs: a text alike in every row (spaces, and
+# words that every argv has in that place), or a column of one text per row.
+Segment = str | Sequence[str]
+
+
+def sh_word_columns(argvs: Sequence[Sequence[str]]) -> list[Segment] | None:
+    """Argvs all as long, quoted, as the segments of a table: joining row i's texts
+    of the segments gives `sh_words(argvs[i])`.  None when the argvs differ in length.
+
+    A column whose words are all alike (`python3`, `--zarr-url` in a job of alike
+    commands) is quoted once and merged with its neighbours into one text, so a
+    row is built from few pieces.
+    """
+    widths = set(map(len, argvs))
+    if len(widths) != 1 or 0 in widths:
+        return None
+    segments: list[Segment] = []
+    alike = ""  # the alike text since the last column of many texts
+    for k, column in enumerate(zip(*argvs, strict=True)):
+        space = " " if k else ""
+        if column.count(column[0]) == len(column):
+            alike += space + sh_quote(column[0])
+        else:
+            segments.append(alike + space)
+            segments.append(_quote_column(column))
+            alike = ""
+    segments.append(alike)
+    return segments
+
+
 def _marks(joined: str) -> bytes:
     """NUL-joined words without the bytes shlex.quote finds safe: a word leaves
     nothing exactly when shlex.quote would leave it as it is (non-ASCII stays, and
