@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 from itertools import chain, repeat
 from operator import itemgetter
 
@@ -34,13 +35,11 @@ def lane_texts(
     at a time, and each lane is one join of its part.
     """
     n, lanes = len(ids), len(status_files)
-    sizes = [len(range(lane, n, lanes)) for lane in range(lanes)]
+    pick, sizes = _lane_order(n, lanes)
     calls = [f"    _slurmplan_task {f} " for f in status_files]
     pieces: list[Segment] = [
         list(chain.from_iterable(map(repeat, calls, sizes))), ids, " ", *words, "\n",
     ]  # fmt: skip
-    # The tasks lane after lane (lane k: tasks k, k + lanes, ...), picked in C.
-    pick = itemgetter(*[k for lane in range(lanes) for k in range(lane, n, lanes)])
     width = len(pieces)
     flat: list[str] = [""] * (n * width)
     for j, piece in enumerate(pieces):
@@ -49,13 +48,25 @@ def lane_texts(
         elif j == 0:
             flat[j::width] = piece
         else:
-            flat[j::width] = pick(piece) if n > 1 else piece
+            flat[j::width] = pick(piece)
     out: list[str] = []
     start = 0
     for size in sizes:
         out.append("".join(flat[start : start + size * width]))
         start += size * width
     return out
+
+
+@cache
+def _lane_order(n: int, lanes: int) -> tuple[Callable[[Sequence[str]], Sequence[str]], list[int]]:
+    """How `n` tasks go in `lanes` lanes: a picker of a column's items lane after lane
+    (lane k: tasks k, k + lanes, ...), in C, and each lane's task count.  A plan has
+    few job shapes, so each is worked out once."""
+    order = [k for lane in range(lanes) for k in range(lane, n, lanes)]
+    sizes = [len(range(lane, n, lanes)) for lane in range(lanes)]
+    if n == 1:
+        return (lambda column: column), sizes
+    return itemgetter(*order), sizes
 
 
 def task_lines(status: str, tasks: Sequence[str]) -> str:
