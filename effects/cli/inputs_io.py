@@ -59,18 +59,20 @@ def _type_name(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def parse_json_object(text: bytes, label: str) -> dict[str, Any]:
-    """The JSON object in `text`; `label` names the file in problem lines."""
+def _decoded(data: bytes, label: str) -> str:
     try:
-        decoded = text.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError(
-            [f"{label}: not UTF-8 text (byte 0x{text[error.start]:02x} at offset {error.start})"]
+            [f"{label}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"]
         ) from None
+
+
+def _parsed(text: str, label: str) -> dict[str, Any]:
     try:
-        value = json.loads(decoded, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
-        what = "the file is empty" if not decoded.strip() else error.msg
+        what = "the file is empty" if not text.strip() else error.msg
         raise InputError(
             [f"{label}: line {error.lineno}, column {error.colno}: not valid JSON: {what}"]
         ) from None
@@ -90,11 +92,21 @@ def parse_json_object(text: bytes, label: str) -> dict[str, Any]:
     return value
 
 
+def parse_json_object(text: bytes, label: str) -> dict[str, Any]:
+    """The JSON object in `text`; `label` names the file in problem lines."""
+    return _parsed(_decoded(text, label), label)
+
+
 def read_json_object(path: str) -> dict[str, Any]:
-    """The JSON object in the file `path`; InputError for any way it can be unusable."""
+    """The JSON object in the file `path`; InputError for any way it can be unusable.
+
+    Never the file's bytes, its text and the parsed value at once (the bytes and
+    the text are each the size of the file, the value several times that): the
+    bytes go once decoded, the text once parsed (when this returns).
+    """
     try:
         with open(path, "rb") as f:
-            text = f.read()
+            data = f.read()
     except FileNotFoundError:
         raise InputError([f"{path}: no such file"]) from None
     except IsADirectoryError:
@@ -103,7 +115,9 @@ def read_json_object(path: str) -> dict[str, Any]:
         raise InputError([f"{path}: cannot be read: permission denied"]) from None
     except OSError as error:
         raise InputError([f"{path}: cannot be read: {error.strerror or error}"]) from None
-    return parse_json_object(text, path)
+    text = _decoded(data, path)
+    del data
+    return _parsed(text, path)
 
 
 def read_json_objects(paths: Sequence[str]) -> list[dict[str, Any]]:
