@@ -16,10 +16,10 @@ from importlib import metadata
 
 from compiler import CompileError, Plan, Source, compile_plan
 from compiler.plan import script_bytes
-from effects.atomic import write_atomic
+from effects.atomic import atomic_file, write_atomic
 from effects.cli import golden, run_commands
 from effects.cli.inputs_io import InputError, problem_lines, read_json_objects
-from effects.cli.plan_files import dump_plan, load_plan
+from effects.cli.plan_files import load_plan, write_plan
 from effects.cli.show import summary
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
@@ -42,19 +42,27 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         raise InputError(problem_lines(error, files)) from None
     if args.scripts_to is not None:
         _write_scripts(plan, args.scripts_to)
-    text = dump_plan(plan)
+    # In pieces as it is encoded: the text of a large plan is never whole in memory.
     if args.output is None or args.output == "-":
-        sys.stdout.write(text)
+        write_plan(plan, sys.stdout.write)
     else:
-        _write(args.output, text.encode("ascii"))
+        try:
+            with atomic_file(args.output) as out:
+                write_plan(plan, lambda piece: out.write(piece.encode("ascii")))
+        except OSError as error:
+            raise _cannot_write(args.output, error) from None
     return EXIT_OK
+
+
+def _cannot_write(path: str, error: OSError) -> InputError:
+    return InputError([f"{path}: cannot be written: {error.strerror or error}"])
 
 
 def _write(path: str, data: bytes, *, durable: bool = True) -> None:
     try:
         write_atomic(path, data, durable=durable)
     except OSError as error:
-        raise InputError([f"{path}: cannot be written: {error.strerror or error}"]) from None
+        raise _cannot_write(path, error) from None
 
 
 def _write_scripts(plan: Plan, directory: str) -> None:
