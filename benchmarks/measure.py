@@ -22,6 +22,7 @@ import gc
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +31,21 @@ from typing import Any
 
 import workloads
 
-KINDS = ("slurmplan", "reference", "floor", "slurmplan-files", "reference-files", "parts")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KINDS = (
+    "slurmplan", "reference", "floor", "slurmplan-files", "slurmplan-cli", "reference-files",
+    "parts",
+)  # fmt: skip
+# slurmplan-cli: `slurmplan compile ... --scripts-to DIR` as its own process, which then
+# prints its own peak resident memory (VmHWM: exec starts it afresh) on stderr's last line.
+_CLI = (
+    "import sys\n"
+    "from effects.cli import main\n"
+    "status = main(sys.argv[1:])\n"
+    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+    "print('VmHWM', hwm, file=sys.stderr)\n"
+    "sys.exit(status)\n"
+)
 # Paths the in-memory reference writes into its scripts (nothing is written there).
 REF_WORKDIR = "/home/alice/project/jobs/0_bench"
 REF_CACHE_DIR = "/home/alice/project/.fractal_cache"
@@ -143,7 +158,7 @@ def _runner(
             return {"jobs": len(commands), "batching": [list(batching)]}
 
         return run
-    if kind == "slurmplan-files":
+    if kind in ("slurmplan-files", "slurmplan-cli"):
         from effects.cli import main  # noqa: PLC0415
 
         inputs = os.path.join(scratch, "inputs")
@@ -158,6 +173,22 @@ def _runner(
             argv += [f"--{name}", os.path.join(inputs, f"{name}.json")]
         argv += ["-o", os.path.join(out, "plan.json"), "--scripts-to", os.path.join(out, "scripts")]
 
+        if kind == "slurmplan-cli":
+
+            def run_cli() -> dict[str, Any]:
+                os.makedirs(out)
+                done = subprocess.run(
+                    [sys.executable, "-c", _CLI, *argv],
+                    check=False,
+                    capture_output=True,
+                    text=True,
+                    cwd=ROOT,
+                )
+                assert done.returncode == 0, f"slurmplan compile failed: {done.stderr[-2000:]}"
+                return {"cli_peak_mb": int(done.stderr.split()[-1]) / 1024}
+
+            return run_cli
+
         def run() -> dict[str, Any]:
             os.makedirs(out)
             status = main(argv)
@@ -169,7 +200,9 @@ def _runner(
 
 
 def _output_dir(kind: str, scratch: str) -> str | None:
-    name = {"slurmplan-files": "slurmplan", "reference-files": "reference"}.get(kind)
+    name = {
+        "slurmplan-files": "slurmplan", "slurmplan-cli": "slurmplan", "reference-files": "reference"
+    }.get(kind)  # fmt: skip
     return None if name is None else os.path.join(scratch, name)
 
 
@@ -184,6 +217,7 @@ def measure(kind: str, workload: str, n: int, repeat: int, scratch: str) -> dict
     times: list[float] = []
     produced: dict[str, Any] = {}
     parts: dict[str, list[float]] = {}
+    cli_peaks: list[float] = []
     for _ in range(repeat):
         if out_dir is not None:
             shutil.rmtree(out_dir, ignore_errors=True)  # each run writes into a fresh folder
@@ -192,6 +226,8 @@ def measure(kind: str, workload: str, n: int, repeat: int, scratch: str) -> dict
         start = time.perf_counter()
         produced = run()
         times.append(time.perf_counter() - start)
+        if "cli_peak_mb" in produced:
+            cli_peaks.append(produced.pop("cli_peak_mb"))
         for name, seconds in produced.pop("parts", {}).items():
             parts.setdefault(name, []).append(seconds)
     rss_peak = _maxrss_mb()
@@ -216,6 +252,7 @@ def measure(kind: str, workload: str, n: int, repeat: int, scratch: str) -> dict
         "rss_inputs_mb": rss_inputs,
         "rss_peak_mb": rss_peak,
         **({"parts": parts} if parts else {}),
+        **({"cli_peak_mb": max(cli_peaks)} if cli_peaks else {}),
         **produced,
     }
 

@@ -51,6 +51,7 @@ PLAN: list[tuple[str, str, int, int]] = [
     *[("slurmplan-files", "homogeneous", n, 7) for n in (K, 10 * K)],
     ("slurmplan-files", "homogeneous", 100 * K, 5),
     ("slurmplan-files", "homogeneous", M, 3),
+    ("slurmplan-cli", "homogeneous", M, 1),
     *[("reference-files", "homogeneous", n, 7) for n in (K, 10 * K)],
     ("reference-files", "homogeneous", 100 * K, 3),
     ("parts", "homogeneous", 100 * K, 5),
