@@ -10,8 +10,8 @@ from compiler.passes.batch import batch_groups
 from compiler.passes.build import build_plan
 from compiler.passes.check import check_schemas
 from compiler.passes.parse import parse_inputs
-from compiler.passes.plan_id import compute_plan_id
 from compiler.passes.resolve import check_mem_per_cpu, group_tasks
+from compiler.passes.task_scan import scan_task_list
 from compiler.plan import Plan, script_bytes
 
 
@@ -19,11 +19,14 @@ def compile_plan(
     runner_config: dict[str, Any], user_profile: dict[str, Any], task_list: dict[str, Any]
 ) -> Plan:
     """The submission plan of these inputs; raises CompileError listing every problem."""
-    schema_check = check_schemas(runner_config, user_profile, task_list)
-    inputs = parse_inputs(runner_config, user_profile, task_list, schema_check)
+    scan = scan_task_list(task_list)  # the fast check, plan id and parse share its walk
+    schema_check = check_schemas(runner_config, user_profile, task_list, tasks_valid=scan.valid)
+    inputs = parse_inputs(
+        runner_config, user_profile, task_list, schema_check, task_columns=scan.columns
+    )
     groups = group_tasks(inputs.config, inputs.tasks)
     check_mem_per_cpu(groups, inputs.tasks)
-    plan_id = compute_plan_id(runner_config, user_profile, task_list)
+    plan_id = scan.plan_id(runner_config, user_profile)
     batched = batch_groups(groups, inputs.config, inputs.tasks)
     plan = build_plan(plan_id, inputs.config, inputs.profile, inputs.tasks, batched)
     _check_encodable(plan, runner_config, user_profile, task_list)

@@ -5,6 +5,10 @@ each.  This walker answers only "valid or not" for the common shape, reading its
 patterns from schemas/task_list.schema.json itself.  Whenever it says "not
 valid" the compiler runs jsonschema to word the precise problems, so the schema
 stays the single authority; a property test checks that both always agree.
+
+The tasks are checked a slice at a time, on the columns task_columns.py takes out of
+them; compile_plan has the same columns hash for the plan id in the same walk
+(task_scan.py).
 """
 
 from __future__ import annotations
@@ -12,20 +16,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import Any
 
 from compiler import package_files
+from compiler.passes.task_columns import SliceColumns, task_slices
 from compiler.schemas import validator
 
 _TOP_KEYS = frozenset(
     {"name", "needs_gpu", "tasks_per_job", "parallel_tasks_per_job", "meta", "tasks"}
 )
 _TASK_KEYS = frozenset({"id", "command", "env", "meta"})
-
-
-_TASKS_PER_CHECK = 10_000  # tasks checked together: bounds the joined texts' size
 
 # `^X$` where X is only character classes without negation, backslash or NUL, and
 # letters and digits, each maybe repeated: X has no anchor and cannot match NUL.
@@ -43,33 +44,52 @@ def _pattern_text(*path: str) -> str:
 
 
 @cache
-def _patterns() -> tuple[re.Pattern[str], Callable[[list[str]], bool], re.Pattern[str]]:
+def _patterns() -> tuple[re.Pattern[str], Callable[[SliceColumns], bool], re.Pattern[str]]:
     return (
         re.compile(_pattern_text("properties", "name")),
-        _all_match(_pattern_text("$defs", "task", "properties", "id")),
+        _ids_test(_pattern_text("$defs", "task", "properties", "id")),
         re.compile(_pattern_text("$defs", "task", "properties", "env", "propertyNames")),
     )
 
 
-def _all_match(pattern: str) -> Callable[[list[str]], bool]:
-    """A test of many strings at once: does each one match `pattern` whole?
+def _ids_test(pattern: str) -> Callable[[SliceColumns], bool]:
+    """Does each id of a slice match `pattern` whole?  On the ids joined by NUL, when
+    the pattern allows (see _joined_match)."""
+    match_joined = _joined_match(pattern)
+    if match_joined is None:
+        match_each = _all_match(pattern)
+        return lambda columns: match_each(columns.ids)
+    return lambda columns: columns.ids_nul_free and match_joined(columns.joined_ids)
 
-    When the pattern is `^X$` with X unable to match NUL, the strings joined by NUL
-    are matched by one regex, X (NUL X)*: each part between NULs must be one X,
-    and counting the NULs makes sure no string held one of its own.
-    """
-    simple = _NUL_FREE.fullmatch(pattern)
-    if simple is None:
+
+def _all_match(pattern: str) -> Callable[[list[str]], bool]:
+    """A test of many strings at once: does each one match `pattern` whole?"""
+    match_joined = _joined_match(pattern)
+    if match_joined is None:
         match = re.compile(pattern).fullmatch
         return lambda texts: None not in map(match, texts)
-    body = simple.group(1)
-    match_joined = re.compile(f"(?:{body})(?:\x00(?:{body}))*").fullmatch
 
     def all_match(texts: list[str]) -> bool:
         joined = "\x00".join(texts)
-        return joined.count("\x00") == len(texts) - 1 and match_joined(joined) is not None
+        return joined.count("\x00") == len(texts) - 1 and match_joined(joined)
 
     return all_match
+
+
+def _joined_match(pattern: str) -> Callable[[str], bool] | None:
+    """A test of strings joined by NUL, none holding NUL itself: does each one match
+    `pattern` whole?  None when `pattern` is not simple enough for that.
+
+    When the pattern is `^X$` with X unable to match NUL, the joined strings are
+    matched by one regex, X (NUL X)*: each part between NULs must be one X (that
+    no string held a NUL of its own, the caller makes sure by counting them).
+    """
+    simple = _NUL_FREE.fullmatch(pattern)
+    if simple is None:
+        return None
+    body = simple.group(1)
+    fullmatch = re.compile(f"(?:{body})(?:\x00(?:{body}))*").fullmatch
+    return lambda joined: fullmatch(joined) is not None
 
 
 def _meta_ok(meta: Any, seen: dict[str, tuple[Any, bool]]) -> bool:
@@ -95,63 +115,64 @@ def _positive_or_none(value: object) -> bool:
 
 def task_list_is_valid(doc: object) -> bool:
     """True exactly when jsonschema would find no problem in `doc`."""
-    if type(doc) is not dict or not doc.keys() <= _TOP_KEYS:
-        return False
-    name_re, ids_match, env_re = _patterns()
-    name = doc.get("name")
-    if type(name) is not str or name_re.fullmatch(name) is None:
-        return False
-    if "needs_gpu" in doc and type(doc["needs_gpu"]) is not bool:
-        return False
-    for key in ("tasks_per_job", "parallel_tasks_per_job"):
-        if key in doc and not _positive_or_none(doc[key]):
-            return False
-    metas: dict[str, tuple[Any, bool]] = {}
-    if "meta" in doc and not _meta_ok(doc["meta"], metas):
-        return False
-    tasks = doc.get("tasks")
-    if type(tasks) is not list or not tasks:
-        return False
-    return all(
-        _tasks_ok(tasks[start : start + _TASKS_PER_CHECK], ids_match, env_re, metas)
-        for start in range(0, len(tasks), _TASKS_PER_CHECK)
-    )
+    check = TaskListCheck.start(doc)
+    return check is not None and all(map(check.slice_ok, task_slices(check.tasks)))
 
 
-def _tasks_ok(
-    tasks: list[Any],
-    ids_match: Callable[[list[str]], bool],
-    env_re: re.Pattern[str],
-    metas: dict[str, tuple[Any, bool]],
-) -> bool:
-    """Each check runs over all these tasks at once (in C: map, set, join), the
-    common task being just an id and a command; env and meta are checked task by
-    task, on the tasks that have them."""
-    if set(map(type, tasks)) != {dict}:
-        return False
-    ids: list[Any] = list(map(dict.get, tasks, repeat("id")))  # None where missing
-    if set(map(type, ids)) != {str} or not ids_match(ids):
-        return False
-    commands: list[Any] = list(map(dict.get, tasks, repeat("command")))
-    if set(map(type, commands)) != {list} or not all(commands):
-        return False
-    if not all(map(itemgetter(0), commands)):  # an empty program name, or not text
-        return False
-    try:  # one join for all arguments: TypeError for one that is not a string
-        if "\x00" in "".join(chain.from_iterable(commands)):
+class TaskListCheck:
+    """task_list_is_valid's answer in steps: `start` checks all but the tasks, then
+    `slice_ok` each slice of the tasks in turn (task_columns.task_slices); the list
+    is valid when every slice is."""
+
+    def __init__(self, tasks: list[Any], metas: dict[str, tuple[Any, bool]]) -> None:
+        self.tasks = tasks  # not empty
+        self._metas = metas  # the metas validated so far (see _meta_ok)
+        _, self._ids_ok, self._env_re = _patterns()
+
+    @classmethod
+    def start(cls, doc: object) -> TaskListCheck | None:
+        """The check of `doc`'s tasks; None when the rest of `doc` is not valid."""
+        if type(doc) is not dict or not doc.keys() <= _TOP_KEYS:
+            return None
+        name_re = _patterns()[0]
+        name = doc.get("name")
+        if type(name) is not str or name_re.fullmatch(name) is None:
+            return None
+        if "needs_gpu" in doc and type(doc["needs_gpu"]) is not bool:
+            return None
+        for key in ("tasks_per_job", "parallel_tasks_per_job"):
+            if key in doc and not _positive_or_none(doc[key]):
+                return None
+        metas: dict[str, tuple[Any, bool]] = {}
+        if "meta" in doc and not _meta_ok(doc["meta"], metas):
+            return None
+        tasks = doc.get("tasks")
+        if type(tasks) is not list or not tasks:
+            return None
+        return cls(tasks, metas)
+
+    def slice_ok(self, columns: SliceColumns | None) -> bool:
+        """Are these tasks valid?  None stands for a slice that does not even fit the
+        columns: not valid.  Each check runs over all the tasks at once (in C), the
+        common task being just an id and a command; env and meta are checked task by
+        task, on the tasks that have them."""
+        if columns is None or set(map(type, columns.ids)) != {str}:
             return False
-    except TypeError:
-        return False
-    # Every task has an id and a command now, so one with no more than two keys has
-    # nothing else; only the others need their keys, env and meta checked.
-    for task in compress(tasks, map((2).__lt__, map(len, tasks))):
-        if not task.keys() <= _TASK_KEYS:
+        if not self._ids_ok(columns):
             return False
-        if "env" in task and not _env_ok(task["env"], env_re):
+        commands = columns.commands
+        if not all(commands) or not all(map(itemgetter(0), commands)):
+            return False  # an empty argv, or an empty program name
+        if not columns.words_nul_free:
             return False
-        if "meta" in task and not _meta_ok(task["meta"], metas):
-            return False
-    return True
+        for task in columns.more:
+            if not task.keys() <= _TASK_KEYS:
+                return False
+            if "env" in task and not _env_ok(task["env"], self._env_re):
+                return False
+            if "meta" in task and not _meta_ok(task["meta"], self._metas):
+                return False
+        return True
 
 
 def _env_ok(env: Any, env_re: re.Pattern[str]) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from compiler import package_files
 from compiler.errors import Problems, Source, pointer, show
 from compiler.passes.check import SchemaCheck
+from compiler.passes.task_columns import TaskColumns
 from compiler.slurm.directives import FIELD_OPTIONS, option_of
 from compiler.slurm.extra_lines import directive_problem, is_directive
 from compiler.slurm.settings import Settings, ordered
@@ -138,15 +139,18 @@ def parse_inputs(
     raw_profile: dict[str, Any],
     raw_tasks: dict[str, Any],
     schema_check: SchemaCheck,
+    *,
+    task_columns: TaskColumns | None = None,
 ) -> Inputs:
     """The inputs as values; raises CompileError with the schema's problems and the
     meaning problems of every input the schema accepted, so one run reports
-    everything wrong, not just the first input's shape."""
+    everything wrong, not just the first input's shape.  `task_columns`: see
+    parse_task_list."""
     problems = Problems()
     problems.extend(schema_check.problems)
     config = None if schema_check.config else parse_config(raw_config, problems)
     profile = None if schema_check.profile else parse_profile(raw_profile, problems)
-    tasks = None if schema_check.tasks else parse_task_list(raw_tasks, problems)
+    tasks = None if schema_check.tasks else parse_task_list(raw_tasks, problems, task_columns)
     if (
         config is not None
         and profile is not None
@@ -272,7 +276,11 @@ def _directive_path() -> re.Pattern[str]:
     return re.compile(package_files.schema("user_profile")["$defs"]["directive_path"]["pattern"])
 
 
-def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
+def parse_task_list(
+    raw: dict[str, Any], problems: Problems, columns: TaskColumns | None = None
+) -> TaskList:
+    """`columns`: the ids and commands of raw's tasks, and whether any has env or meta,
+    when an earlier walk over the tasks took them out already (task_scan.py)."""
     src = Source.TASKS
     tasks_per_job = raw.get("tasks_per_job")
     parallel = raw.get("parallel_tasks_per_job")
@@ -285,7 +293,7 @@ def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
         )
     meta = parse_layer(raw.get("meta", {}), src, ("meta",), problems)
     tasks = raw["tasks"]
-    ids = tuple(map(itemgetter("id"), tasks))
+    ids = tuple(map(itemgetter("id"), tasks)) if columns is None else columns.ids
     if len(set(ids)) != len(ids):
         first: dict[str, int] = {}
         for index, task_id in enumerate(ids):
@@ -297,7 +305,8 @@ def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
                 )
             else:
                 first[task_id] = index
-    metas = _task_metas(tasks, problems)
+    plain = columns is not None and columns.plain  # no task has env or meta
+    metas = (None,) * len(tasks) if plain else _task_metas(tasks, problems)
     return TaskList(
         name=raw["name"],
         needs_gpu=raw.get("needs_gpu", False),
@@ -305,8 +314,8 @@ def parse_task_list(raw: dict[str, Any], problems: Problems) -> TaskList:
         parallel_tasks_per_job=parallel,
         meta=meta,
         ids=ids,
-        commands=tuple(map(itemgetter("command"), tasks)),
-        envs=_task_envs(tasks),
+        commands=tuple(map(itemgetter("command"), tasks)) if columns is None else columns.commands,
+        envs=((),) * len(tasks) if plain else _task_envs(tasks),
         metas=metas,
     )
 

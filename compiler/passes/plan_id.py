@@ -11,16 +11,15 @@ import json
 import sys
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
-from itertools import chain, compress, count, repeat
+from itertools import repeat
 from typing import Any
 
+from compiler.passes.task_columns import SLICE_TASKS, SliceColumns, task_slices
 from compiler.plan import FORMAT
 
 # The canonical JSON: sorted keys, no spaces, ASCII.
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
 _TAG = b"slurmplan-plan-id/2"
-_TASKS_PER_PIECE = 10_000  # hashed a slice at a time: no text of all tasks at once
 
 
 def compute_plan_id(
@@ -28,10 +27,11 @@ def compute_plan_id(
 ) -> str:
     """16 hex digits of a SHA-256 of the inputs.
 
-    compile_plan calls it only on inputs the schemas accepted: each task an id and
-    an argv, both text without NUL, and maybe env and meta.  Encoding all tasks as
-    canonical JSON would cost most of the hashing, so those are hashed as columns,
-    each to a SHA-256 of its own:
+    compile_plan needs it only for inputs the schemas accepted: each task an id and
+    an argv, both text without NUL, and maybe env and meta (and has the digests below
+    from its one walk over the tasks, task_scan.py).  Encoding all tasks as canonical
+    JSON would cost most of the hashing, so those are hashed as columns, each to a
+    SHA-256 of its own:
 
     1. the canonical JSON (sorted keys, no spaces, ASCII) of
        `[FORMAT, config, profile, task list without "tasks"]`;
@@ -51,93 +51,94 @@ def compute_plan_id(
     canonical JSON of `[FORMAT, config, profile, task list]`, a text beginning with
     '[' where the columns' begins with the tag.
     """
-    digests = _column_digests([FORMAT, runner_config, user_profile], task_list)
-    if digests is not None:
-        return hashlib.sha256(b"".join((_TAG, *digests))).hexdigest()[:16]
+    digests = TaskDigests.start(task_list)
+    if digests is not None and all(map(digests.add, task_slices(digests.tasks))):
+        return digests.plan_id(runner_config, user_profile)
     digest = hashlib.sha256()
     for piece in _canonical_pieces([FORMAT, runner_config, user_profile], task_list):
         digest.update(piece.encode("ascii"))
     return digest.hexdigest()[:16]
 
 
-def _column_digests(head: list[Any], task_list: Any) -> list[bytes] | None:
-    """The seven digests of compute_plan_id, or None for a shape they do not fit."""
-    tasks = task_list.get("tasks") if type(task_list) is dict else None
-    if type(tasks) is not list or not all(type(key) is str for key in task_list):
-        return None
-    rest = {key: value for key, value in task_list.items() if key != "tasks"}
-    ids, words = _Joined(b"\x00"), _Joined(b"\x00")
-    envs, metas = _Joined(b",", b"[", b"]"), _Joined(b",", b"[", b"]")
-    lengths, extra_indices = hashlib.sha256(), hashlib.sha256()
-    for start in range(0, len(tasks), _TASKS_PER_PIECE):
-        piece = tasks[start : start + _TASKS_PER_PIECE]
-        if set(map(type, piece)) != {dict}:
+class TaskDigests:
+    """compute_plan_id's digests of a task list's columns, the tasks hashed a slice at a
+    time: `start`, then `add` each slice of the tasks in turn (task_columns.task_slices),
+    then `plan_id` (when every slice fitted)."""
+
+    def __init__(self, task_list: dict[str, Any], tasks: list[Any]) -> None:
+        self._task_list = task_list
+        self.tasks = tasks
+        self._ids, self._words = _Joined(b"\x00"), _Joined(b"\x00")
+        self._envs, self._metas = _Joined(b",", b"[", b"]"), _Joined(b",", b"[", b"]")
+        self._lengths, self._extra_indices = hashlib.sha256(), hashlib.sha256()
+
+    @classmethod
+    def start(cls, task_list: object) -> TaskDigests | None:
+        """The digests of `task_list`'s columns, none added yet; None when the list is
+        not an object of text keys with "tasks" a list."""
+        if type(task_list) is not dict:
             return None
-        commands: list[Any] = list(map(dict.get, piece, repeat("command")))
-        if set(map(type, commands)) != {list}:
+        tasks = task_list.get("tasks")
+        if type(tasks) is not list or not all(type(key) is str for key in task_list):
             return None
-        sizes = array("Q", map(len, commands))
-        id_list: list[Any] = list(map(dict.get, piece, repeat("id")))
-        try:  # TypeError for an id or word that is not text
-            piece_ids = "\x00".join(id_list)
-            piece_words = "\x00".join(chain.from_iterable(commands))
-        except TypeError:
-            return None
-        n_words = sum(sizes)
-        if piece_ids.count("\x00") != len(piece) - 1 or (
-            n_words and piece_words.count("\x00") != n_words - 1
-        ):
-            return None  # some id or word holds NUL: the columns could not be told apart
-        _update_le(lengths, sizes)
-        ids.add(piece_ids.encode("utf-8", "surrogatepass"))
-        if n_words:
-            words.add(piece_words.encode("utf-8", "surrogatepass"))
-        extra = _env_meta_columns(piece, start)
+        return cls(task_list, tasks)
+
+    def add(self, columns: SliceColumns | None) -> bool:
+        """Hash the next slice's columns.  False when they do not fit: None for the
+        slice, an id or word that holds NUL (the columns could not be told apart), a
+        task with another key, or an env or meta of null (neither could be told apart
+        from no key).  After False, the digests mean nothing."""
+        if columns is None or not (columns.ids_nul_free and columns.words_nul_free):
+            return False
+        extra = _env_meta_columns(columns.more)
         if extra is None:
-            return None
-        if extra.envs:
-            _update_le(extra_indices, extra.indices)
-            envs.add(_canonical(extra.envs)[1:-1].encode("ascii"))
-            metas.add(_canonical(extra.metas)[1:-1].encode("ascii"))
-    return [
-        hashlib.sha256(_canonical([*head, rest]).encode("ascii")).digest(),
-        ids.digest(),
-        lengths.digest(),
-        words.digest(),
-        extra_indices.digest(),
-        envs.digest(),
-        metas.digest(),
-    ]
+            return False
+        _update_le(self._lengths, columns.sizes)
+        self._ids.add(columns.joined_ids.encode("utf-8", "surrogatepass"))
+        if columns.n_words:
+            self._words.add(columns.joined_words.encode("utf-8", "surrogatepass"))
+        if columns.more:
+            envs, metas = extra
+            _update_le(self._extra_indices, columns.more_at)
+            self._envs.add(_canonical(envs)[1:-1].encode("ascii"))
+            self._metas.add(_canonical(metas)[1:-1].encode("ascii"))
+        return True
+
+    def plan_id(self, runner_config: dict[str, Any], user_profile: dict[str, Any]) -> str:
+        """compute_plan_id's answer, all of the tasks having been added."""
+        rest = {key: value for key, value in self._task_list.items() if key != "tasks"}
+        head = _canonical([FORMAT, runner_config, user_profile, rest]).encode("ascii")
+        digests = (
+            hashlib.sha256(head).digest(),
+            self._ids.digest(),
+            self._lengths.digest(),
+            self._words.digest(),
+            self._extra_indices.digest(),
+            self._envs.digest(),
+            self._metas.digest(),
+        )
+        return hashlib.sha256(b"".join((_TAG, *digests))).hexdigest()[:16]
 
 
 def _update_le(digest: hashlib._Hash, numbers: array[int]) -> None:
     """Hash 8-byte integers as little-endian, whatever the machine's order."""
     if sys.byteorder == "big":
+        numbers = array(numbers.typecode, numbers)  # a copy: the caller's stays as it is
         numbers.byteswap()
     digest.update(numbers.tobytes())
 
 
-@dataclass(frozen=True, slots=True)
-class _EnvMeta:
-    indices: array[int]  # of the tasks with env or meta, in the whole list
-    envs: list[Any]
-    metas: list[Any]
-
-
-def _env_meta_columns(piece: list[dict[str, Any]], start: int) -> _EnvMeta | None:
-    """Which tasks of the piece have more than an id and a command, and their env and
-    meta (None where a task has none); None when a task has another key, or an env
-    or meta of null (either would not be told apart from no key).  Built in C and
-    without a container per task, which would set the garbage collector going."""
-    with_more = list(map((2).__lt__, map(len, piece)))
-    tasks = list(compress(piece, with_more))
-    envs = list(map(dict.get, tasks, repeat("env")))
-    metas = list(map(dict.get, tasks, repeat("meta")))
+def _env_meta_columns(more: list[dict[str, Any]]) -> tuple[list[Any], list[Any]] | None:
+    """The env and the meta (None where a task has none) of each task that has more
+    than an id and a command; None when such a task has another key, or an env or meta
+    of null.  Built in C and without a container per task."""
+    envs = list(map(dict.get, more, repeat("env")))
+    metas = list(map(dict.get, more, repeat("meta")))
     # Each key beyond id and command must be an env or meta that is not null.
-    n_keys = 2 * len(tasks) + len(tasks) - envs.count(None) + len(tasks) - metas.count(None)
-    if sum(map(len, tasks)) != n_keys:
+    n_keys = 2 * len(more) + len(more) - envs.count(None) + len(more) - metas.count(None)
+    if sum(map(len, more)) != n_keys:
         return None
-    return _EnvMeta(array("Q", compress(count(start), with_more)), envs, metas)
+    return envs, metas
 
 
 class _Joined:
@@ -176,8 +177,8 @@ def _canonical_pieces(head: list[Any], task_list: Any) -> Iterator[str]:
             yield f"{comma}{_canonical(key)}:{_canonical(task_list[key])}"
             continue
         yield f'{comma}"tasks":['
-        for start in range(0, len(tasks), _TASKS_PER_PIECE):
+        for start in range(0, len(tasks), SLICE_TASKS):
             comma = "," if start else ""
-            yield comma + _canonical(tasks[start : start + _TASKS_PER_PIECE])[1:-1]
+            yield comma + _canonical(tasks[start : start + SLICE_TASKS])[1:-1]
         yield "]"
     yield "}]"
