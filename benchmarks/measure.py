@@ -11,8 +11,9 @@ KIND is one of:
   floor            the same script bytes as slurmplan by plain formatting (checked equal)
   slurmplan-files  `slurmplan compile -o plan.json --scripts-to DIR` from JSON files
   reference-files  fractal-server's preparation, script + 2 JSON files per task
-  parts            slurmplan's compile and three of its parts alone: the schema fast
-                   check, the plan id (hash of the inputs), quoting every argv
+  parts            slurmplan's compile and three of its parts alone: the one walk over
+                   the tasks (schema fast path, plan id, columns), the plan id on its
+                   own, quoting every argv
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ def _runner(
         return run
     if kind == "parts":
         from compiler import compile_plan, compute_plan_id  # noqa: PLC0415
-        from compiler.passes.fast_check import task_list_is_valid  # noqa: PLC0415
-        from compiler.slurm.quoting import sh_words_many  # noqa: PLC0415
+        from compiler.passes.task_scan import scan_task_list  # noqa: PLC0415
+        from compiler.slurm.quoting import sh_word_columns  # noqa: PLC0415
 
         commands = [task["command"] for task in task_list["tasks"]]
         # Quoted job by job, as compile_plan does (homogeneous: jobs take consecutive tasks).
@@ -109,9 +110,11 @@ def _runner(
         starts = [sum(sizes[:k]) for k in range(len(sizes))]
         per_job = [commands[a : a + size] for a, size in zip(starts, sizes, strict=True)]
         parts: dict[str, Callable[[], object]] = {
-            "schema fast check": lambda: task_list_is_valid(task_list),
+            "one walk over the tasks (schema fast path, plan id, columns)": lambda: scan_task_list(
+                task_list
+            ).plan_id(config, profile),
             "plan id": lambda: compute_plan_id(config, profile, task_list),
-            "quoting every argv": lambda: list(map(sh_words_many, per_job)),
+            "quoting every argv": lambda: list(map(sh_word_columns, per_job)),
         }
 
         def run() -> dict[str, Any]:

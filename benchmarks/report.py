@@ -227,8 +227,10 @@ def parts_table(results: Results) -> str:
             "argv is in the script, quoted word by word (the reference writes it to a JSON "
             "file instead, outside this comparison), and the plan is named by a hash of all "
             "its inputs (which makes plans reproducible and jobs findable by name after a "
-            "crash); the reference has neither. The plan id alone takes "
-            f"{_share('plan id')}, quoting alone {_share('quoting every argv')}."
+            "crash); the reference has neither. The plan id on its own takes "
+            f"{_share('plan id')}, quoting alone {_share('quoting every argv')}; within "
+            "compile_plan the plan id's hashing shares the schema fast path's walk over the "
+            "tasks, so the parts add up to more than the whole."
             + (
                 " slurmplan runs under the floor, checks included, because it does that work "
                 "a column at a time in C (compiler/slurm/quoting.py, "
@@ -411,6 +413,10 @@ imports, schema and template loading are warmed up on 10 tasks first.
   `_prepare_single_slurm_job`, which writes each job's script plus two JSON files per task
   (input and args; no fsync). Its parameters start as Python dicts (slurmplan's start as
   files). Not run at 1M tasks: two million files take minutes.
+- **Peak RSS** here is the measuring process's, which also holds the task list it wrote out
+  as JSON (575 MB at 1M tasks). The command as its own process (`slurmplan-cli` in
+  `benchmarks/measure.py`, which reports the child's own VmHWM) is the *Goals* row for
+  `--scripts-to` at 1M tasks.
 - Both write into a fresh folder under the system temp dir (here the VM's one disk, ext4)
   for each repetition. At 1k and 10k tasks slurmplan's time is mostly its 64 or 501 files
   (created, renamed), at 100k mostly reading the 20 MB task list and writing the 45 MB
@@ -444,7 +450,19 @@ and every check on:
   whose argvs are all as long is quoted a column at a time (all first words, all second
   words...), and a column whose words all need quotes, or none, is quoted or kept whole;
 - a lane's task lines are built by one join (`compiler/passes/render.py:task_lines`) instead of a
-  template loop per task; the template places them;
+  template loop per task; the template places them; a job of alike commands has all its
+  lanes built from one flat list of pieces (`render.lane_texts`), its columns alike in
+  every task quoted once (`quoting.sh_word_columns`);
+- the template is rendered once per job shape (a group's jobs with the same lane and task
+  counts), with holes for what differs per job (`render.ScriptShape`), not once per job:
+  what 500 more jobs cost (the 1000x100 workload against the 500-job one, 100k tasks
+  each) fell from about 0.040 s to about 0.019 s;
+- one walk over the tasks, 10,000 at a time (`compiler/passes/task_scan.py`), serves the
+  schema fast path, the plan id's column hashes and the parse pass: each task's id and argv
+  are taken out of its dict once, not three times;
+- `slurmplan compile` keeps less at once (1M tasks: 1,630 → 1,180 MB peak): an input
+  file's bytes are dropped once decoded, and the plan's JSON is encoded straight into its
+  file in 64 KiB pieces, never whole as text and bytes;
 - tasks are grouped once (not twice), and without per-task metas in one step; identical
   metas are recognized by `repr` confirmed with `==`, not by JSON-encoding each;
 - the parsed task list keeps the input's argv lists instead of copying them as tuples
