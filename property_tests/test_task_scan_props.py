@@ -9,8 +9,6 @@ seen not to depend on where the tasks are cut.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 from unittest import mock
 
@@ -22,7 +20,6 @@ from compiler import compute_plan_id
 from compiler.passes import task_columns
 from compiler.passes.fast_check import task_list_is_valid
 from compiler.passes.task_scan import scan_task_list
-from compiler.plan import FORMAT
 from property_tests.schema_strategies import documents
 from property_tests.strategies import (
     JSON_VALUE,
@@ -32,13 +29,10 @@ from property_tests.strategies import (
     task_list,
     user_profile,
 )
+from tests.plan_id_oracle import columns_id, json_id
 
 CONFIG: dict[str, Any] = {"default_slurm_config": {"partition": "main"}}
 PROFILE: dict[str, Any] = {"username": "alice", "transport": "local", "project_dir": "/p"}
-
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def _fits_columns(task_list: Any) -> bool:
@@ -65,21 +59,8 @@ def _fits_columns(task_list: Any) -> bool:
 def plain_plan_id(config: Any, profile: Any, task_list: Any) -> str:
     """compute_plan_id as its docstring says, without slices, joins in pieces or arrays."""
     if not _fits_columns(task_list):
-        return hashlib.sha256(_canonical([FORMAT, config, profile, task_list])).hexdigest()[:16]
-    tasks = task_list["tasks"]
-    rest = {key: value for key, value in task_list.items() if key != "tasks"}
-    extra = [i for i, task in enumerate(tasks) if "env" in task or "meta" in task]
-    columns = [
-        _canonical([FORMAT, config, profile, rest]),
-        "\x00".join(task["id"] for task in tasks).encode("utf-8", "surrogatepass"),
-        b"".join(len(task["command"]).to_bytes(8, "little") for task in tasks),
-        "\x00".join(w for task in tasks for w in task["command"]).encode("utf-8", "surrogatepass"),
-        b"".join(i.to_bytes(8, "little") for i in extra),
-        _canonical([tasks[i].get("env") for i in extra]),
-        _canonical([tasks[i].get("meta") for i in extra]),
-    ]
-    digests = b"".join(hashlib.sha256(column).digest() for column in columns)
-    return hashlib.sha256(b"slurmplan-plan-id/2" + digests).hexdigest()[:16]
+        return json_id(config, profile, task_list)
+    return columns_id(config, profile, task_list)
 
 
 def check_scan(config: Any, profile: Any, doc: Any) -> None:

@@ -8,41 +8,15 @@ shape is hashed as its canonical JSON.  Key order never matters
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from typing import Any
 
 import pytest
+from plan_id_oracle import columns_id, json_id
 
 from compiler import compute_plan_id
 
 CONFIG: dict[str, Any] = {"default_slurm_config": {"partition": "main"}}
 PROFILE: dict[str, Any] = {"username": "alice", "transport": "local", "project_dir": "/p"}
-
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
-
-
-def columns_id(config: Any, profile: Any, task_list: dict[str, Any]) -> str:
-    tasks = task_list["tasks"]
-    rest = {key: value for key, value in task_list.items() if key != "tasks"}
-    extra = [i for i, task in enumerate(tasks) if "env" in task or "meta" in task]
-    columns = [
-        _canonical(["slurmplan/1", config, profile, rest]),
-        "\x00".join(task["id"] for task in tasks).encode("utf-8", "surrogatepass"),
-        b"".join(len(task["command"]).to_bytes(8, "little") for task in tasks),
-        "\x00".join(w for task in tasks for w in task["command"]).encode("utf-8", "surrogatepass"),
-        b"".join(i.to_bytes(8, "little") for i in extra),
-        _canonical([tasks[i].get("env") for i in extra]),
-        _canonical([tasks[i].get("meta") for i in extra]),
-    ]
-    digests = b"".join(hashlib.sha256(column).digest() for column in columns)
-    return hashlib.sha256(b"slurmplan-plan-id/2" + digests).hexdigest()[:16]
-
-
-def json_id(config: Any, profile: Any, task_list: Any) -> str:
-    return hashlib.sha256(_canonical(["slurmplan/1", config, profile, task_list])).hexdigest()[:16]
 
 
 def _tasks(*commands: list[str], **extra: Any) -> dict[str, Any]:
