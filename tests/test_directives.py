@@ -15,12 +15,12 @@ from compiler.slurm.directives import (
     FIELD_OPTIONS,
     OWNED_ELSEWHERE,
     OWNED_OPTIONS,
-    PLAIN_FIELDS,
     directive_lines,
     option_of,
 )
 from compiler.slurm.settings import Resources, Settings, ordered
 
+PLAIN_FIELDS = set(FIELD_OPTIONS.values())
 # slurm_config fields that are not a plain directive: the compiler works them out.
 COMPUTED_FIELDS = {
     "partition", "cpus_per_task", "mem", "time", "time_per_task", "extra_lines",

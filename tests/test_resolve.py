@@ -10,6 +10,7 @@ from compiler import compile_plan
 from compiler.errors import Problems
 from compiler.passes.parse import parse_config, parse_task_list
 from compiler.passes.resolve import Group, group_tasks
+from compiler.slurm.settings import Resources
 from compiler.slurm.units import TimeLimit
 
 BATCHING = {
@@ -41,6 +42,11 @@ def _groups(
     return group_tasks(config, parsed)
 
 
+def _option(resources: Resources, option: str) -> str | None:
+    """A plain option's value (Resources.options), or None when unset."""
+    return dict(resources.options).get(option)
+
+
 def _task(task_id: str, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     task: dict[str, Any] = {"id": task_id, "command": ["true"]}
     if meta is not None:
@@ -53,7 +59,12 @@ def test_default_alone() -> None:
     r = group.resources
     assert (r.partition, r.cpus_per_task, r.mem_mb) == ("main", 1, 1024)
     assert r.time == TimeLimit(seconds=3600, per_task=False)
-    assert (r.option("account"), r.option("qos"), r.option("constraint"), r.option("gres")) == (
+    assert (
+        _option(r, "account"),
+        _option(r, "qos"),
+        _option(r, "constraint"),
+        _option(r, "gres"),
+    ) == (
         "lab",
         "normal",
         "c1",
@@ -65,20 +76,20 @@ def test_default_alone() -> None:
 def test_gpu_config_ignored_without_needs_gpu() -> None:
     (group,) = _groups({"name": "n", "needs_gpu": False, "tasks": [_task("a")]})
     assert group.resources.partition == "main"
-    assert group.resources.option("gres") is None
+    assert _option(group.resources, "gres") is None
 
 
 def test_gpu_keys_replace_the_defaults_extra_lines_included() -> None:
     (group,) = _groups({"name": "n", "needs_gpu": True, "tasks": [_task("a")]})
     r = group.resources
-    assert (r.partition, r.cpus_per_task, r.option("gres"), r.option("constraint")) == (
+    assert (r.partition, r.cpus_per_task, _option(r, "gres"), _option(r, "constraint")) == (
         "gpu",
         2,
         "gpu:1",
         "g1",
     )
     # keys the gpu config does not set stay as the default's
-    assert (r.mem_mb, r.option("account"), r.option("qos")) == (1024, "lab", "normal")
+    assert (r.mem_mb, _option(r, "account"), _option(r, "qos")) == (1024, "lab", "normal")
     assert r.time == TimeLimit(seconds=3600, per_task=False)
     # its extra_lines replace the default's list, as in the reference
     assert r.extra_lines == ("module load cuda",)
@@ -107,7 +118,7 @@ def test_precedence_default_gpu_list_meta_task_meta() -> None:
     assert plain.resources.extra_lines == ("module load cuda", "export L=1")
     # task meta over list meta; metas append extra_lines, deduplicated keeping the first
     assert (own.resources.cpus_per_task, own.resources.mem_mb) == (4, 2048)
-    assert own.resources.option("constraint") == "g1"
+    assert _option(own.resources, "constraint") == "g1"
     assert own.resources.extra_lines == ("module load cuda", "export L=1", "export T=1")
 
 

@@ -74,9 +74,6 @@ OWNED_OPTIONS = (
 # Option -> the field that sets it: an extra line setting one of these is told to
 # set the field, so that the merge policy cannot be sidestepped.
 FIELD_OPTIONS: Mapping[str, str] = {d.option: d.field for d in DIRECTIVES if d.field is not None}
-
-# The plain fields, in script order (the order of `Resources.options`).
-PLAIN_FIELDS: tuple[str, ...] = tuple(d.field for d in DIRECTIVES if d.field is not None)
 _OPTION_OF_FIELD = {field: option for option, field in FIELD_OPTIONS.items()}
 
 

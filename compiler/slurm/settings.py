@@ -89,10 +89,6 @@ class Resources:
     shebang_line: str = DEFAULT_SHEBANG
     use_mem_per_cpu: bool = False
 
-    def option(self, name: str) -> str | None:
-        """The value of a plain option, or None when unset."""
-        return dict(self.options).get(name)
-
 
 def resources(settings: Settings) -> Resources:
     """The resources of fully merged settings (partition, cpus_per_task and mem set)."""
