@@ -124,7 +124,7 @@ def build_plan(
     jobs: list[Job] = []
     for group, batching in batched:
         size = batching.tasks_per_job
-        shapes: dict[int, ScriptShape] = {}  # by the job's task count: a group's jobs differ
+        shapes: dict[int, _Shape] = {}  # by the job's task count: a group's jobs differ
         for start in range(0, len(group.task_indices), size):  # in it (the last job only)
             batch = group.task_indices[start : start + size]
             shape = shapes.get(len(batch))
@@ -160,11 +160,20 @@ def _summary(group: Group, batching: Batching, tasks: TaskList) -> GroupSummary:
     )
 
 
-def _shape(ctx: _Context, group: Group, n_tasks: int, batching: Batching) -> ScriptShape:
-    """The script shape of the group's jobs of `n_tasks` tasks."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Shape:
+    """What the group's jobs of one task count share: their script shape, memory, time."""
+
+    script: ScriptShape
+    mem_mb: int  # the whole job's
+    time: str | None
+
+
+def _shape(ctx: _Context, group: Group, n_tasks: int, batching: Batching) -> _Shape:
+    """The shape of the group's jobs of `n_tasks` tasks."""
     r = group.resources
     ntasks = min(n_tasks, batching.parallel_tasks_per_job)
-    mem_option, job_mem, step_mem, _ = _memory(r, ntasks)
+    mem_option, job_mem, step_mem, mem_mb = _memory(r, ntasks)
     # Every directive's value by its option (compiler/slurm/directives.py orders them);
     # the job's name and log paths are filled in per job.
     directives = {
@@ -175,11 +184,11 @@ def _shape(ctx: _Context, group: Group, n_tasks: int, batching: Batching) -> Scr
         "chdir": ctx.workdir,
         **dict(r.options),
     }
-    time = _job_time(r, ntasks, n_tasks)
-    if time is not None:
+    time = None if r.time is None else format_time(r.time.for_job(ceil_div(n_tasks, ntasks)))
+    if time is not None:  # a per-task limit scaled by the waves the lanes run
         directives["time"] = time
     lines = r.extra_lines
-    return ScriptShape(
+    script = ScriptShape(
         plan_id=ctx.plan_id,
         shebang=r.shebang_line,
         ntasks=ntasks,
@@ -191,18 +200,12 @@ def _shape(ctx: _Context, group: Group, n_tasks: int, batching: Batching) -> Scr
         shell_lines=[line for line in lines if not is_directive(line)],
         exports=ctx.exports,
     )
+    return _Shape(script=script, mem_mb=mem_mb, time=time)
 
 
-def _job_time(r: Resources, ntasks: int, n_tasks: int) -> str | None:
-    """The job's --time: a per-task limit scaled by the waves its lanes run."""
-    return None if r.time is None else format_time(r.time.for_job(ceil_div(n_tasks, ntasks)))
-
-
-def _job(
-    ctx: _Context, index: int, group: Group, batch: tuple[int, ...], shape: ScriptShape
-) -> Job:
+def _job(ctx: _Context, index: int, group: Group, batch: tuple[int, ...], shape: _Shape) -> Job:
     r, tasks = group.resources, ctx.tasks
-    ntasks = shape.ntasks
+    ntasks = shape.script.ntasks
     ids, envs, commands = (
         _pick(tasks.ids, batch),
         _pick(tasks.envs, batch),
@@ -214,7 +217,7 @@ def _job(
     stdout = layout.join(ctx.workdir, f"{stem}.out")
     stderr = layout.join(ctx.workdir, f"{stem}.err")
     done = layout.done_file(index)
-    script = shape.fill(
+    script = shape.script.fill(
         index=index,
         name=name,
         stdout=stdout,
@@ -230,8 +233,8 @@ def _job(
         tasks=tuple(ids),
         ntasks=ntasks,
         cpus_per_task=r.cpus_per_task,
-        mem_mb=_memory(r, ntasks)[3],
-        time=_job_time(r, ntasks, len(batch)),
+        mem_mb=shape.mem_mb,
+        time=shape.time,
         script_path=layout.join(ctx.script_dir, f"{stem}.sbatch"),
         script=script,
         stdout=stdout,
