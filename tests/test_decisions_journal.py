@@ -89,20 +89,20 @@ def test_folding_in_parts_equals_folding_at_once() -> None:
 def test_lines_before_the_header_or_unknown_are_refused() -> None:
     with pytest.raises(JournalError, match="before the header"):
         read(_bytes(intent_event(0, "a")))
-    with pytest.raises(JournalError, match="unknown event"):
+    with pytest.raises(JournalError, match="'event' must be one of"):
         read(_bytes(HEADER, {"event": "teleported", "job": 0}))
     with pytest.raises(JournalError, match="not JSON"):
         parse_line("{nope", 3)
-    with pytest.raises(JournalError, match="valid job_id"):
+    with pytest.raises(JournalError, match="'job_id' must be a Slurm job id"):
         read(_bytes(HEADER, submitted_event(0, "12;cluster", "sbatch")))
-    with pytest.raises(JournalError, match="valid job index"):
+    with pytest.raises(JournalError, match="'job' must be a job index"):
         read(_bytes(HEADER, {"event": "intent", "job": True, "name": "a"}))
 
 
 def test_another_format_or_a_second_plan_is_refused() -> None:
     with pytest.raises(JournalError, match="format"):
         read(_bytes({**HEADER, "format": "other/9"}))
-    with pytest.raises(JournalError, match="two plans"):
+    with pytest.raises(JournalError, match="the plan of the header before"):
         read(_bytes(HEADER, header_event("ffffffffffffffff", "x")))
     assert HEADER["format"] == JOURNAL_FORMAT
 
@@ -119,3 +119,36 @@ def test_a_journal_naming_jobs_beyond_the_plan_is_refused() -> None:
     state = read(_bytes(HEADER, submitted_event(5, "1", "sbatch")))
     with pytest.raises(JournalError, match="job 5"):
         check_for_plan(state, "0123456789abcdef", 3, "p.journal")
+
+
+def test_read_names_the_file_and_the_line_in_json_words() -> None:
+    data = _bytes(HEADER) + b"\n" + _bytes(submitted_event(0, "\u0661\u0662", "sbatch"))
+    with pytest.raises(JournalError) as caught:
+        read(data, "p.journal")
+    assert str(caught.value) == (
+        "p.journal: line 3: 'job_id' must be a Slurm job id, a string of ASCII digits 0-9 "
+        '(got "\\u0661\\u0662")'
+    )
+    with pytest.raises(JournalError, match=r"^p\.journal: line 1: 'plan_id' is required"):
+        read(b'{"event":"header","format":"slurmplan-journal/1","name":"x"}\n', "p.journal")
+    deep = b'{"event":' + b"[" * 100000 + b"]" * 100000 + b"}\n"
+    with pytest.raises(JournalError, match=r"^p\.journal: line 2: .*nested too deeply"):
+        read(_bytes(HEADER) + deep, "p.journal")
+
+
+def test_read_for_a_plan_refuses_jobs_and_names_not_of_the_plan() -> None:
+    names = ["hello.01234567.0", "hello.01234567.1"]
+    good = _bytes(HEADER, intent_event(1, names[1]), submitted_event(1, "7", "found"))
+    state = read(good, "j", plan_id="0123456789abcdef", job_names=names)
+    assert dict(state.submitted) == {1: "7"}
+    with pytest.raises(JournalError, match=r"^j: line 2: 'job' must be .* below 2 \(got 2\)$"):
+        read(_bytes(HEADER, ran_event(2)), "j", plan_id="0123456789abcdef", job_names=names)
+    with pytest.raises(JournalError, match=r"^j: line 2: 'name' must be \"hello.01234567.0\""):
+        read(_bytes(HEADER, intent_event(0, "x")), "j", job_names=names)
+    with pytest.raises(JournalError, match=r"^j: line 1: this is the journal of plan 0123"):
+        read(_bytes(HEADER), "j", plan_id="ffffffffffffffff", job_names=names)
+
+
+def test_fold_checks_each_event_too() -> None:
+    with pytest.raises(JournalError, match=r"^journal: event 2: 'job_ids' item 0 must be"):
+        fold([HEADER, cancelled_event(["x"])])

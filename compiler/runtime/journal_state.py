@@ -12,11 +12,17 @@ One JSON object per line, appended and fsync'd:
 A job with an "intent" and nothing after it was cut off: it may or may not have
 reached Slurm, so it is looked up by name before it is ever submitted again.
 A last line without its newline was cut off mid-write and is ignored.
+
+A journal file is untrusted input: every complete line is checked (ASCII, one JSON
+object, the fields of its event with their types, a job index of the plan, a job id
+of ASCII digits) and anything else is one JournalError naming the file, the 1-based
+line, the field, the expected form and the value received, in JSON words.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +32,19 @@ from compiler.errors import SlurmplanError
 JOURNAL_FORMAT = "slurmplan-journal/1"
 
 Event = dict[str, Any]
+
+# The fields of each event, in the order they are checked ("event" comes first).
+FIELDS: Mapping[str, tuple[str, ...]] = {
+    "header": ("format", "plan_id", "name"),
+    "intent": ("job", "name"),
+    "submitted": ("job", "job_id", "how"),
+    "ran": ("job",),
+    "refused": ("job",),
+    "cancelled": ("job_ids",),
+}
+HOWS = ("sbatch", "found")
+_PLAN_ID = re.compile(r"[0-9a-f]{16}")
+_JOB_ID_FORM = "a Slurm job id, a string of ASCII digits 0-9"
 
 
 class JournalError(SlurmplanError, ValueError):
@@ -81,6 +100,26 @@ def encode(event: Event) -> bytes:
     return (text + "\n").encode("ascii")
 
 
+def is_job_id(value: object) -> bool:
+    """A Slurm job id as the journal holds it: a non-empty string of ASCII digits."""
+    return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
+def json_words(value: object) -> str:
+    """A received value as messages show it: JSON (null, true, "text"), ASCII, one line."""
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (ValueError, TypeError, RecursionError):
+        text = type(value).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _type_words(value: object) -> str:
+    names = {list: "a list", str: "a string", int: "a number", float: "a number",
+             bool: "true or false", type(None): "null", dict: "an object"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
 def complete_lines(data: bytes) -> tuple[list[str], int]:
     """The newline-terminated lines of `data` and how many bytes they take.
 
@@ -91,78 +130,256 @@ def complete_lines(data: bytes) -> tuple[list[str], int]:
     return [line for line in text.split("\n") if line.strip()], end
 
 
-def parse_line(line: str, number: int) -> Event:
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
+
+
+def parse_line(
+    line: str, number: int, path: str = "journal", job_names: Sequence[str] | None = None
+) -> Event:
+    """One line's event, its fields checked (not yet against the lines before it);
+    `job_names` as in check_event."""
+    where = f"{path}: line {number}: "
     try:
-        event = json.loads(line)
-    except json.JSONDecodeError:
-        raise JournalError(f"journal line {number} is not JSON: {line[:120]!r}") from None
-    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-        raise JournalError(f"journal line {number} is not an event: {line[:120]!r}")
+        event = _DECODER.decode(line)
+    except json.JSONDecodeError as error:
+        raise JournalError(
+            f"{where}not JSON ({error.msg} at column {error.colno}): {json_words(line[:60])}"
+        ) from None
+    except _DuplicateKey as error:
+        raise JournalError(
+            f"{where}key {json_words(error.args[0])} appears twice in one object"
+        ) from None
+    except _NotJSON as error:
+        raise JournalError(f"{where}not JSON: {error}") from None
+    except RecursionError:
+        raise JournalError(f"{where}not a journal line: JSON nested too deeply") from None
+    except ValueError:  # a number of more digits than Python converts
+        raise JournalError(f"{where}not a journal line: a number with too many digits") from None
+    if not isinstance(event, dict):
+        raise JournalError(f"{where}must be a JSON object {{...}} (got {_type_words(event)})")
+    check_event(event, where, job_names)
     return event
+
+
+def check_event(event: Event, where: str, job_names: Sequence[str] | None = None) -> None:
+    """Every field of one event has its form; JournalError (prefixed `where`) if not.
+
+    With `job_names` (the plan's, by index), a job index must be one of the plan's
+    and an intent must carry that job's name.
+    """
+    if "event" not in event:
+        raise JournalError(f"{where}'event' is required (got an object without it)")
+    kind = event["event"]
+    fields = FIELDS.get(kind) if isinstance(kind, str) else None
+    if fields is None:
+        raise JournalError(
+            f"{where}'event' must be one of {', '.join(map(json_words, FIELDS))} "
+            f"(got {json_words(kind)})"
+        )
+    if kind == "header" and "format" in event and event["format"] != JOURNAL_FORMAT:
+        raise JournalError(  # another version: its other fields may mean other things
+            f"{where}'format' must be {json_words(JOURNAL_FORMAT)} "
+            f"(got {json_words(event['format'])})"
+        )
+    for name in fields:
+        if name not in event:
+            raise JournalError(f"{where}'{name}' is required (got an object without it)")
+        expected = _FORMS[name](event[name], event, job_names)
+        if expected is not None:
+            raise JournalError(f"{where}{expected}")
+    if len(event) != len(fields) + 1:
+        unknown = next(key for key in event if key != "event" and key not in fields)
+        raise JournalError(
+            f"{where}unknown key {json_words(unknown)} in a {json_words(kind)} line "
+            f"(expected only: {', '.join(map(json_words, ('event', *fields)))})"
+        )
+
+
+_Names = Sequence[str] | None
+
+
+def _must(name: str, form: str, value: object) -> str:
+    return f"'{name}' must be {form} (got {json_words(value)})"
+
+
+def _format(value: object, event: Event, names: _Names) -> str | None:
+    return None if value == JOURNAL_FORMAT else _must("format", json_words(JOURNAL_FORMAT), value)
+
+
+def _plan_id(value: object, event: Event, names: _Names) -> str | None:
+    if isinstance(value, str) and _PLAN_ID.fullmatch(value):
+        return None
+    return _must("plan_id", "a plan id, 16 lowercase hex digits", value)
+
+
+def _name(value: object, event: Event, names: _Names) -> str | None:
+    if event["event"] == "header":
+        ok = isinstance(value, str) and value != ""
+        return None if ok else _must("name", "the plan's name, a non-empty string", value)
+    if not isinstance(value, str):
+        return _must("name", "the job's name, a string", value)
+    job = event["job"]  # checked before the name
+    if names is not None and value != names[job]:
+        return _must("name", f"{json_words(names[job])}, the name of job {job} of this plan", value)
+    return None
+
+
+def _job(value: object, event: Event, names: _Names) -> str | None:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= 0
+        and (names is None or value < len(names))
+    ):
+        return None
+    if names is None:
+        return _must("job", "a job index, a whole number 0 or more", value)
+    return _must("job", f"a job index of this plan, a whole number 0 or more below {len(names)}",
+                 value)  # fmt: skip
+
+
+def _job_id(value: object, event: Event, names: _Names) -> str | None:
+    return None if is_job_id(value) else _must("job_id", _JOB_ID_FORM, value)
+
+
+def _how(value: object, event: Event, names: _Names) -> str | None:
+    if value in HOWS and isinstance(value, str):
+        return None
+    return _must("how", f"one of {', '.join(map(json_words, HOWS))}", value)
+
+
+def _job_ids(value: object, event: Event, names: _Names) -> str | None:
+    if not isinstance(value, list):
+        return _must("job_ids", f"a list of job ids, each {_JOB_ID_FORM}", value)
+    for index, item in enumerate(value):
+        if not is_job_id(item):
+            return f"'job_ids' item {index} must be {_JOB_ID_FORM} (got {json_words(item)})"
+    return None
+
+
+_FORMS = {"format": _format, "plan_id": _plan_id, "name": _name, "job": _job,
+          "job_id": _job_id, "how": _how, "job_ids": _job_ids}  # fmt: skip
+
+
+class _Folder:
+    """The state of a journal, line by line; each line checked against those before it."""
+
+    def __init__(self, start: JournalState, path: str, plan_id: str | None) -> None:
+        self.path, self.expected_plan = path, plan_id
+        self.plan_id, self.cancelled, self.count = start.plan_id, start.cancelled, start.events
+        self.submitted = dict(start.submitted)
+        self.ran, self.cut_off = set(start.ran), set(start.cut_off)
+
+    def add(self, event: Event, where: str) -> None:
+        self.count += 1
+        kind = event["event"]
+        if kind == "header":
+            plan_id = event["plan_id"]
+            if self.expected_plan is not None and plan_id != self.expected_plan:
+                raise JournalError(
+                    f"{where}this is the journal of plan {plan_id}, not of this plan "
+                    f"({self.expected_plan}); give another --journal"
+                )
+            if self.plan_id is not None and plan_id != self.plan_id:
+                raise JournalError(
+                    f"{where}'plan_id' must be {json_words(self.plan_id)}, the plan of the header "
+                    f"before, as a journal holds one plan's lines (got {json_words(plan_id)})"
+                )
+            self.plan_id = plan_id
+            return
+        if self.plan_id is None:
+            raise JournalError(
+                f"{where}a {json_words(kind)} line comes before the header line "
+                "(a journal starts with its header)"
+            )
+        if kind == "cancelled":
+            self.cancelled = True
+            return
+        job: int = event["job"]
+        if kind == "intent":
+            if job not in self.submitted and job not in self.ran:
+                self.cut_off.add(job)
+        elif kind == "submitted":
+            self.submitted[job] = event["job_id"]
+            self.cut_off.discard(job)
+        elif kind == "ran":
+            self.ran.add(job)
+            self.cut_off.discard(job)
+        else:  # refused
+            self.cut_off.discard(job)
+
+    def state(self) -> JournalState:
+        return JournalState(
+            plan_id=self.plan_id,
+            submitted=self.submitted,
+            ran=frozenset(self.ran),
+            cut_off=frozenset(self.cut_off),
+            cancelled=self.cancelled,
+            events=self.count,
+        )
 
 
 def fold(events: Iterable[Event], start: JournalState | None = None) -> JournalState:
     """The state after `events`, continuing from `start` (default: an empty journal)."""
-    state = start or JournalState()
-    plan_id, cancelled, count = state.plan_id, state.cancelled, state.events
-    submitted, ran, cut_off = dict(state.submitted), set(state.ran), set(state.cut_off)
+    folder = _Folder(start or JournalState(), "journal", None)
     for event in events:
-        count += 1
-        kind = event["event"]
-        if kind == "header":
-            if event.get("format") != JOURNAL_FORMAT:
-                raise JournalError(
-                    f"journal format {event.get('format')!r} is not {JOURNAL_FORMAT!r}"
-                )
-            if plan_id is not None and event["plan_id"] != plan_id:
-                raise JournalError(
-                    f"journal has headers of two plans ({plan_id}, {event['plan_id']})"
-                )
-            plan_id = event["plan_id"]
+        where = f"journal: event {folder.count + 1}: "
+        check_event(event, where)
+        folder.add(event, where)
+    return folder.state()
+
+
+def read(
+    data: bytes,
+    path: str = "journal",
+    *,
+    plan_id: str | None = None,
+    job_names: Sequence[str] | None = None,
+) -> JournalState:
+    """The state of a whole journal file's bytes; `path` names it in messages.
+
+    With `plan_id` and `job_names` (the plan's, by index), a header of another plan,
+    a job index beyond the plan and an intent naming another job are refused too.
+    """
+    end = data.rfind(b"\n") + 1  # what follows the last newline was cut off mid-write
+    folder = _Folder(JournalState(), path, plan_id)
+    for number, raw in enumerate(data[:end].split(b"\n")[:-1], start=1):
+        where = f"{path}: line {number}: "
+        if not raw.isascii():
+            column = next(i for i, byte in enumerate(raw) if byte >= 0x80)
+            raise JournalError(
+                f"{where}byte 0x{raw[column]:02x} at column {column + 1} is not ASCII "
+                "(journal lines are ASCII JSON)"
+            )
+        line = raw.decode("ascii")
+        if not line.strip():
             continue
-        if plan_id is None:
-            raise JournalError(f"journal line {count} comes before the header line")
-        if kind == "cancelled":
-            cancelled = True
-            continue
-        job = _job_of(event, count)
-        if kind == "intent":
-            if job not in submitted and job not in ran:
-                cut_off.add(job)
-        elif kind == "submitted":
-            job_id = event.get("job_id")
-            if not isinstance(job_id, str) or not job_id.isdigit():
-                raise JournalError(f"journal line {count} has no valid job_id: {event!r}")
-            submitted[job] = job_id
-            cut_off.discard(job)
-        elif kind == "ran":
-            ran.add(job)
-            cut_off.discard(job)
-        elif kind == "refused":
-            cut_off.discard(job)
-        else:
-            raise JournalError(f"journal line {count} has an unknown event {kind!r}")
-    return JournalState(
-        plan_id=plan_id,
-        submitted=submitted,
-        ran=frozenset(ran),
-        cut_off=frozenset(cut_off),
-        cancelled=cancelled,
-        events=count,
-    )
-
-
-def _job_of(event: Event, number: int) -> int:
-    job = event.get("job")
-    if not isinstance(job, int) or isinstance(job, bool) or job < 0:
-        raise JournalError(f"journal line {number} has no valid job index: {event!r}")
-    return job
-
-
-def read(data: bytes) -> JournalState:
-    """The state of a whole journal file's bytes."""
-    lines, _ = complete_lines(data)
-    return fold(parse_line(line, n) for n, line in enumerate(lines, start=1))
+        event = parse_line(line, number, path, job_names)
+        folder.add(event, where)
+    return folder.state()
 
 
 def check_for_plan(state: JournalState, plan_id: str, n_jobs: int, path: str) -> None:

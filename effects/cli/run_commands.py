@@ -45,7 +45,9 @@ def _guarded(name: str, command: Command) -> Command:
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
-        except (JournalError, NotSubmitted) as error:
+        except JournalError as error:  # its message names the journal file (and line)
+            raise InputError([str(error)]) from None
+        except NotSubmitted as error:
             raise InputError([f"{args.plan}: {error}"]) from None
         except ExecutionError as error:
             _stderr(f"slurmplan {name}: {error}")
