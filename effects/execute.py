@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from compiler.plan import Plan
 from compiler.runtime.retry import RetryPolicy, Verdict, classify, retry_delay, stderr_tail
@@ -66,6 +67,19 @@ def run_once(
     return Completed(command, done.returncode, _text(done.stdout), _text(done.stderr))
 
 
+class Runner(Protocol):
+    """What runs one argv once: `run_once`, or a stand-in for Slurm in tests."""
+
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        umask: int | None = None,
+    ) -> Completed: ...
+
+
 Reporter = Callable[[str], None]
 
 
@@ -79,19 +93,25 @@ def short_command(argv: Sequence[str], limit: int = 160) -> str:
 
 @dataclass
 class Executor:
-    """Runs commands with the bounded retries of `policy` for transient failures."""
+    """Runs commands with the bounded retries of `policy` for transient failures.
+
+    `runner` runs one argv (real processes by default), `clock` and `sleep` are the
+    time the retries and polls see: tests hand in a fake Slurm and a fake clock.
+    """
 
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = DEFAULT_TIMEOUT_S
     report: Reporter = lambda message: None
     sleep: Callable[[float], None] = time.sleep
     commands_run: int = 0
+    runner: Runner = run_once
+    clock: Callable[[], float] = time.monotonic
 
     def once(
         self, argv: Sequence[str], *, stdin: bytes | None = None, umask: int | None = None
     ) -> Completed:
         self.commands_run += 1
-        return run_once(argv, stdin=stdin, timeout=self.timeout, umask=umask)
+        return self.runner(argv, stdin=stdin, timeout=self.timeout, umask=umask)
 
     def run(
         self,
@@ -103,14 +123,14 @@ class Executor:
     ) -> Completed:
         """Run until it succeeds (or `accept` takes the failure as an answer); retry
         transient failures within the policy; raise ExecutionError otherwise."""
-        start = time.monotonic()
+        start = self.clock()
         failures = 0
         while True:
             done = self.once(argv, stdin=stdin, umask=umask)
             if done.ok or (accept is not None and accept(done)):
                 return done
             failures += 1
-            self.wait_or_raise(done, failures, time.monotonic() - start)
+            self.wait_or_raise(done, failures, self.clock() - start)
 
     def wait_or_raise(self, done: Completed, failures: int, elapsed: float) -> None:
         """After a failure: sleep before the next attempt, or raise ExecutionError."""

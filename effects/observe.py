@@ -8,7 +8,6 @@ job is settled; per-task results come from the lane status files of settled jobs
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -102,7 +101,8 @@ def wait(
             f"{len(missing)} of {len(views)} jobs are not submitted yet "
             f"(first: job {missing[0]}); run `slurmplan submit` first"
         )
-    start = time.monotonic()
+    clock = observer.executor.clock
+    start = clock()
     delay: float | None = None
     previous: list[RunState] = []
     while True:
@@ -114,7 +114,7 @@ def wait(
             return views
         previous = states
         delay = next_poll_delay(policy, delay, changed)
-        if timeout is not None and time.monotonic() - start + delay > timeout:
+        if timeout is not None and clock() - start + delay > timeout:
             return None
         observer.executor.sleep(delay)
         views = observer.observe()
