@@ -10,7 +10,6 @@ queue has room) are compiler.runtime.resume / compiler.runtime.rounds / compiler
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, assert_never
@@ -27,14 +26,16 @@ from compiler.runtime.journal_state import (
 from compiler.runtime.resume import (
     left_to_submit,
     needs_lookup,
+    needs_queue_count,
     parse_queue_count,
     queue_room,
+    room_after,
     step_umask,
     steps_to_run,
     trace_cut_off,
 )
-from compiler.runtime.retry import PollPolicy, Verdict, classify, next_poll_delay, stderr_tail
-from compiler.runtime.rounds import next_round, read_round
+from compiler.runtime.retry import PollPolicy, classify, next_poll_delay, stderr_tail
+from compiler.runtime.rounds import next_round, round_result
 from compiler.runtime.upload import scripts_tar
 from compiler.slurm.parsers import Submitted
 from effects.atomic import write_atomic
@@ -141,8 +142,9 @@ class _Submitter:
     def _submit(self, steps: list[SubmitStep]) -> None:
         """Submit the jobs of `steps` in rounds (compiler.runtime.rounds), journaling
         each round's intents before its command and its ids after."""
+        clock = self.executor.clock
         pending = steps
-        failures, start = 0, time.monotonic()
+        failures, start = 0, clock()
         while True:
             # (checked again under the lock; this only saves a queue check)
             pending = left_to_submit(self.journal.state, pending)
@@ -167,36 +169,35 @@ class _Submitter:
                     [intent_event(job, self.plan.jobs[job].name) for job in round_.jobs]
                 )
                 done = self.executor.once(round_.argv)
-                outcome = read_round(round_, done.exit_code, done.stdout)
-                self._record(outcome.submitted)
-                if outcome.error is not None and done.ok:
+                verdict = None if done.ok else classify(done.argv, done.exit_code, done.stderr)
+                result = round_result(round_, done.exit_code, done.stdout, verdict)
+                self._record(result.submitted)
+                if result.bad_output is not None:
                     # Left as intents: the next run looks those jobs up by name.
                     tail = stderr_tail(done.stdout + done.stderr)
-                    raise ExecutionError(done.argv, 0, tail, reason=outcome.error)
-                if done.ok:
-                    continue
-                fatal = classify(done.argv, done.exit_code, done.stderr) is Verdict.FATAL
-                if fatal and outcome.failed is not None:
-                    self.journal.append(refused_event(outcome.failed))
-            if outcome.submitted:  # progress: the retry budget starts again
-                failures, start = 0, time.monotonic()
+                    raise ExecutionError(done.argv, 0, tail, reason=result.bad_output)
+                if result.refused is not None:
+                    self.journal.append(refused_event(result.refused))
+            if result.progress:  # the retry budget starts again
+                failures, start = 0, clock()
+            if not result.failed:
+                continue
             # Transient: the jobs left may or may not have reached Slurm; after the
             # back-off the journal shows them cut off, so they are looked up first.
             failures += 1
-            self.executor.wait_or_raise(done, failures, time.monotonic() - start)
+            self.executor.wait_or_raise(done, failures, clock() - start)
 
     def _record(self, submitted: Sequence[tuple[int, Submitted]]) -> None:
         self.journal.append_many([submitted_event(job, s.job_id, "sbatch") for job, s in submitted])
+        self.room = room_after(self.room, len(submitted))
         for job, s in submitted:
             self.report.submitted += 1
-            if self.room is not None:
-                self.room -= 1
             self.progress.advance(f"job {job} ({self.plan.jobs[job].name}) -> {s.job_id}")
 
     def _wait_for_room(self) -> None:
         """With submission.max_jobs_in_queue, wait (polling squeue) until a job fits."""
         limit = self.plan.max_jobs_in_queue
-        if limit is None or (self.room is not None and self.room > 0):
+        if limit is None or not needs_queue_count(limit, self.room):
             return
         delay: float | None = None
         while True:

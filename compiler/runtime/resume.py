@@ -138,6 +138,17 @@ def queue_room(max_jobs_in_queue: int | None, queued: int) -> int | None:
     return max(0, max_jobs_in_queue - queued)
 
 
+def needs_queue_count(max_jobs_in_queue: int | None, room: int | None) -> bool:
+    """Whether to count the user's queued jobs before the next round: there is a
+    limit and no room left from the last count (None: not counted yet)."""
+    return max_jobs_in_queue is not None and (room is None or room <= 0)
+
+
+def room_after(room: int | None, submitted: int) -> int | None:
+    """The room left once `submitted` more jobs went in (None: no limit, or not counted)."""
+    return None if room is None else room - submitted
+
+
 def parse_queue_count(stdout: str) -> int:
     """Jobs in the output of `squeue --noheader --format=%i` (one per line)."""
     return sum(1 for line in stdout.split("\n") if line.strip())

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from compiler.plan import Plan, SubmitStep
 from compiler.runtime.commands import ARGV_CHUNK_CHARS
-from compiler.runtime.retry import SSH_FAILED
+from compiler.runtime.retry import SSH_FAILED, Verdict
 from compiler.slurm.parsers import ParseError, Submitted, parse_sbatch_parsable
 from compiler.transport import TransportKind, as_user
 
@@ -116,4 +116,34 @@ def read_round(round_: SubmitRound, exit_code: int | None, stdout: str) -> Round
     known = exit_code is not None and exit_code != SSH_FAILED and done < len(round_.jobs)
     return RoundOutcome(
         submitted=tuple(submitted), failed=round_.jobs[done] if known else None, error=None
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundResult:
+    """What `submit` does after a round's command: the journal lines and what next."""
+
+    submitted: tuple[tuple[int, Submitted], ...]  # journal their ids ("submitted")
+    refused: int | None  # journal "refused": sbatch refused this job for good
+    bad_output: str | None  # the command succeeded but its output made no sense: stop
+    progress: bool  # some job got an id: the retry budget starts again
+    failed: bool  # the command failed: back off and retry, or give up (retry policy)
+
+
+def round_result(
+    round_: SubmitRound, exit_code: int | None, stdout: str, verdict: Verdict | None
+) -> RoundResult:
+    """The outcome of a round's command (`verdict`: its failure's classify(), None when
+    it exited 0).  Jobs neither submitted nor refused stay intents, to be looked up by
+    name: after a transient failure (the job may have been created), after a fatal one
+    (the jobs after the failed one never ran), or after output that made no sense."""
+    outcome = read_round(round_, exit_code, stdout)
+    ok = exit_code == 0
+    refused = outcome.failed if not ok and verdict is Verdict.FATAL else None
+    return RoundResult(
+        submitted=outcome.submitted,
+        refused=refused,
+        bad_output=outcome.error if ok else None,
+        progress=bool(outcome.submitted),
+        failed=not ok,
     )

@@ -1,0 +1,226 @@
+"""A fake Slurm (and the few shell commands a plan runs) for the effects tests.
+
+`FakeSlurm` is an `effects.execute.Runner`: it takes the argv the plan's command
+lines produce for any transport, strips what the compiler put in front (`sudo
+--non-interactive -u USER`, or `ssh ... --` and its one remote string), and
+answers as the cluster would:
+
+- sbatch --parsable SCRIPT: the next scripted `Reply` (by default: a new job,
+  its id printed); a remote `sh -c 'A && B && ...'` runs its parts in order and
+  stops at the first that fails, as a shell does.
+- squeue --jobs=IDS | --name=NAMES | --user=U --format=%i: rows of the jobs it
+  knows; each job shows the first state of its `timeline`, and a poll by id moves
+  it on to the next (None: Slurm forgot the job: no row).
+- scancel IDS, mkdir -p DIRS, ls -1 -- DIR, cat -- FILES, tar -x ... -C DIR: on a
+  small in-memory file system (`files`, `dirs`).
+
+It records every argv it is given (`argvs`, and stripped, `commands`).  It holds
+no decision of slurmplan's: what the answers mean is the code under test's job.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import shlex
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from compiler import Plan
+from effects.execute import DEFAULT_TIMEOUT_S, Completed
+
+SOCKET_TIMEOUT = (
+    "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"
+)
+INVALID_PARTITION = "sbatch: error: Batch job submission failed: Invalid partition name specified"
+
+
+class Crash(BaseException):
+    """The runner was killed mid-command (like a SIGKILL): nothing after it runs."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One sbatch answer.  `stdout` may hold `{id}`, the new job's id."""
+
+    exit_code: int = 0
+    stdout: str = "{id}\n"
+    stderr: str = ""
+    creates_job: bool = True
+    crash: bool = False  # raise Crash after answering Slurm: the caller never sees it
+
+
+ACCEPT = Reply()
+TRANSIENT = Reply(exit_code=1, stdout="", stderr=SOCKET_TIMEOUT + "\n", creates_job=False)
+TRANSIENT_BUT_CREATED = Reply(exit_code=1, stdout="", stderr=SOCKET_TIMEOUT + "\n")
+FATAL = Reply(exit_code=1, stdout="", stderr=INVALID_PARTITION + "\n", creates_job=False)
+GARBAGE = Reply(stdout="Submitted batch job {id}\n")  # sbatch without --parsable
+CRASH_AFTER_SBATCH = Reply(crash=True)  # the job exists; its id never reached the journal
+CRASH_BEFORE_SBATCH = Reply(creates_job=False, crash=True)
+
+
+@dataclass
+class FakeJob:
+    job_id: str
+    name: str
+    timeline: list[str | None] = field(default_factory=lambda: ["PENDING"])
+
+    @property
+    def state(self) -> str | None:
+        return self.timeline[0]
+
+
+@dataclass
+class FakeClock:
+    """`clock` and `sleep` for an Executor: sleeping only moves the time on."""
+
+    now: float = 0.0
+    slept: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED"}
+
+
+class FakeSlurm:
+    def __init__(self, plan: Plan, first_id: int = 100) -> None:
+        self.user = plan.transport.user
+        self.names = {job.script_path: job.name for job in plan.jobs}  # what sbatch reads
+        self.replies: list[Reply] = []  # sbatch answers to come, in order
+        self.jobs: dict[str, FakeJob] = {}
+        self.next_id = first_id
+        self.files: dict[str, str] = {}
+        self.dirs: set[str] = set()
+        self.argvs: list[tuple[str, ...]] = []
+        self.commands: list[tuple[str, ...]] = []  # without the sudo/ssh prefix
+        self.stdins: list[bytes] = []
+
+    # -- the Runner ------------------------------------------------------------
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        umask: int | None = None,
+    ) -> Completed:
+        argv = tuple(argv)
+        self.argvs.append(argv)
+        command = _strip_transport(argv)
+        self.commands.append(command)
+        if stdin is not None:
+            self.stdins.append(stdin)
+        if command[:2] == ("sh", "-c"):  # an ssh round: `A && B && ...`
+            out: list[str] = []
+            for part in command[2].split(" && "):
+                code, stdout, stderr = self._run(tuple(shlex.split(part)), stdin)
+                out.append(stdout)
+                if code != 0:
+                    return Completed(argv, code, "".join(out), stderr)
+            return Completed(argv, 0, "".join(out), "")
+        return Completed(argv, *self._run(command, stdin))
+
+    # -- what tests look at ----------------------------------------------------
+    def named(self, *programs: str) -> list[tuple[str, ...]]:
+        """The commands run (prefix stripped) whose program is one of `programs`."""
+        return [c for c in self.commands if c[0] in programs]
+
+    def job_named(self, name: str) -> list[FakeJob]:
+        return [job for job in self.jobs.values() if job.name == name]
+
+    # -- the commands ----------------------------------------------------------
+    def _run(self, command: tuple[str, ...], stdin: bytes | None) -> tuple[int, str, str]:
+        program, args = command[0], command[1:]
+        if program == "sbatch":
+            return self._sbatch(args)
+        if program == "echo":
+            return 0, " ".join(args) + "\n", ""
+        if program == "squeue":
+            return self._squeue(_options(args))
+        if program == "scancel":
+            for job_id in args:
+                if job_id in self.jobs and self.jobs[job_id].state in ACTIVE:
+                    self.jobs[job_id].timeline = ["CANCELLED"]
+            return 0, "", ""
+        if program == "mkdir":
+            self.dirs.update(a for a in args if not a.startswith("-"))
+            return 0, "", ""
+        if program == "ls":
+            folder = args[-1]
+            if folder not in self.dirs:
+                return 2, "", f"ls: cannot access '{folder}': No such file or directory\n"
+            names = sorted(
+                posixpath.basename(p) for p in self.files if posixpath.dirname(p) == folder
+            )
+            return 0, "".join(n + "\n" for n in names), ""
+        if program == "cat":
+            paths = [a for a in args if a != "--"]
+            missing = [p for p in paths if p not in self.files]
+            if missing:
+                return 1, "", f"cat: {missing[0]}: No such file or directory\n"
+            return 0, "".join(self.files[p] for p in paths), ""
+        if program == "tar":
+            folder = args[args.index("-C") + 1]
+            with tarfile.open(fileobj=io.BytesIO(stdin or b"")) as tar:
+                for member in tar.getmembers():
+                    data = tar.extractfile(member)
+                    text = data.read().decode() if data is not None else ""
+                    self.files[posixpath.join(folder, member.name)] = text
+            return 0, "", ""
+        return 127, "", f"{program}: command not found in the fake Slurm\n"
+
+    def _sbatch(self, args: tuple[str, ...]) -> tuple[int, str, str]:
+        assert args[0] == "--parsable", args
+        reply = self.replies.pop(0) if self.replies else ACCEPT
+        job_id = str(self.next_id)
+        if reply.creates_job:
+            self.jobs[job_id] = FakeJob(job_id, self.names[args[-1]])
+            self.next_id += 1
+        if reply.crash:
+            raise Crash(f"killed while sbatch {args[-1]} ran")
+        return reply.exit_code, reply.stdout.format(id=job_id), reply.stderr
+
+    def _squeue(self, options: dict[str, str]) -> tuple[int, str, str]:
+        if "jobs" in options:
+            ids = options["jobs"].split(",")
+            known = [self.jobs[i] for i in ids if i in self.jobs and self.jobs[i].state]
+            if len(ids) == 1 and not known:
+                return 1, "", "slurm_load_jobs error: Invalid job id specified\n"
+            rows = _rows(known)
+            for job in known:  # the next poll sees the next state
+                if len(job.timeline) > 1:
+                    job.timeline.pop(0)
+            return 0, rows, ""
+        assert options.get("user") == self.user, options
+        if "name" in options:
+            names = set(options["name"].split(","))
+            return 0, _rows([j for j in self.jobs.values() if j.state and j.name in names]), ""
+        assert options.get("format") == "%i", options  # the count of queued jobs
+        return 0, "".join(j.job_id + "\n" for j in self.jobs.values() if j.state in ACTIVE), ""
+
+
+def _strip_transport(argv: tuple[str, ...]) -> tuple[str, ...]:
+    if argv[0] == "sudo":
+        assert argv[1:3] == ("--non-interactive", "-u"), argv
+        return argv[4:]
+    if argv[0] == "ssh":
+        assert argv[-2] == "--", argv
+        return tuple(shlex.split(argv[-1]))
+    return argv
+
+
+def _options(args: Sequence[str]) -> dict[str, str]:
+    """`--key=value` arguments as {key: value}."""
+    pairs = (a[2:].partition("=") for a in args if a.startswith("--") and "=" in a)
+    return {key: value for key, _, value in pairs}
+
+
+def _rows(jobs: Sequence[FakeJob]) -> str:
+    return "".join(f"{j.job_id} {j.state} {j.name}\n" for j in jobs)

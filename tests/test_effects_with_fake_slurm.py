@@ -1,0 +1,358 @@
+"""submit, resume, cancel and wait against a fake Slurm (tests/fake_slurm.py): no cluster,
+no real time (the Executor's runner, clock and sleep are stand-ins), every transport.
+
+The journal is a real file; the scripts of local and sudo plans are really written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_slurm import (
+    ACCEPT,
+    CRASH_AFTER_SBATCH,
+    CRASH_BEFORE_SBATCH,
+    FATAL,
+    GARBAGE,
+    TRANSIENT,
+    Crash,
+    FakeClock,
+    FakeSlurm,
+)
+from sample_inputs import one_task_per_job_config, profile, tasks
+
+from compiler import Plan, compile_plan
+from compiler.runtime.retry import PollPolicy, RetryPolicy
+from compiler.slurm.states import RunState
+from effects.cancel import cancel
+from effects.errors import ExecutionError, Interrupted
+from effects.execute import Completed, Executor
+from effects.journal import read_state
+from effects.observe import NotSubmitted, Observer, wait
+from effects.submit import SubmitReport, submit
+
+TRANSPORTS = ["local", "sudo", "ssh"]
+SSH = {"host": "login", "key_path": "/k", "known_hosts_path": "/kh"}
+
+
+class Notes:
+    """A submit/cancel Progress that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.lines: list[str] = []
+
+    def advance(self, message: str, step: int = 1) -> None:
+        self.done += step
+        self.lines.append(message)
+
+    def note(self, message: str) -> None:
+        self.lines.append(message)
+
+    def close(self) -> None:
+        pass
+
+
+class Bench:
+    """One plan, its fake Slurm, a fake clock and the journal's path."""
+
+    def __init__(self, tmp_path: Path, transport: str, n_jobs: int, **config: Any) -> None:
+        extra: dict[str, Any] = {"transport": transport}
+        if transport == "ssh":
+            extra["ssh"] = SSH
+        runner_config = one_task_per_job_config(
+            n_jobs, scripts_dir=str(tmp_path / "scripts"), **config
+        )
+        self.plan: Plan = compile_plan(
+            runner_config, profile(str(tmp_path / "project"), **extra), tasks(n_jobs)
+        )
+        assert len(self.plan.jobs) == n_jobs
+        if transport != "ssh":  # the runner writes these itself; its mkdir goes to the fake
+            for job in self.plan.jobs:
+                os.makedirs(os.path.dirname(job.script_path), exist_ok=True)
+        self.slurm = FakeSlurm(self.plan)
+        self.clock = FakeClock()
+        self.journal = str(tmp_path / "plan.journal")
+        self.notes = Notes()
+
+    def executor(self, retries: int = 2) -> Executor:
+        return Executor(
+            policy=RetryPolicy(retries=retries, first_delay=1.0, max_seconds=300.0),
+            runner=self.slurm,
+            clock=self.clock,
+            sleep=self.clock.sleep,
+        )
+
+    def submit(self, retries: int = 2) -> SubmitReport:
+        return submit(self.plan, self.journal, self.executor(retries), self.notes, PollPolicy())
+
+    def ids(self) -> dict[int, str]:
+        return dict(read_state(self.journal, self.plan).submitted)
+
+    def events(self) -> list[dict[str, Any]]:
+        with open(self.journal) as handle:
+            return [json.loads(line) for line in handle]
+
+    def copies(self, job: int) -> int:
+        """How many Slurm jobs carry this plan job's name."""
+        return len(self.slurm.job_named(self.plan.jobs[job].name))
+
+    def programs(self) -> list[str]:
+        return [c[0] if c[0] != "sh" else "round" for c in self.slurm.commands]
+
+
+# -- submit ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_submit_places_the_scripts_submits_every_job_once_and_journals_its_id(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 3)
+    report = bench.submit()
+    assert (report.submitted, report.already) == (3, 0)
+    ids = bench.ids()
+    assert sorted(ids) == [0, 1, 2]
+    for job in bench.plan.jobs:
+        assert bench.slurm.jobs[ids[job.index]].name == job.name
+        placed = bench.slurm.files.get(job.script_path) if transport == "ssh" else None
+        if transport != "ssh":
+            placed = Path(job.script_path).read_text()
+        assert placed == job.script
+    assert bench.plan.workdir in bench.slurm.dirs
+    sbatches = [c for c in bench.slurm.argvs if "sbatch" in " ".join(c)]
+    if transport == "ssh":
+        assert bench.programs() == ["mkdir", "tar", "round"]  # one round for three jobs
+    else:
+        assert sbatches == [s.argv for s in bench.plan.steps if s.kind == "submit"]
+    assert bench.clock.slept == []
+
+    commands = len(bench.slurm.commands)
+    again = bench.submit()  # nothing left: no command at all
+    assert (again.submitted, again.already) == (0, 3)
+    assert len(bench.slurm.commands) == commands and len(bench.slurm.jobs) == 3
+
+
+# -- resume after a cut-off intent -----------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_job_cut_off_after_sbatch_is_found_by_name_and_never_submitted_twice(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 3)
+    # Over ssh the whole round of three is cut off, while its first sbatch ran.
+    bench.slurm.replies = (
+        [CRASH_AFTER_SBATCH] if transport == "ssh" else [ACCEPT, CRASH_AFTER_SBATCH]
+    )
+    with pytest.raises(Crash):
+        bench.submit()
+    cut = 0 if transport == "ssh" else 1
+    expected = {0, 1, 2} if transport == "ssh" else {1}
+    assert read_state(bench.journal, bench.plan).cut_off == expected
+
+    report = bench.submit()
+    assert report.found == 1
+    assert sorted(bench.ids()) == [0, 1, 2]
+    assert [bench.copies(j) for j in range(3)] == [1, 1, 1]
+    assert {"event": "submitted", "how": "found", "job": cut,
+            "job_id": bench.ids()[cut]} in bench.events()  # fmt: skip
+    lookups = bench.slurm.named("squeue")
+    assert lookups and all("--name=" in " ".join(c) for c in lookups)
+
+
+def test_a_job_cut_off_before_sbatch_reached_slurm_is_submitted_again(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.slurm.replies = [CRASH_BEFORE_SBATCH]
+    with pytest.raises(Crash):
+        bench.submit()
+    report = bench.submit()
+    assert (report.submitted, report.found, report.ran) == (2, 0, 0)
+    assert [bench.copies(j) for j in range(2)] == [1, 1]
+
+
+def test_a_cut_off_job_slurm_forgot_but_whose_output_exists_is_recorded_ran(
+    tmp_path: Path,
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.slurm.replies = [CRASH_AFTER_SBATCH]
+    with pytest.raises(Crash):
+        bench.submit()
+    (forgotten,) = bench.slurm.jobs.values()
+    forgotten.timeline = [None]
+    bench.slurm.files[bench.plan.jobs[0].stdout] = "hello\n"
+    report = bench.submit()
+    assert (report.submitted, report.found, report.ran) == (1, 0, 1)
+    assert read_state(bench.journal, bench.plan).ran == {0}
+    assert bench.copies(0) == 1
+
+
+# -- cancel ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cancel_looks_up_cut_off_jobs_then_cancels_every_job_in_one_scancel(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 3)
+    # Locally the third job is cut off; over ssh the round of all three is.
+    bench.slurm.replies = (
+        [CRASH_AFTER_SBATCH] if transport == "ssh" else [ACCEPT, ACCEPT, CRASH_AFTER_SBATCH]
+    )
+    with pytest.raises(Crash):
+        bench.submit()
+    ids = cancel(bench.plan, bench.journal, bench.executor(), bench.notes)
+    assert ids == tuple(sorted(bench.slurm.jobs, key=int))
+    assert [c for c in bench.slurm.commands if c[0] == "scancel"] == [("scancel", *ids)]
+    assert {job.state for job in bench.slurm.jobs.values()} == {"CANCELLED"}
+    with pytest.raises(Interrupted, match="cancelled"):
+        bench.submit()
+
+
+# -- wait ------------------------------------------------------------------------
+
+
+def _finish(bench: Bench, job: int, exit_codes: list[int]) -> None:
+    """What a job's script leaves when it ends: its lane status files and done marker."""
+    plan_job = bench.plan.jobs[job]
+    (lane,) = plan_job.lane_status_paths
+    bench.slurm.files[lane] = "".join(
+        f"{task} {code}\n" for task, code in zip(plan_job.tasks, exit_codes, strict=True)
+    )
+    failed = sum(1 for code in exit_codes if code)
+    bench.slurm.files[plan_job.done_path] = (
+        f"slurmplan-done job={job} tasks={len(exit_codes)} failed={failed}\n"
+    )
+    bench.slurm.files[plan_job.stdout] = ""
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_wait_polls_with_back_off_until_every_job_settled_then_collects_exit_codes(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 2)
+    bench.submit()
+    ids = bench.ids()
+    bench.slurm.jobs[ids[0]].timeline = ["PENDING", "RUNNING", "RUNNING", "COMPLETED"]
+    bench.slurm.jobs[ids[1]].timeline = ["RUNNING", None]  # ended, then forgotten
+    _finish(bench, 0, [0])
+    _finish(bench, 1, [3])
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    said: list[str] = []
+    views = wait(observer, PollPolicy(first=2.0, factor=1.5, max=30.0), said.append)
+    assert views is not None
+    assert [v.state for v in views] == [RunState.COMPLETED, RunState.FAILED]
+    assert observer.polls == 4
+    assert bench.clock.slept == [2.0, 2.0, 3.0]  # back to the start on a change, then slower
+    results = observer.results()
+    assert {r.task_id: (r.exit_code, r.state) for r in results.values()} == {
+        "t0": (0, RunState.COMPLETED),
+        "t1": (3, RunState.FAILED),
+    }
+    polls = bench.slurm.named("squeue")
+    assert polls[0][3] == f"--jobs={ids[0]},{ids[1]}"
+    assert polls[-1][3] == f"--jobs={ids[0]}"  # settled jobs are not asked about again
+
+
+def test_wait_gives_up_at_its_timeout_on_the_fake_clock(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 1)
+    bench.submit()
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    assert wait(observer, PollPolicy(first=5.0, max=5.0), lambda s: None, timeout=12.0) is None
+    assert bench.clock.slept == [5.0, 5.0]
+
+
+def test_wait_refuses_a_plan_not_submitted_yet(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    with pytest.raises(NotSubmitted, match="2 of 2 jobs"):
+        wait(observer, PollPolicy(), lambda s: None)
+    assert bench.slurm.commands == []
+
+
+# -- the four guarantees the seeded bugs broke -------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_the_retry_budget_starts_again_once_a_job_is_submitted(
+    tmp_path: Path, transport: str
+) -> None:
+    """Two transient failures per job with --retries 2: every job gets its own budget."""
+    bench = Bench(tmp_path, transport, 3)
+    bench.slurm.replies = [TRANSIENT, TRANSIENT, ACCEPT] * 3
+    report = bench.submit(retries=2)
+    assert report.submitted == 3
+    assert [bench.copies(j) for j in range(3)] == [1, 1, 1]
+    assert bench.clock.slept == [1.0, 2.0] * 3
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_job_sbatch_refuses_for_good_is_journaled_refused(tmp_path: Path, transport: str) -> None:
+    bench = Bench(tmp_path, transport, 3)
+    bench.slurm.replies = [ACCEPT, FATAL]
+    with pytest.raises(ExecutionError, match="Invalid partition"):
+        bench.submit()
+    assert {"event": "refused", "job": 1} in bench.events()
+    state = read_state(bench.journal, bench.plan)
+    expected_cut_off = {2} if transport == "ssh" else set()  # never ran, after the failed one
+    assert (sorted(state.submitted), state.cut_off) == ([0], expected_cut_off)
+    assert bench.clock.slept == []  # fatal: no retry
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_sbatch_output_that_is_not_an_id_stops_submit_and_leaves_the_job_to_look_up(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 2)
+    bench.slurm.replies = [GARBAGE]
+    with pytest.raises(ExecutionError, match=r"expected '<job id>\[;<cluster>\]'"):
+        bench.submit()
+    state = read_state(bench.journal, bench.plan)
+    assert (dict(state.submitted), state.cut_off) == ({}, {0} if transport != "ssh" else {0, 1})
+    # Nothing after the bad answer (over ssh the round's chain had run on).
+    assert len(bench.slurm.jobs) == (2 if transport == "ssh" else 1)
+
+
+@pytest.mark.parametrize("transport", ["local", "ssh"])
+def test_submit_never_fills_the_queue_past_max_jobs_in_queue(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 4, submission={"max_jobs_in_queue": 2})
+    assert bench.plan.max_jobs_in_queue == 2
+
+    def wait_a_while(seconds: float) -> None:  # meanwhile the queued jobs end
+        bench.clock.sleep(seconds)
+        for job in bench.slurm.jobs.values():
+            job.timeline = ["COMPLETED"]
+
+    executor = bench.executor()
+    executor.sleep = wait_a_while
+    report = submit(bench.plan, bench.journal, executor, bench.notes, PollPolicy(first=5.0))
+    assert report.submitted == 4
+    sbatch = "round" if transport == "ssh" else "sbatch"
+    one_round = [sbatch] if transport == "ssh" else [sbatch, sbatch]
+    placing = ["mkdir", "tar"] if transport == "ssh" else ["mkdir"]
+    assert bench.programs() == [*placing, "squeue", *one_round, "squeue", "squeue", *one_round]
+    assert bench.clock.slept == [5.0]
+    assert any("queue full (2 jobs of alice queued, max_jobs_in_queue=2)" in n
+               for n in bench.notes.lines)  # fmt: skip
+
+
+def test_retries_stop_at_retry_max_seconds_on_the_executors_clock(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 1)
+    executor = bench.executor()
+    executor.policy = RetryPolicy(retries=10, first_delay=1.0, max_seconds=5.0)
+    unreachable = ("squeue", "--noheader")
+
+    def down(argv: Sequence[str], **_: object) -> Completed:
+        return Completed(tuple(argv), 1, "", "Unable to contact slurm controller\n")
+
+    executor.runner = down
+    with pytest.raises(ExecutionError, match=r"gave up after 4 attempts in 5\.0 s"):
+        executor.run(unreachable)
+    assert bench.clock.slept == [1.0, 2.0, 2.0]  # the last wait cut to the 5 s budget
