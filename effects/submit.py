@@ -144,7 +144,7 @@ class _Submitter:
         each round's intents before its command and its ids after."""
         clock = self.executor.clock
         pending = steps
-        failures, start = 0, clock()
+        failures, start = 0, 0.0  # failed attempts in a row; when the first of them began
         while True:
             # (checked again under the lock; this only saves a queue check)
             pending = left_to_submit(self.journal.state, pending)
@@ -168,6 +168,8 @@ class _Submitter:
                 self.journal.append_many(
                     [intent_event(job, self.plan.jobs[job].name) for job in round_.jobs]
                 )
+                if failures == 0:  # --retry-max-seconds counts from here, not from
+                    start = clock()  # before a wait for queue room or the last round
                 done = self.executor.once(round_.argv)
                 verdict = None if done.ok else classify(done.argv, done.exit_code, done.stderr)
                 result = round_result(round_, done.exit_code, done.stdout, verdict)
@@ -179,7 +181,7 @@ class _Submitter:
                 if result.refused is not None:
                     self.journal.append(refused_event(result.refused))
             if result.progress:  # the retry budget starts again
-                failures, start = 0, clock()
+                failures = 0
             if not result.failed:
                 continue
             # Transient: the jobs left may or may not have reached Slurm; after the

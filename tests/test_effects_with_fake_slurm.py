@@ -22,6 +22,7 @@ from fake_slurm import (
     TRANSIENT,
     Crash,
     FakeClock,
+    FakeJob,
     FakeSlurm,
 )
 from sample_inputs import one_task_per_job_config, profile, tasks
@@ -356,3 +357,26 @@ def test_retries_stop_at_retry_max_seconds_on_the_executors_clock(tmp_path: Path
     with pytest.raises(ExecutionError, match=r"gave up after 4 attempts in 5\.0 s"):
         executor.run(unreachable)
     assert bench.clock.slept == [1.0, 2.0, 2.0]  # the last wait cut to the 5 s budget
+
+
+def test_waiting_for_queue_room_does_not_use_up_the_retry_time_of_the_next_sbatch(
+    tmp_path: Path,
+) -> None:
+    """--retry-max-seconds counts from a command's first attempt, not from the start of
+    submit: a long wait for room before it leaves the transient failure its retries."""
+    bench = Bench(tmp_path, "local", 1, submission={"max_jobs_in_queue": 1})
+    bench.slurm.jobs["7"] = FakeJob("7", "someone-elses-job", ["RUNNING"])
+
+    def wait_a_while(seconds: float) -> None:  # meanwhile the other job ends
+        bench.clock.sleep(seconds)
+        bench.slurm.jobs["7"].timeline = ["COMPLETED"]
+
+    executor = bench.executor()
+    executor.policy = RetryPolicy(retries=2, first_delay=1.0, max_seconds=300.0)
+    executor.sleep = wait_a_while
+    bench.slurm.replies = [TRANSIENT]
+    report = submit(
+        bench.plan, bench.journal, executor, bench.notes, PollPolicy(first=400.0, max=400.0)
+    )
+    assert report.submitted == 1
+    assert bench.clock.slept == [400.0, 1.0]
