@@ -121,10 +121,10 @@ def test_submit_places_the_scripts_submits_every_job_once_and_journals_its_id(
     assert sorted(ids) == [0, 1, 2]
     for job in bench.plan.jobs:
         assert bench.slurm.jobs[ids[job.index]].name == job.name
-        placed = bench.slurm.files.get(job.script_path) if transport == "ssh" else None
-        if transport != "ssh":
-            placed = Path(job.script_path).read_text()
-        assert placed == job.script
+        if transport == "ssh":  # uploaded: the tar stream the fake's tar unpacked
+            assert bench.slurm.files[job.script_path] == job.script
+        else:  # written by the runner itself
+            assert Path(job.script_path).read_text() == job.script
     assert bench.plan.workdir in bench.slurm.dirs
     sbatches = [c for c in bench.slurm.argvs if "sbatch" in " ".join(c)]
     if transport == "ssh":
