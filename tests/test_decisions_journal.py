@@ -9,9 +9,7 @@ import pytest
 from compiler.runtime.journal_state import (
     JOURNAL_FORMAT,
     JournalError,
-    JournalState,
     cancelled_event,
-    check_for_plan,
     complete_lines,
     encode,
     fold,
@@ -105,20 +103,6 @@ def test_another_format_or_a_second_plan_is_refused() -> None:
     with pytest.raises(JournalError, match="the plan of the header before"):
         read(_bytes(HEADER, header_event("ffffffffffffffff", "x")))
     assert HEADER["format"] == JOURNAL_FORMAT
-
-
-def test_a_journal_of_another_plan_is_refused_for_this_one() -> None:
-    state = read(_bytes(HEADER))
-    check_for_plan(state, "0123456789abcdef", 3, "p.journal")
-    with pytest.raises(JournalError, match="not of this plan"):
-        check_for_plan(state, "ffffffffffffffff", 3, "p.journal")
-    check_for_plan(JournalState(), "anything", 0, "new.journal")  # empty: any plan
-
-
-def test_a_journal_naming_jobs_beyond_the_plan_is_refused() -> None:
-    state = read(_bytes(HEADER, submitted_event(5, "1", "sbatch")))
-    with pytest.raises(JournalError, match="job 5"):
-        check_for_plan(state, "0123456789abcdef", 3, "p.journal")
 
 
 def test_read_names_the_file_and_the_line_in_json_words() -> None:

@@ -380,16 +380,3 @@ def read(
         event = parse_line(line, number, path, job_names)
         folder.add(event, where)
     return folder.state()
-
-
-def check_for_plan(state: JournalState, plan_id: str, n_jobs: int, path: str) -> None:
-    """Refuse a journal written for another plan (or naming jobs this plan lacks)."""
-    if state.plan_id is not None and state.plan_id != plan_id:
-        raise JournalError(
-            f"{path} is the journal of plan {state.plan_id}, not of this plan ({plan_id}); "
-            "give another --journal"
-        )
-    known = set(state.submitted) | state.ran | state.cut_off
-    beyond = sorted(j for j in known if j >= n_jobs)
-    if beyond:
-        raise JournalError(f"{path} names job {beyond[0]}, but the plan has {n_jobs} jobs")
