@@ -36,7 +36,8 @@ from effects.queries import list_workdir, poll, read_files
 
 
 class NotSubmitted(SlurmplanError):
-    """`wait` on a plan some of whose jobs were never submitted."""
+    """`wait` on a plan some of whose jobs were never submitted (a job sbatch refused
+    for good is settled REFUSED instead: wait reports it with the other results)."""
 
 
 @dataclass

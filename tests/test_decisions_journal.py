@@ -58,6 +58,17 @@ def test_ran_and_refused_clear_a_cut_off_intent() -> None:
     assert state.cut_off == frozenset()
     assert state.ran == {0} and state.is_done(0)
     assert not state.is_done(1)  # refused: not submitted, to be submitted again
+    assert state.refused == {1}
+
+
+def test_refused_lasts_until_the_job_is_tried_again() -> None:
+    refused = (intent_event(0, "a"), refused_event(0))
+    assert read(_bytes(HEADER, *refused)).refused == {0}
+    again = read(_bytes(HEADER, *refused, intent_event(0, "a")))
+    assert (again.refused, again.cut_off) == (frozenset(), {0})  # tried again, cut off
+    done = read(_bytes(HEADER, *refused, intent_event(0, "a"), submitted_event(0, "7", "sbatch")))
+    assert (done.refused, dict(done.submitted)) == (frozenset(), {0: "7"})
+    assert read(_bytes(HEADER, *refused, ran_event(0))).refused == frozenset()
 
 
 def test_an_intent_after_a_submission_does_not_undo_it() -> None:

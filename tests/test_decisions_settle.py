@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from compiler import Plan, compile_plan
 from compiler.runtime.journal_state import (
     JournalState,
     fold,
     header_event,
+    intent_event,
     ran_event,
+    refused_event,
     submitted_event,
 )
 from compiler.runtime.settle import (
@@ -27,6 +31,7 @@ from compiler.runtime.settle import (
     task_results,
 )
 from compiler.slurm.parsers import parse_done_markers, parse_lane_status, parse_squeue
+from compiler.slurm.states import RunState
 
 
 def _plan() -> Plan:
@@ -177,3 +182,89 @@ def test_all_succeeded_needs_every_task_at_exit_0() -> None:
     codes["a5"] = 1
     assert not all_succeeded(task_results(plan, views, codes))
     assert not all_succeeded({})
+
+
+def test_a_job_sbatch_refused_for_good_is_refused_and_settled_with_its_tasks() -> None:
+    plan = _plan()
+    state = _state(
+        plan,
+        submitted_event(0, "10", "sbatch"),
+        intent_event(1, plan.jobs[1].name),
+        refused_event(1),
+    )
+    rows = parse_squeue(f"10 COMPLETED {plan.jobs[0].name}\n")
+    views = job_views(plan, state, rows, {})
+    assert [(v.state, v.settled, v.job_id) for v in views] == [
+        (RunState.COMPLETED, True, "10"),
+        (RunState.REFUSED, True, None),
+        (NOT_SUBMITTED, False, None),  # never tried: not submitted yet
+    ]
+    assert ids_to_poll(state, []) == ("10",)  # a refused job has no id to ask about
+    assert markers_wanted(state, rows, ["10"]) == (0,)
+    results = task_results(plan, views, {"a0": 0, "a1": 0})
+    assert {t: (r.exit_code, r.state, r.job_id) for t, r in results.items()} == {
+        "a0": (0, RunState.COMPLETED, "10"),
+        "a1": (0, RunState.COMPLETED, "10"),
+        "a2": (None, RunState.REFUSED, ""),
+        "a3": (None, RunState.REFUSED, ""),
+        "a4": (None, NOT_SUBMITTED, ""),
+        "a5": (None, NOT_SUBMITTED, ""),
+    }
+    assert results["a2"].to_json()["exit_code"] is None  # JSON says null
+    # Submitted again later (another `submit`): it is no longer refused.
+    again = _state(plan, refused_event(1), intent_event(1, plan.jobs[1].name),
+                   submitted_event(1, "11", "sbatch"))  # fmt: skip
+    assert job_views(plan, again, parse_squeue("11 RUNNING x\n"), {})[1].state == "RUNNING"
+
+
+KILLED_BY = [
+    RunState.TIMEOUT,
+    RunState.OUT_OF_MEMORY,
+    RunState.CANCELLED,
+    RunState.NODE_FAIL,
+    RunState.PREEMPTED,
+]
+
+
+@pytest.mark.parametrize("job_state", KILLED_BY)
+@pytest.mark.parametrize("code", [143, 137, 129, 192])  # 128 + a signal number (1-64)
+def test_a_task_killed_by_a_signal_takes_the_state_of_its_job_that_was_killed(
+    job_state: RunState, code: int
+) -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"))
+    rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
+    views = job_views(plan, state, rows, {})
+    results = task_results(plan, views, {"a0": code, "a1": 0})
+    assert (results["a0"].state, results["a0"].exit_code) == (job_state, code)
+    assert (results["a1"].state, results["a1"].exit_code) == (RunState.COMPLETED, 0)
+    assert not all_succeeded(results)
+
+
+@pytest.mark.parametrize("job_state", KILLED_BY)
+@pytest.mark.parametrize("code", [1, 3, 127, 128, 193, 255])  # 255: exit(-1), no signal
+def test_a_task_that_exited_on_its_own_is_failed_whatever_its_job_became(
+    job_state: RunState, code: int
+) -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"))
+    rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
+    results = task_results(plan, job_views(plan, state, rows, {}), {"a0": code})
+    assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, code)
+
+
+@pytest.mark.parametrize("job_state", ["FAILED", "COMPLETED", "BOOT_FAIL"])
+def test_a_task_killed_by_a_signal_in_a_job_slurm_did_not_kill_is_failed(job_state: str) -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"))
+    rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
+    results = task_results(plan, job_views(plan, state, rows, {}), {"a0": 143})
+    assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, 143)
+
+
+def test_a_task_killed_by_a_signal_in_a_job_gone_from_squeue_is_failed() -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"))
+    markers = {0: parse_done_markers("slurmplan-done job=0 tasks=2 failed=1\n")[0]}
+    results = task_results(plan, job_views(plan, state, (), markers), {"a0": 143, "a1": 0})
+    assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, 143)

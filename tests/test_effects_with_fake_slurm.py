@@ -31,6 +31,8 @@ from compiler import Plan, compile_plan
 from compiler.runtime.retry import PollPolicy, RetryPolicy
 from compiler.slurm.states import RunState
 from effects.cancel import cancel
+from effects.cli import main, run_commands
+from effects.cli.plan_files import dump_plan
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Completed, Executor
 from effects.journal import read_state
@@ -380,3 +382,146 @@ def test_waiting_for_queue_room_does_not_use_up_the_retry_time_of_the_next_sbatc
     )
     assert report.submitted == 1
     assert bench.clock.slept == [400.0, 1.0]
+
+
+# -- what wait, status and collect say of refused, cancelled and killed tasks ------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_job_sbatch_refused_for_good_is_settled_refused_with_its_tasks(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 2)
+    bench.slurm.replies = [ACCEPT, FATAL]
+    with pytest.raises(ExecutionError, match="Invalid partition"):
+        bench.submit()
+    bench.slurm.jobs[bench.ids()[0]].timeline = ["RUNNING", "COMPLETED"]
+    _finish(bench, 0, [0])
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    views = wait(observer, PollPolicy(first=2.0, max=2.0), lambda s: None)
+    assert views is not None
+    assert [(v.state, v.settled) for v in views] == [
+        (RunState.COMPLETED, True),
+        (RunState.REFUSED, True),
+    ]
+    results = observer.results()
+    assert {r.task_id: (r.exit_code, r.state) for r in results.values()} == {
+        "t0": (0, RunState.COMPLETED),
+        "t1": (None, RunState.REFUSED),
+    }
+    polls = [c for c in bench.slurm.named("squeue") if c[3].startswith("--jobs=")]
+    assert polls and all(c[3] == f"--jobs={bench.ids()[0]}" for c in polls)
+
+
+def test_wait_still_refuses_a_plan_with_jobs_never_tried_beside_a_refused_one(
+    tmp_path: Path,
+) -> None:
+    bench = Bench(tmp_path, "local", 3)
+    bench.slurm.replies = [ACCEPT, FATAL]  # job 2 never reached sbatch
+    with pytest.raises(ExecutionError, match="Invalid partition"):
+        bench.submit()
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    with pytest.raises(NotSubmitted, match=r"1 of 3 jobs are not submitted yet \(first: job 2\)"):
+        wait(observer, PollPolicy(), lambda s: None)
+
+
+class Cli:
+    """The CLI's run-time commands on a Bench: its plan file, journal and fake Slurm."""
+
+    def __init__(
+        self, bench: Bench, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        self.bench, self.capsys = bench, capsys
+        self.plan_path = str(Path(bench.journal).parent / "plan.json")
+        Path(self.plan_path).write_text(dump_plan(bench.plan))
+        monkeypatch.setattr(run_commands, "_executor", lambda args, report: bench.executor())
+
+    def __call__(self, command: str, *options: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main([command, self.plan_path, "--journal", self.bench.journal, *options])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+
+def _no_python_none(*texts: str) -> None:
+    for text in texts:
+        assert "None" not in text, text
+
+
+def test_the_cli_shows_a_refused_job_and_its_tasks_and_wait_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.slurm.replies = [ACCEPT, FATAL]
+    with pytest.raises(ExecutionError, match="Invalid partition"):
+        bench.submit()
+    bench.slurm.jobs[bench.ids()[0]].timeline = ["COMPLETED"]
+    _finish(bench, 0, [0])
+    cli = Cli(bench, monkeypatch, capsys)
+
+    code, out, err = cli("status")
+    assert code == 0
+    assert "REFUSED" in out.splitlines()[2] and "REFUSED=1" in out
+    _no_python_none(out, err)
+    code, out, _ = cli("status", "--json")
+    assert [job["state"] for job in json.loads(out)["jobs"]] == ["COMPLETED", "REFUSED"]
+
+    code, out, err = cli("wait")
+    assert code == 1, err
+    assert "1/2 tasks succeeded" in out
+    assert "task t1: REFUSED" in err
+    _no_python_none(out, err)
+
+    code, out, err = cli("collect")
+    assert code == 0
+    (row,) = [line.split() for line in out.splitlines() if line.startswith("t1 ")]
+    assert row[:4] == ["t1", "-", "REFUSED", "-"]
+    _no_python_none(out, err)
+    code, out, _ = cli("collect", "--json")
+    t1 = json.loads(out)["tasks"]["t1"]
+    assert (t1["state"], t1["exit_code"], t1["job_id"]) == ("REFUSED", None, "")
+
+
+def test_the_cli_never_prints_none_for_a_cancelled_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.submit()
+    ids = bench.ids()
+    bench.slurm.jobs[ids[0]].timeline = ["COMPLETED"]
+    _finish(bench, 0, [0])
+    bench.slurm.jobs[ids[1]].timeline = ["CANCELLED"]  # cancelled before its task ended
+    cli = Cli(bench, monkeypatch, capsys)
+
+    code, out, err = cli("wait")
+    assert code == 1
+    assert f"task t1: CANCELLED (job {ids[1]};" in err
+    _no_python_none(out, err)
+    code, out, err = cli("collect")
+    (row,) = [line.split() for line in out.splitlines() if line.startswith("t1 ")]
+    assert row[:4] == ["t1", ids[1], "CANCELLED", "-"]
+    _no_python_none(out, err)
+    code, out, _ = cli("collect", "--json")
+    assert json.loads(out)["tasks"]["t1"]["exit_code"] is None  # JSON's null
+
+
+def test_a_task_killed_at_its_jobs_time_limit_is_timeout_with_its_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.submit()
+    ids = bench.ids()
+    bench.slurm.jobs[ids[0]].timeline = ["RUNNING", "TIMEOUT"]
+    _finish(bench, 0, [143])  # SIGTERM from Slurm at the time limit
+    bench.slurm.jobs[ids[1]].timeline = ["RUNNING", "TIMEOUT"]
+    _finish(bench, 1, [2])  # exited on its own before the limit struck
+    cli = Cli(bench, monkeypatch, capsys)
+
+    code, out, err = cli("wait", "--poll-interval", "1")
+    assert code == 1
+    assert f"task t0: TIMEOUT, exit code 143 (job {ids[0]};" in err
+    assert f"task t1: FAILED, exit code 2 (job {ids[1]};" in err
+    code, out, _ = cli("collect", "--json")
+    tasks = json.loads(out)["tasks"]
+    assert (tasks["t0"]["state"], tasks["t0"]["exit_code"]) == ("TIMEOUT", 143)
+    assert (tasks["t1"]["state"], tasks["t1"]["exit_code"]) == ("FAILED", 2)

@@ -14,9 +14,15 @@ def test_every_slurm_state_is_a_run_state_of_the_same_word() -> None:
 
 def test_run_states_beyond_slurms_are_slurmplans_own() -> None:
     own = {s.value for s in RunState} - {s.value for s in SlurmState}
-    assert own == {"NOT_SUBMITTED", "LOST"}
+    assert own == {"NOT_SUBMITTED", "LOST", "REFUSED"}
 
 
 def test_states_compare_equal_to_their_words() -> None:
     assert RunState.COMPLETED == "COMPLETED"
     assert f"{RunState.LOST}" == "LOST"
+
+
+def test_every_run_state_of_slurmplans_own_has_its_meaning_in_the_docstring() -> None:
+    own = {s.value for s in RunState} - {s.value for s in SlurmState}
+    for word in own:
+        assert f"{word}:" in (RunState.__doc__ or "")

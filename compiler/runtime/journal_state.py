@@ -57,6 +57,7 @@ class JournalState:
     submitted: Mapping[int, str] = field(default_factory=dict)  # job index -> Slurm job id
     ran: frozenset[int] = frozenset()  # ran, but Slurm no longer knows its id
     cut_off: frozenset[int] = frozenset()  # intent without an outcome
+    refused: frozenset[int] = frozenset()  # sbatch refused it for good; not tried since
     cancelled: bool = False
     events: int = 0
 
@@ -292,6 +293,7 @@ class _Folder:
         self.plan_id, self.cancelled, self.count = start.plan_id, start.cancelled, start.events
         self.submitted = dict(start.submitted)
         self.ran, self.cut_off = set(start.ran), set(start.cut_off)
+        self.refused = set(start.refused)
 
     def add(self, event: Event, where: str) -> None:
         self.count += 1
@@ -319,6 +321,7 @@ class _Folder:
             self.cancelled = True
             return
         job: int = event["job"]
+        self.refused.discard(job)  # any later line about the job means it was tried again
         if kind == "intent":
             if job not in self.submitted and job not in self.ran:
                 self.cut_off.add(job)
@@ -330,6 +333,8 @@ class _Folder:
             self.cut_off.discard(job)
         else:  # refused
             self.cut_off.discard(job)
+            if job not in self.submitted and job not in self.ran:
+                self.refused.add(job)
 
     def state(self) -> JournalState:
         return JournalState(
@@ -337,6 +342,7 @@ class _Folder:
             submitted=self.submitted,
             ran=frozenset(self.ran),
             cut_off=frozenset(self.cut_off),
+            refused=frozenset(self.refused),
             cancelled=self.cancelled,
             events=self.count,
         )

@@ -5,7 +5,9 @@ terminal state, or squeue no longer knows it (Slurm forgets finished jobs after
 MinJobAge).  A job gone from squeue is settled by its done marker: the marker's
 failure count says COMPLETED or FAILED; no marker means the job was killed
 before its script ended (cancelled, timed out, node failure) and then
-forgotten: LOST.  Tasks get their exit codes from the lane status files.
+forgotten: LOST.  A job sbatch refused for good (the journal says "refused") is
+REFUSED, and settled: it has no id to ask about.  Tasks get their exit codes from
+the lane status files.
 """
 
 from __future__ import annotations
@@ -21,8 +23,21 @@ from compiler.slurm.parsers import DoneMarker, QueuedJob
 from compiler.slurm.states import RunState
 
 NOT_SUBMITTED = RunState.NOT_SUBMITTED
+REFUSED = RunState.REFUSED  # sbatch refused it for good
 LOST = RunState.LOST  # gone from squeue without a done marker
 SUCCEEDED = RunState.COMPLETED
+
+# The states of a job Slurm killed: a task the signal killed (exit code 128 + signal)
+# takes the job's state rather than FAILED.
+KILLED_BY_SLURM = frozenset(
+    {
+        RunState.TIMEOUT,
+        RunState.OUT_OF_MEMORY,
+        RunState.CANCELLED,
+        RunState.NODE_FAIL,
+        RunState.PREEMPTED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +95,9 @@ def job_views(
             continue
         marker = markers.get(job.index)
         job_id = state.submitted.get(job.index)
-        if job_id is None and job.index not in state.ran:
+        if job_id is None and job.index in state.refused:
+            job_state, settled = REFUSED, True
+        elif job_id is None and job.index not in state.ran:
             job_state, settled = NOT_SUBMITTED, False
         elif job_id is not None and job_id in by_id:
             slurm_state = by_id[job_id].state
@@ -153,32 +170,48 @@ def _listed(plan: Plan, path: str, listed: set[str]) -> bool:
     return posixpath.dirname(path) == plan.workdir and posixpath.basename(path) in listed
 
 
+def killed_by_signal(exit_code: int) -> bool:
+    """The exit code a shell gives a command a signal killed: 128 + the signal's
+    number (1-64 on Linux), e.g. 143 for SIGTERM, 137 for SIGKILL."""
+    return 128 < exit_code <= 128 + 64
+
+
+def task_state(view: JobView, exit_code: int | None) -> RunState:
+    """A task's state from its exit code (None: no status line) and its job's view.
+
+    A task with an exit code is COMPLETED (0) or FAILED, except that one a signal
+    killed (killed_by_signal) in a job Slurm killed (TIMEOUT, OUT_OF_MEMORY,
+    CANCELLED, NODE_FAIL, PREEMPTED) takes the job's state: Slurm's SIGTERM at the
+    time limit is why it ended.  A task without one takes its job's state (PENDING,
+    RUNNING, CANCELLED, TIMEOUT, REFUSED, ...), except that a settled job that ended
+    COMPLETED with no line for the task counts it as LOST.
+    """
+    if exit_code is not None:
+        if exit_code == 0:
+            return SUCCEEDED
+        if killed_by_signal(exit_code) and view.state in KILLED_BY_SLURM:
+            return view.state
+        return RunState.FAILED
+    if view.settled and view.state == SUCCEEDED:
+        return LOST
+    return view.state
+
+
 def task_results(
     plan: Plan, views: Sequence[JobView], exit_codes: Mapping[str, int]
 ) -> dict[str, TaskResult]:
-    """Per task: its exit code from the lane status files, else its job's state.
-
-    A task with a status line is COMPLETED (exit 0) or FAILED; one without takes its
-    job's state (PENDING, RUNNING, CANCELLED, TIMEOUT, ...), except that a settled
-    job that ended COMPLETED with no line for the task counts it as LOST.
-    """
+    """Per task: its exit code from the lane status files and its state (task_state)."""
     out: dict[str, TaskResult] = {}
     for job, view in zip(plan.jobs, views, strict=True):
         for task_id in job.tasks:
             code = exit_codes.get(task_id)
-            if code is not None:
-                task_state = SUCCEEDED if code == 0 else RunState.FAILED
-            elif view.settled and view.state == SUCCEEDED:
-                task_state = LOST
-            else:
-                task_state = view.state
             stdout, stderr = task_outputs(plan, task_id)
             out[task_id] = TaskResult(
                 task_id=task_id,
                 job=job.index,
                 job_id=view.job_id or "",
                 exit_code=code,
-                state=task_state,
+                state=task_state(view, code),
                 stdout=stdout,
                 stderr=stderr,
             )

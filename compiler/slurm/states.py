@@ -58,9 +58,16 @@ TERMINAL_STATES = frozenset(
 class RunState(StrEnum):
     """Where a job or task of a run stands: a Slurm state, or one of slurmplan's own.
 
-    NOT_SUBMITTED: the journal shows no job id for it (yet).  LOST: gone from
-    squeue without a done marker, or a task without a status line in a job that
-    ended COMPLETED.
+    NOT_SUBMITTED: the journal shows no job id for it (yet).
+    REFUSED: sbatch refused the job for good (the journal's last word on it is
+    "refused", e.g. an invalid partition): it is not in Slurm and will not run
+    unless `submit` is run again; settled, and its tasks are REFUSED too.
+    LOST: gone from squeue without a done marker, or a task without a status line
+    in a job that ended COMPLETED.
+
+    A task takes its job's state when it has no exit code, or when Slurm killed the
+    job (TIMEOUT, OUT_OF_MEMORY, CANCELLED, NODE_FAIL, PREEMPTED) and the task's
+    exit code says a signal killed it (compiler.runtime.settle.task_state).
     """
 
     # Slurm's states again, by name: an enum cannot extend one with members, and a
@@ -91,6 +98,7 @@ class RunState(StrEnum):
     SUSPENDED = "SUSPENDED"
     TIMEOUT = "TIMEOUT"
     NOT_SUBMITTED = "NOT_SUBMITTED"
+    REFUSED = "REFUSED"
     LOST = "LOST"
 
     @classmethod

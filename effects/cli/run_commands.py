@@ -1,9 +1,10 @@
 """The run-time commands of the CLI: submit, status, wait, cancel, collect.
 
-Exit status: 0 done (wait: every task exited 0); 1 wait: some task failed or was
-lost; 2 bad input (a plan or journal that cannot be used); 3 a command failed for
-good (the message quotes it and its stderr) or the plan was cancelled; 4 wait
-timed out; 130 interrupted (run the same command again to resume).
+Exit status: 0 done (wait: every task exited 0); 1 wait: some task failed, was
+lost or killed, or its job was refused by sbatch; 2 bad input (a plan or journal
+that cannot be used, wait on jobs not submitted yet); 3 a command failed for good
+(the message quotes it and its stderr) or the plan was cancelled; 4 wait timed
+out; 130 interrupted (run the same command again to resume).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from compiler.runtime.journal_state import JournalError
 from compiler.runtime.retry import PollPolicy, RetryPolicy
 from compiler.runtime.settle import JobView, TaskResult, all_succeeded
 from compiler.slurm.parsers import ParseError
+from compiler.slurm.states import RunState
 from effects.cancel import cancel
 from effects.cli.inputs_io import InputError
 from effects.cli.plan_files import load_plan
@@ -148,12 +150,20 @@ def _cmd_wait(args: argparse.Namespace) -> int:
     results = observer.results()
     failed = [r for r in results.values() if r.exit_code != 0]
     for result in failed[:20]:
-        _stderr(
-            f"task {result.task_id}: {result.state}, exit code {result.exit_code} "
-            f"(job {result.job_id or '?'}; stderr {result.stderr})"
-        )
+        _stderr(_failure_line(result))
     print(f"{len(results) - len(failed)}/{len(results)} tasks succeeded; {observer.polls} polls")
     return EXIT_OK if all_succeeded(results) else EXIT_TASKS_FAILED
+
+
+def _failure_line(result: TaskResult) -> str:
+    """One task that did not succeed, for a person: its exit code only when it has one."""
+    if result.state == RunState.REFUSED:
+        return f"task {result.task_id}: REFUSED (sbatch refused job {result.job} for good)"
+    code = "" if result.exit_code is None else f", exit code {result.exit_code}"
+    return (
+        f"task {result.task_id}: {result.state}{code} "
+        f"(job {result.job_id or '?'}; stderr {result.stderr})"
+    )
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
