@@ -1,7 +1,9 @@
 """Looking at a submitted plan: `status`, `wait` and `collect`.
 
 One observation is: read the journal; one squeue for every job not settled yet;
-for jobs gone from squeue, `ls` the workdir and `cat` their done markers.
+for jobs gone from squeue, `ls` the workdir and `cat` their done markers; for a job
+gone from squeue without a marker, one `scontrol show job` (squeue's silence alone
+does not settle it).
 `wait` repeats that with back-off (compiler.runtime.retry.next_poll_delay) until every
 job is settled; per-task results come from the lane status files of settled jobs.
 """
@@ -27,12 +29,13 @@ from compiler.runtime.settle import (
     markers_wanted,
     summary_counts,
     task_results,
+    to_confirm,
 )
 from compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_status
 from compiler.slurm.states import RunState
 from effects.execute import Executor
 from effects.journal import read_state
-from effects.queries import list_workdir, poll, read_files
+from effects.queries import list_workdir, poll, read_files, show_job
 
 
 class NotSubmitted(SlurmplanError):
@@ -64,7 +67,9 @@ class Observer:
             if paths:
                 text = read_files(self.plan, self.executor, paths)
                 self.markers.update((m.job, m) for m in parse_done_markers(text))
-        self.views = job_views(self.plan, state, rows, self.markers, known)
+        silent = to_confirm(state, rows, ids, self.markers)  # gone, no marker: ask scontrol
+        shown = {job_id: show_job(self.plan, self.executor, job_id) for job_id in silent}
+        self.views = job_views(self.plan, state, rows, self.markers, known, shown=shown)
         return self.views
 
     def results(self) -> dict[str, TaskResult]:

@@ -1,4 +1,4 @@
-"""The read-only commands: squeue (as the runner), ls and cat (as the user).
+"""The read-only commands: squeue and scontrol (as the runner), ls and cat (as the user).
 
 Each runs the exact argv of compiler.runtime.commands and hands its output to a pure
 parser; long lists of ids, names or paths are cut into chunks (compiler.runtime.commands.chunked),
@@ -16,10 +16,12 @@ from compiler.runtime.commands import (
     lookup_by_name_argv,
     poll_argv,
     read_files_argv,
+    show_job_argv,
 )
 from compiler.runtime.resume import missing_directory, parse_listing
-from compiler.runtime.settle import gone_means_empty
-from compiler.slurm.parsers import QueuedJob, parse_squeue
+from compiler.runtime.settle import gone_means_empty, scontrol_forgot
+from compiler.slurm.parsers import QueuedJob, parse_scontrol_job, parse_squeue
+from compiler.slurm.states import SlurmState
 from effects.execute import Completed, Executor
 
 
@@ -35,6 +37,16 @@ def poll(plan: Plan, executor: Executor, job_ids: Sequence[str]) -> tuple[Queued
         if done.ok:
             rows.extend(parse_squeue(done.stdout))
     return tuple(rows)
+
+
+def show_job(plan: Plan, executor: Executor, job_id: str) -> SlurmState | None:
+    """The job's state by `scontrol show job` (None: Slurm has forgotten the job)."""
+
+    def forgot(done: Completed) -> bool:
+        return scontrol_forgot(done.exit_code, done.stderr)
+
+    done = executor.run(show_job_argv(plan, job_id), accept=forgot)
+    return parse_scontrol_job(done.stdout, job_id) if done.ok else None
 
 
 def lookup_by_name(plan: Plan, executor: Executor, jobs: Sequence[int]) -> tuple[QueuedJob, ...]:

@@ -10,7 +10,11 @@ answers as the cluster would:
   stops at the first that fails, as a shell does.
 - squeue --jobs=IDS | --name=NAMES | --user=U --format=%i: rows of the jobs it
   knows; each job shows the first state of its `timeline`, and a poll by id moves
-  it on to the next (None: Slurm forgot the job: no row).
+  it on to the next (None: Slurm forgot the job: no row).  A job with `silent`
+  polls left is left out of the next polls by id (exit 0, even asked about
+  alone), as a squeue that lost sight of a job it still runs; its state stays.
+- scontrol -o show job ID: the job's one line with its JobState=, or, for a job
+  Slurm forgot, exit 1 and `Invalid job id specified` (as Slurm 22.05 says it).
 - scancel IDS, mkdir -p DIRS, ls -1 -- DIR, cat -- FILES, tar -x ... -C DIR: on a
   small in-memory file system (`files`, `dirs`).
 
@@ -33,6 +37,7 @@ from effects.execute import DEFAULT_TIMEOUT_S, Completed
 SOCKET_TIMEOUT = (
     "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"
 )
+INVALID_JOB_ID = "slurm_load_jobs error: Invalid job id specified\n"
 INVALID_PARTITION = "sbatch: error: Batch job submission failed: Invalid partition name specified"
 
 
@@ -65,6 +70,7 @@ class FakeJob:
     job_id: str
     name: str
     timeline: list[str | None] = field(default_factory=lambda: ["PENDING"])
+    silent: int = 0  # polls by id to come that leave it out (see the module's docstring)
 
     @property
     def state(self) -> str | None:
@@ -144,6 +150,8 @@ class FakeSlurm:
             return 0, " ".join(args) + "\n", ""
         if program == "squeue":
             return self._squeue(_options(args))
+        if program == "scontrol":
+            return self._scontrol(args)
         if program == "scancel":
             for job_id in args:
                 if job_id in self.jobs and self.jobs[job_id].state in ACTIVE:
@@ -190,9 +198,12 @@ class FakeSlurm:
     def _squeue(self, options: dict[str, str]) -> tuple[int, str, str]:
         if "jobs" in options:
             ids = options["jobs"].split(",")
-            known = [self.jobs[i] for i in ids if i in self.jobs and self.jobs[i].state]
-            if len(ids) == 1 and not known:
-                return 1, "", "slurm_load_jobs error: Invalid job id specified\n"
+            present = [self.jobs[i] for i in ids if i in self.jobs and self.jobs[i].state]
+            known = [job for job in present if not job.silent]
+            for job in present:
+                job.silent = max(0, job.silent - 1)
+            if len(ids) == 1 and not present:
+                return 1, "", INVALID_JOB_ID
             rows = _rows(known)
             for job in known:  # the next poll sees the next state
                 if len(job.timeline) > 1:
@@ -204,6 +215,21 @@ class FakeSlurm:
             return 0, _rows([j for j in self.jobs.values() if j.state and j.name in names]), ""
         assert options.get("format") == "%i", options  # the count of queued jobs
         return 0, "".join(j.job_id + "\n" for j in self.jobs.values() if j.state in ACTIVE), ""
+
+    def _scontrol(self, args: tuple[str, ...]) -> tuple[int, str, str]:
+        assert args[:3] == ("-o", "show", "job") and len(args) == 4, args
+        job = self.jobs.get(args[3])
+        if job is None or job.state is None:
+            return 1, "", INVALID_JOB_ID
+        return (
+            0,
+            (
+                f"JobId={job.job_id} JobName={job.name} UserId={self.user}(1001) GroupId=g(1001) "
+                f"MCS_label=N/A Priority=1 Nice=0 Account=(null) QOS=(null) JobState={job.state} "
+                "Reason=None Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 ExitCode=0:0\n"
+            ),
+            "",
+        )
 
 
 def _strip_transport(argv: tuple[str, ...]) -> tuple[str, ...]:

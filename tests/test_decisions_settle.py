@@ -27,11 +27,13 @@ from compiler.runtime.settle import (
     job_views,
     lane_files_present,
     markers_wanted,
+    scontrol_forgot,
     summary_counts,
     task_results,
+    to_confirm,
 )
 from compiler.slurm.parsers import parse_done_markers, parse_lane_status, parse_squeue
-from compiler.slurm.states import RunState
+from compiler.slurm.states import RunState, SlurmState
 
 
 def _plan() -> Plan:
@@ -80,13 +82,48 @@ def test_gone_without_a_marker_is_lost_and_a_terminal_squeue_state_is_settled() 
         submitted_event(2, "12", "sbatch"),
     )
     rows = parse_squeue(f"11 CANCELLED {plan.jobs[1].name}\n12 COMPLETED {plan.jobs[2].name}\n")
-    views = job_views(plan, state, rows, {})
+    assert to_confirm(state, rows, ["10", "11", "12"], {}) == ("10",)
+    views = job_views(plan, state, rows, {}, shown={"10": None})  # scontrol forgot it too
     assert [(v.state, v.settled) for v in views] == [
         (LOST, True),
         ("CANCELLED", True),
         ("COMPLETED", True),
     ]
     assert all_settled(views)
+
+
+def test_squeue_silence_alone_never_settles_a_job_scontrol_decides() -> None:
+    """Issue 8, observation 6: squeue printed nothing (exit 0) for a running job."""
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
+    running = parse_squeue(f"10 RUNNING {plan.jobs[0].name}\n11 RUNNING {plan.jobs[1].name}\n")
+    known = {v.index: v for v in job_views(plan, state, running, {})}
+    rows = parse_squeue(f"11 RUNNING {plan.jobs[1].name}\n")  # silent about 10
+    unconfirmed = job_views(plan, state, rows, {}, known)[0]
+    assert (unconfirmed.state, unconfirmed.settled) == ("RUNNING", False)  # as last seen
+    assert job_views(plan, state, rows, {})[0].settled is False
+    for shown, expected in [
+        (SlurmState.RUNNING, ("RUNNING", False)),  # poll again
+        (SlurmState.COMPLETING, ("COMPLETING", False)),
+        (SlurmState.CANCELLED, ("CANCELLED", True)),  # a terminal state settles it
+        (SlurmState.COMPLETED, ("COMPLETED", True)),
+        (None, (LOST, True)),  # Slurm forgot it: as before
+    ]:
+        view = job_views(plan, state, rows, {}, known, shown={"10": shown})[0]
+        assert (view.state, view.settled) == expected, shown
+    # a done marker settles a job gone from squeue without asking scontrol
+    markers = {0: parse_done_markers("slurmplan-done job=0 tasks=2 failed=0\n")[0]}
+    assert to_confirm(state, rows, ["10", "11"], markers) == ()
+    assert to_confirm(state, rows, ["10", "11"], {}) == ("10",)
+    assert to_confirm(state, rows, ["11"], {}) == ()  # 10 not asked about: not gone
+    assert to_confirm(state, running, ["10", "11"], {}) == ()
+
+
+def test_scontrol_of_a_forgotten_job_fails_with_invalid_job_id() -> None:
+    err = "slurm_load_jobs error: Invalid job id specified\n"  # the testbed's Slurm 22.05.8
+    assert scontrol_forgot(1, err)
+    assert not scontrol_forgot(1, "slurm_load_jobs error: Unable to contact slurm controller")
+    assert not scontrol_forgot(0, err)
 
 
 def test_a_job_that_ran_unseen_is_settled_by_its_marker() -> None:

@@ -262,6 +262,79 @@ def test_wait_polls_with_back_off_until_every_job_settled_then_collects_exit_cod
     assert polls[-1][3] == f"--jobs={ids[0]}"  # settled jobs are not asked about again
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_squeue_silent_about_a_running_job_does_not_make_it_lost_scontrol_says_it_runs(
+    tmp_path: Path, transport: str
+) -> None:
+    """Issue 8, observation 6: squeue printed nothing (exit 0) for a job that was running."""
+    bench = Bench(tmp_path, transport, 1)
+    bench.submit()
+    (job_id,) = bench.ids().values()
+    bench.slurm.jobs[job_id].timeline = ["RUNNING", "COMPLETED"]
+    bench.slurm.jobs[job_id].silent = 1  # the first poll shows no row, and exits 0
+
+    def sleep(seconds: float) -> None:  # meanwhile the job ends and leaves its marker
+        bench.clock.sleep(seconds)
+        _finish(bench, 0, [0])
+
+    executor = Executor(
+        policy=RetryPolicy(retries=2, first_delay=1.0, max_seconds=300.0),
+        runner=bench.slurm,
+        clock=bench.clock,
+        sleep=sleep,
+    )
+    observer = Observer(bench.plan, bench.journal, executor)
+    first = observer.observe()
+    assert [(v.state, v.settled) for v in first] == [(RunState.RUNNING, False)]
+    views = wait(observer, PollPolicy(first=2.0, max=2.0), lambda s: None)
+    assert views is not None
+    assert [(v.state, v.settled) for v in views] == [(RunState.COMPLETED, True)]
+    results = observer.results()
+    assert {r.task_id: (r.exit_code, r.state) for r in results.values()} == {
+        "t0": (0, RunState.COMPLETED)
+    }
+    assert bench.slurm.named("scontrol") == [("scontrol", "-o", "show", "job", job_id)]
+    slurm = bench.slurm
+    (argv,) = [a for a, c in zip(slurm.argvs, slurm.commands, strict=True) if c[0] == "scontrol"]
+    assert argv[0] == ("ssh" if transport == "ssh" else "scontrol")  # as the runner (no sudo)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_job_gone_from_squeue_without_a_marker_is_lost_once_scontrol_forgot_it_too(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 2)
+    bench.submit()
+    ids = bench.ids()
+    bench.slurm.jobs[ids[0]].timeline = ["RUNNING", None]  # killed, then forgotten
+    bench.slurm.jobs[ids[1]].timeline = ["RUNNING", None]  # ended, then forgotten
+    _finish(bench, 1, [0])
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    views = wait(observer, PollPolicy(first=2.0, max=2.0), lambda s: None)
+    assert views is not None
+    assert [(v.state, v.settled) for v in views] == [
+        (RunState.LOST, True),
+        (RunState.COMPLETED, True),
+    ]
+    # only the job gone without a marker pays one scontrol
+    assert bench.slurm.named("scontrol") == [("scontrol", "-o", "show", "job", ids[0])]
+
+
+def test_squeue_silent_about_a_job_scontrol_shows_ended_settles_it_in_that_state(
+    tmp_path: Path,
+) -> None:
+    bench = Bench(tmp_path, "local", 1)
+    bench.submit()
+    (job_id,) = bench.ids().values()
+    bench.slurm.jobs[job_id].timeline = ["CANCELLED"]
+    bench.slurm.jobs[job_id].silent = 5
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    views = wait(observer, PollPolicy(first=2.0, max=2.0), lambda s: None)
+    assert views is not None
+    assert [(v.state, v.settled) for v in views] == [(RunState.CANCELLED, True)]
+    assert observer.polls == 1 and len(bench.slurm.named("scontrol")) == 1
+
+
 def test_wait_gives_up_at_its_timeout_on_the_fake_clock(tmp_path: Path) -> None:
     bench = Bench(tmp_path, "local", 1)
     bench.submit()

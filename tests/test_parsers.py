@@ -14,6 +14,7 @@ from compiler.slurm.parsers import (
     parse_done_markers,
     parse_lane_status,
     parse_sbatch_parsable,
+    parse_scontrol_job,
     parse_squeue,
 )
 from compiler.slurm.states import TERMINAL_STATES, SlurmState
@@ -94,6 +95,38 @@ def test_squeue_bad_rows(line: str) -> None:
     with pytest.raises(ParseError) as caught:
         parse_squeue(f"100 RUNNING ok\n{line}\n")
     assert repr(line) in str(caught.value)
+
+
+# What `scontrol -o show job 2772` printed on the testbed (Slurm 22.05.8), cut short.
+SCONTROL_LINE = (
+    "JobId=2772 JobName=wrap UserId=alice(1001) GroupId=alice(1001) MCS_label=N/A "
+    "Priority=4294898988 Nice=0 Account=(null) QOS=(null) JobState=COMPLETED Reason=None "
+    "Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=0:0 "
+    "WorkDir=/tmp StdErr=/tmp/x.out StdIn=/dev/null StdOut=/tmp/x.out Power= \n"
+)
+
+
+def test_scontrol_show_job_state() -> None:
+    assert parse_scontrol_job(SCONTROL_LINE, "2772") is SlurmState.COMPLETED
+    running = SCONTROL_LINE.replace("JobState=COMPLETED", "JobState=RUNNING")
+    assert parse_scontrol_job(running, "2772") is SlurmState.RUNNING
+    cancelled = SCONTROL_LINE.replace("JobState=COMPLETED", "JobState=CANCELLED+")
+    assert parse_scontrol_job(cancelled, "2772") is SlurmState.CANCELLED
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        "",
+        SCONTROL_LINE.replace("JobId=2772", "JobId=2773"),  # another job's line
+        SCONTROL_LINE.replace("JobState=COMPLETED", "JobState=NAPPING"),
+        SCONTROL_LINE.replace(" JobState=COMPLETED", ""),
+        "JobId=2772 JobName=x JobState=RUNNING\nJobId=2772 JobName=x JobState=PENDING\n",
+    ],
+)
+def test_scontrol_show_job_garbage(stdout: str) -> None:
+    with pytest.raises(ParseError, match="scontrol"):
+        parse_scontrol_job(stdout, "2772")
 
 
 def test_every_state_parses() -> None:

@@ -19,6 +19,7 @@ from compiler.runtime.commands import (
     lookup_by_name_argv,
     poll_argv,
     read_files_argv,
+    show_job_argv,
     task_outputs,
 )
 from compiler.slurm.parsers import SQUEUE_FORMAT, parse_squeue
@@ -52,6 +53,17 @@ def test_poll_format_is_what_the_parser_reads() -> None:
     assert SQUEUE_FORMAT == "%i %T %j"
     # `%i %T %j` prints "<id> <STATE> <name>", which parse_squeue reads back
     assert parse_squeue("101 RUNNING rt.x.0\n")[0].name == "rt.x.0"
+
+
+def test_show_job_is_one_scontrol_for_one_id_as_the_runner() -> None:
+    expected = ("scontrol", "-o", "show", "job", "101")
+    assert show_job_argv(_plan("local"), "101") == expected
+    assert show_job_argv(_plan("sudo"), "101") == expected  # like squeue: no sudo
+    remote = show_job_argv(_plan("ssh"), "101")
+    assert remote[0] == "ssh" and remote[-2] == "--"
+    assert tuple(shlex.split(remote[-1])) == expected
+    with pytest.raises(ValueError, match="one job id"):
+        show_job_argv(_plan("local"), "101,102")
 
 
 def test_cancel_is_one_scancel_for_all_ids_as_the_user() -> None:

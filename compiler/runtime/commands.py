@@ -1,17 +1,21 @@
 """Exact command lines for run-time work, as pure functions of a plan and job ids.
 
-Polling asks squeue once for all jobs; cancelling is one scancel for all.  Files
+Polling asks squeue once for all jobs (and scontrol about a job squeue was silent
+about, one job at a time: rare); cancelling is one scancel for all.  Files
 are read with `cat`/`ls` as the user (the only reading commands sudo allows).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from compiler import layout
 from compiler.plan import Plan
 from compiler.slurm.parsers import SQUEUE_FORMAT
 from compiler.transport import as_runner, as_user
+
+_JOB_ID = re.compile(r"[0-9]+")
 
 
 def poll_argv(plan: Plan, job_ids: Sequence[str]) -> tuple[str, ...]:
@@ -24,6 +28,15 @@ def poll_argv(plan: Plan, job_ids: Sequence[str]) -> tuple[str, ...]:
         "squeue", "--noheader", "--states=all", f"--jobs={','.join(job_ids)}",
         f"--format={SQUEUE_FORMAT}",
     ))  # fmt: skip
+
+
+def show_job_argv(plan: Plan, job_id: str) -> tuple[str, ...]:
+    """One `scontrol -o show job ID` (as the runner, like squeue): a second source on a
+    job squeue was silent about (one line with its JobState=, or, once Slurm forgot
+    the job, exit 1 and `Invalid job id specified`)."""
+    if _JOB_ID.fullmatch(job_id) is None:
+        raise ValueError(f"show_job_argv needs one job id (got {job_id!r})")
+    return as_runner(plan.transport, ("scontrol", "-o", "show", "job", job_id))
 
 
 def lookup_by_name_argv(plan: Plan, job_indices: Sequence[int]) -> tuple[str, ...]:

@@ -1,13 +1,16 @@
 """Where each job and task stands: pure decisions over what squeue and the files say.
 
 A job is *settled* when it will not change any more: squeue shows it in a
-terminal state, or squeue no longer knows it (Slurm forgets finished jobs after
-MinJobAge).  A job gone from squeue is settled by its done marker: the marker's
-failure count says COMPLETED or FAILED; no marker means the job was killed
-before its script ended (cancelled, timed out, node failure) and then
-forgotten: LOST.  A job sbatch refused for good (the journal says "refused") is
-REFUSED, and settled: it has no id to ask about.  Tasks get their exit codes from
-the lane status files.
+terminal state, or its done marker says how it ended, or squeue no longer knows
+it and scontrol confirms that (Slurm forgets finished jobs after MinJobAge).  A
+job gone from squeue is settled by its done marker: the marker's failure count
+says COMPLETED or FAILED.  Without a marker squeue's silence alone proves nothing
+(squeue has printed nothing, exit 0, for a job still running): scontrol is asked
+about it (to_confirm); a state it shows is the job's state (settled if terminal),
+and a job it forgot too was killed before its script ended (cancelled, timed
+out, node failure) and then forgotten: LOST.  A job sbatch refused for good (the
+journal says "refused") is REFUSED, and settled: it has no id to ask about.  Tasks
+get their exit codes from the lane status files.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from compiler.plan import Plan
 from compiler.runtime.commands import task_outputs
 from compiler.runtime.journal_state import JournalState
 from compiler.slurm.parsers import DoneMarker, QueuedJob
-from compiler.slurm.states import RunState
+from compiler.slurm.states import RunState, SlurmState
 
 NOT_SUBMITTED = RunState.NOT_SUBMITTED
 REFUSED = RunState.REFUSED  # sbatch refused it for good
@@ -77,16 +80,56 @@ def gone_means_empty(job_ids: Sequence[str], exit_code: int | None, stderr: str)
     return len(job_ids) == 1 and exit_code == 1 and "Invalid job id specified" in stderr
 
 
+def scontrol_forgot(exit_code: int | None, stderr: str) -> bool:
+    """`scontrol show job <one id>` of a job Slurm has forgotten fails with 'Invalid
+    job id specified' (exit 1): the second source agrees the job is gone."""
+    return exit_code == 1 and "Invalid job id specified" in stderr
+
+
+def to_confirm(
+    state: JournalState,
+    rows: Iterable[QueuedJob],
+    polled: Iterable[str],
+    markers: Mapping[int, DoneMarker],
+) -> tuple[str, ...]:
+    """The ids squeue was asked about and showed no row for, of jobs without a done
+    marker: squeue's silence is not proof they ended, so scontrol is asked (one
+    command each; rare: a job that ended normally has its marker)."""
+    seen = {row.job_id for row in rows}
+    asked = set(polled)
+    return tuple(
+        job_id
+        for job, job_id in sorted(state.submitted.items())
+        if job_id in asked and job_id not in seen and job not in markers
+    )
+
+
+def confirmed_state(shown: SlurmState | None) -> tuple[RunState, bool]:
+    """(state, settled) of a job gone from squeue without a marker, by what scontrol
+    showed: None (it forgot the job too) is LOST, settled; a state is that state,
+    settled only when terminal (else it is polled again)."""
+    if shown is None:
+        return LOST, True
+    return RunState.of(shown), shown.terminal
+
+
 def job_views(
     plan: Plan,
     state: JournalState,
     rows: Iterable[QueuedJob],
     markers: Mapping[int, DoneMarker],
     known: Mapping[int, JobView] | None = None,
+    *,
+    shown: Mapping[str, SlurmState | None] | None = None,
 ) -> tuple[JobView, ...]:
-    """Each job's state from the journal's ids, one squeue's rows and the done markers
-    read; views in `known` that are settled are kept as they are (settled is final)."""
+    """Each job's state from the journal's ids, one squeue's rows, the done markers
+    read and what scontrol showed (`shown`, by job id: None when it forgot the job)
+    of jobs squeue was silent about; views in `known` that are settled are kept as
+    they are (settled is final).  A job gone from squeue without a marker that
+    scontrol was not asked about is not settled: it keeps its last known state
+    (LOST when there is none)."""
     by_id = {row.job_id: row for row in rows}
+    confirmed = shown or {}
     views: list[JobView] = []
     for job in plan.jobs:
         previous = (known or {}).get(job.index)
@@ -104,8 +147,12 @@ def job_views(
             job_state, settled = RunState.of(slurm_state), slurm_state.terminal
         elif marker is not None:
             job_state, settled = (SUCCEEDED if marker.succeeded else RunState.FAILED), True
-        else:
+        elif job_id is None:  # ran unseen (found forgotten with its output), no marker
             job_state, settled = LOST, True
+        elif job_id in confirmed:
+            job_state, settled = confirmed_state(confirmed[job_id])
+        else:  # squeue's silence alone: not proof that it ended
+            job_state, settled = (previous.state if previous is not None else LOST), False
         views.append(
             JobView(
                 index=job.index,

@@ -65,6 +65,31 @@ def parse_squeue(stdout: str) -> tuple[QueuedJob, ...]:
     return tuple(rows)
 
 
+def parse_scontrol_job(stdout: str, job_id: str) -> SlurmState:
+    """The JobState= of job `job_id` in `scontrol -o show job <job_id>` (one line of
+    Key=Value fields, `JobId=<id> JobName=... JobState=<STATE> Reason=...`).
+
+    The first `JobState=` after the line's start is taken: it comes right after the
+    job's name, account and QOS, which do not hold spaces (the job names are
+    slurmplan's own).
+    """
+    lines = [line for line in stdout.splitlines() if line.startswith(f"JobId={job_id} ")]
+    if len(lines) != 1:
+        raise ParseError(
+            f"scontrol show job {job_id} printed {stdout.strip()[:200]!r} "
+            f"(expected one line 'JobId={job_id} ... JobState=<STATE> ...')"
+        )
+    match = re.search(r" JobState=(\S+)", lines[0])
+    if match is None:
+        raise ParseError(f"scontrol show job {job_id} printed no JobState= in {lines[0][:200]!r}")
+    try:
+        return SlurmState(match.group(1).rstrip("+"))
+    except ValueError:
+        raise ParseError(
+            f"unknown Slurm job state {match.group(1)!r} in scontrol show job {job_id}"
+        ) from None
+
+
 _TASK_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
