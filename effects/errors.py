@@ -45,3 +45,11 @@ class ExecutionError(SlurmplanError):
 
 class Interrupted(SlurmplanError):
     """The work stopped on purpose (the plan was cancelled); the message says what to do."""
+
+
+class JournalLost(Interrupted):
+    """The journal file was deleted, replaced or cut short under a running command."""
+
+
+class JobsInSlurm(Interrupted):
+    """Jobs of the plan the journal does not record are still queued or running."""

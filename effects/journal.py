@@ -23,6 +23,7 @@ from compiler.runtime.journal_state import (
     fold,
     header_event,
 )
+from effects.errors import JournalLost
 
 
 def default_path(plan_path: str) -> str:
@@ -72,6 +73,8 @@ class Journal:
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
         except OSError as error:
             raise JournalError(f"{path}: cannot be opened: {error.strerror or error}") from None
+        opened = os.fstat(self._fd)
+        self._identity = (opened.st_dev, opened.st_ino)
         if not existed:  # the new name must survive a crash too
             _fsync_directory(os.path.dirname(os.path.abspath(path)))
         self._size = -1
@@ -100,11 +103,28 @@ class Journal:
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         self._locked = True
         try:
+            self._check_same_file()
             self._refresh()
             yield self.state
         finally:
             self._locked = False
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _check_same_file(self) -> None:
+        """Stop if the journal at `path` is no longer the file this process reads and
+        writes (deleted, or replaced) or is shorter than what it read and wrote:
+        appending then would write into the void, or after lost lines."""
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            raise _lost(self.path, "deleted") from None
+        except OSError as error:
+            raise _lost(self.path, f"made unreadable ({error.strerror or error})") from None
+        if (named.st_dev, named.st_ino) != self._identity:
+            raise _lost(self.path, "replaced by another file")
+        size = os.fstat(self._fd).st_size
+        if size < self._size:
+            raise _lost(self.path, f"cut short ({size} bytes, {self._size} read and written)")
 
     def _refresh(self) -> None:
         size = os.fstat(self._fd).st_size
@@ -128,6 +148,7 @@ class Journal:
             raise RuntimeError("Journal.append outside Journal.locked()")
         if not events:
             return
+        self._check_same_file()
         data = b"".join(map(encode, events))
         view = memoryview(data)
         while view:
@@ -136,6 +157,15 @@ class Journal:
         os.fsync(self._fd)
         self._size += len(data)
         self.state = fold(events, self.state)
+
+
+def _lost(path: str, how: str) -> JournalLost:
+    return JournalLost(
+        f"the journal {path} was {how} while this command ran; stopping before anything "
+        "more is submitted or recorded. The jobs submitted so far stay in Slurm: a new "
+        "`submit` names those still queued or running and refuses to run until they are "
+        "cancelled (scancel) or finished"
+    )
 
 
 def _fsync_directory(directory: str) -> None:

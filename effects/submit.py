@@ -3,7 +3,9 @@
 Jobs go in rounds (compiler.runtime.rounds): one sbatch locally and with sudo,
 a chain of up to 50 over ssh.  For each round, under the journal's lock: the
 "intent" lines of its jobs, then its command, then a "submitted" line per id —
-each batch of lines fsync'd before going on.  The decisions (which steps
+each batch of lines fsync'd before going on.  Before the first round, jobs the
+journal has no line about are looked up by name: one still queued stops the run
+(a lost journal must not double the plan).  The decisions (which steps
 remain, what a cut-off job became, whether a failure is transient, whether the
 queue has room) are compiler.runtime.resume / compiler.runtime.rounds / compiler.runtime.retry.
 """
@@ -32,14 +34,17 @@ from compiler.runtime.resume import (
     room_after,
     step_umask,
     steps_to_run,
+    stray_jobs,
+    stray_message,
     trace_cut_off,
+    unrecorded_jobs,
 )
 from compiler.runtime.retry import PollPolicy, classify, next_poll_delay, stderr_tail
 from compiler.runtime.rounds import next_round, round_result
 from compiler.runtime.upload import scripts_tar
 from compiler.slurm.parsers import Submitted
 from effects.atomic import write_atomic
-from effects.errors import ExecutionError, Interrupted
+from effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
 from effects.execute import Executor
 from effects.journal import Journal
 from effects.queries import list_workdir, lookup_by_name
@@ -113,6 +118,7 @@ class _Submitter:
                 self._count_looked_up(
                     look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
                 )
+            self._refuse_unrecorded_jobs_in_slurm()
             steps = steps_to_run(self.plan, self.journal.state)
         submits = [step for step in steps if isinstance(step, SubmitStep)]
         for step in steps:
@@ -130,6 +136,18 @@ class _Submitter:
                     assert_never(step)
         self._submit(submits)
         return self.report
+
+    def _refuse_unrecorded_jobs_in_slurm(self) -> None:
+        """Before this run's first submission (journal locked): one squeue by name for
+        the jobs the journal has no line about; stop if any is still queued or running
+        (the journal was deleted, emptied or cut short, and they would run twice)."""
+        jobs = unrecorded_jobs(self.plan, self.journal.state)
+        if not jobs:
+            return
+        rows = lookup_by_name(self.plan, self.executor, jobs)
+        strays = stray_jobs(self.plan, jobs, rows)
+        if strays:
+            raise JobsInSlurm(stray_message(self.journal.path, strays))
 
     def _count_looked_up(self, jobs: set[int]) -> None:
         for job in sorted(jobs):
@@ -190,7 +208,15 @@ class _Submitter:
             self.executor.wait_or_raise(done, failures, clock() - start)
 
     def _record(self, submitted: Sequence[tuple[int, Submitted]]) -> None:
-        self.journal.append_many([submitted_event(job, s.job_id, "sbatch") for job, s in submitted])
+        try:
+            self.journal.append_many(
+                [submitted_event(job, s.job_id, "sbatch") for job, s in submitted]
+            )
+        except JournalLost as error:
+            done = ", ".join(
+                f"job {j} ({self.plan.jobs[j].name}) -> {s.job_id}" for j, s in submitted
+            )
+            raise JournalLost(f"{error}; just submitted, not recorded: {done}") from None
         self.room = room_after(self.room, len(submitted))
         for job, s in submitted:
             self.report.submitted += 1

@@ -15,6 +15,7 @@ answers as the cluster would:
   alone), as a squeue that lost sight of a job it still runs; its state stays.
 - scontrol -o show job ID: the job's one line with its JobState=, or, for a job
   Slurm forgot, exit 1 and `Invalid job id specified` (as Slurm 22.05 says it).
+  `after_sbatch`, when set, is called with each job sbatch creates (before it answers).
 - scancel IDS, mkdir -p DIRS, ls -1 -- DIR, cat -- FILES, tar -x ... -C DIR: on a
   small in-memory file system (`files`, `dirs`).
 
@@ -28,7 +29,7 @@ import io
 import posixpath
 import shlex
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from compiler import Plan
@@ -107,6 +108,7 @@ class FakeSlurm:
         self.argvs: list[tuple[str, ...]] = []
         self.commands: list[tuple[str, ...]] = []  # without the sudo/ssh prefix
         self.stdins: list[bytes] = []
+        self.after_sbatch: Callable[[FakeJob], None] | None = None  # a hook: each new job
 
     # -- the Runner ------------------------------------------------------------
     def __call__(
@@ -191,6 +193,8 @@ class FakeSlurm:
         if reply.creates_job:
             self.jobs[job_id] = FakeJob(job_id, self.names[args[-1]])
             self.next_id += 1
+            if self.after_sbatch is not None:
+                self.after_sbatch(self.jobs[job_id])
         if reply.crash:
             raise Crash(f"killed while sbatch {args[-1]} ran")
         return reply.exit_code, reply.stdout.format(id=job_id), reply.stderr

@@ -26,7 +26,10 @@ from compiler.runtime.resume import (
     queue_room,
     step_umask,
     steps_to_run,
+    stray_jobs,
+    stray_message,
     trace_cut_off,
+    unrecorded_jobs,
 )
 from compiler.slurm.parsers import parse_squeue
 
@@ -155,3 +158,52 @@ def test_chunks_keep_order_and_stay_within_the_budget() -> None:
     assert len(runs) == 10
     assert chunked(items) == (tuple(items),)
     assert chunked([]) == ()
+
+
+# -- a journal that knows fewer jobs than Slurm (issue 8, observation 3) ----------
+
+
+def test_the_jobs_without_any_journal_line_are_the_ones_looked_up() -> None:
+    plan = _plan()
+    assert unrecorded_jobs(plan, _state(plan)) == (0, 1, 2, 3)
+    state = _state(
+        plan,
+        submitted_event(0, "10", "sbatch"),
+        intent_event(1, plan.jobs[1].name),  # cut off: looked up by trace_cut_off
+        {"event": "ran", "job": 2},
+    )
+    assert unrecorded_jobs(plan, state) == (3,)
+    done = _state(plan, *(submitted_event(j, str(10 + j), "sbatch") for j in range(4)))
+    assert unrecorded_jobs(plan, done) == ()
+
+
+def test_only_queued_or_running_jobs_block_a_new_run() -> None:
+    plan = _plan()
+    names = [job.name for job in plan.jobs]
+    rows = parse_squeue(
+        f"21 COMPLETED {names[0]}\n"
+        f"22 RUNNING {names[1]}\n"
+        f"23 FAILED {names[2]}\n"
+        f"25 PENDING {names[3]}\n"
+        f"24 CANCELLED {names[3]}\n"
+        f"30 RUNNING someone.else.0\n"
+    )
+    strays = stray_jobs(plan, [0, 1, 2, 3], rows)
+    assert [(s.job, s.job_id, s.state) for s in strays] == [
+        (1, "22", "RUNNING"),
+        (3, "25", "PENDING"),
+    ]
+    assert stray_jobs(plan, [0, 2], rows) == ()  # finished jobs of an earlier run: a re-run
+    assert stray_jobs(plan, [3], rows)[0].name == names[3]  # only the jobs asked about
+    assert stray_jobs(plan, [1], ()) == ()
+
+
+def test_the_refusal_names_the_ids_the_jobs_and_the_ways_on() -> None:
+    plan = _plan()
+    names = [job.name for job in plan.jobs]
+    rows = parse_squeue(f"22 RUNNING {names[1]}\n25 PENDING {names[3]}\n")
+    message = stray_message("p.journal", stray_jobs(plan, [1, 3], rows))
+    assert f"job 1 ({names[1]}): 22 RUNNING" in message
+    assert f"job 3 ({names[3]}): 25 PENDING" in message
+    assert "scancel 22 25" in message and "slurmplan cancel" in message
+    assert "p.journal" in message and "--journal" in message

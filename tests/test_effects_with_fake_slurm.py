@@ -130,7 +130,8 @@ def test_submit_places_the_scripts_submits_every_job_once_and_journals_its_id(
     assert bench.plan.workdir in bench.slurm.dirs
     sbatches = [c for c in bench.slurm.argvs if "sbatch" in " ".join(c)]
     if transport == "ssh":
-        assert bench.programs() == ["mkdir", "tar", "round"]  # one round for three jobs
+        # one squeue by name (no job of the plan queued already), then one round for three
+        assert bench.programs() == ["squeue", "mkdir", "tar", "round"]
     else:
         assert sbatches == [s.argv for s in bench.plan.steps if s.kind == "submit"]
     assert bench.clock.slept == []
@@ -257,7 +258,7 @@ def test_wait_polls_with_back_off_until_every_job_settled_then_collects_exit_cod
         "t0": (0, RunState.COMPLETED),
         "t1": (3, RunState.FAILED),
     }
-    polls = bench.slurm.named("squeue")
+    polls = [c for c in bench.slurm.named("squeue") if c[3].startswith("--jobs=")]
     assert polls[0][3] == f"--jobs={ids[0]},{ids[1]}"
     assert polls[-1][3] == f"--jobs={ids[0]}"  # settled jobs are not asked about again
 
@@ -413,7 +414,16 @@ def test_submit_never_fills_the_queue_past_max_jobs_in_queue(
     sbatch = "round" if transport == "ssh" else "sbatch"
     one_round = [sbatch] if transport == "ssh" else [sbatch, sbatch]
     placing = ["mkdir", "tar"] if transport == "ssh" else ["mkdir"]
-    assert bench.programs() == [*placing, "squeue", *one_round, "squeue", "squeue", *one_round]
+    # the first squeue looks the plan's jobs up by name (none queued yet), then the counts
+    assert bench.programs() == [
+        "squeue",
+        *placing,
+        "squeue",
+        *one_round,
+        "squeue",
+        "squeue",
+        *one_round,
+    ]
     assert bench.clock.slept == [5.0]
     assert any("queue full (2 jobs of alice queued, max_jobs_in_queue=2)" in n
                for n in bench.notes.lines)  # fmt: skip

@@ -152,3 +152,55 @@ def room_after(room: int | None, submitted: int) -> int | None:
 def parse_queue_count(stdout: str) -> int:
     """Jobs in the output of `squeue --noheader --format=%i` (one per line)."""
     return sum(1 for line in stdout.split("\n") if line.strip())
+
+
+def unrecorded_jobs(plan: Plan, state: JournalState) -> tuple[int, ...]:
+    """The jobs a run would submit that the journal has no line about at all.
+
+    Before a run's first submission these are looked up by name (one squeue): a
+    journal deleted, emptied or missing its last lines knows fewer jobs than Slurm.
+    Cut-off jobs are looked up anyway (trace_cut_off); jobs the journal shows in
+    Slurm are never submitted again.
+    """
+    return tuple(
+        job.index
+        for job in plan.jobs
+        if not state.is_done(job.index) and job.index not in state.cut_off
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StrayJob:
+    """A job of this plan still queued or running in Slurm that the journal does not know."""
+
+    job: int
+    name: str
+    job_id: str
+    state: str
+
+
+def stray_jobs(plan: Plan, jobs: Iterable[int], rows: Sequence[QueuedJob]) -> tuple[StrayJob, ...]:
+    """Of squeue's rows for `jobs`' names, those that block a new submission: a job
+    still pending or running (not terminal).  A finished job of an earlier run does
+    not block (re-running a finished plan is allowed).  In job order, then id order."""
+    index_of = {plan.jobs[j].name: j for j in jobs}
+    strays = [
+        StrayJob(index_of[row.name], row.name, row.job_id, row.state.value)
+        for row in rows
+        if row.name in index_of and not row.state.terminal
+    ]
+    return tuple(sorted(set(strays), key=lambda s: (s.job, int(s.job_id))))
+
+
+def stray_message(journal_path: str, strays: Sequence[StrayJob]) -> str:
+    """Why submit stops before submitting anything, and the two ways on."""
+    ids = " ".join(s.job_id for s in strays)
+    rows = "\n".join(f"  job {s.job} ({s.name}): {s.job_id} {s.state}" for s in strays)
+    return (
+        f"{len(strays)} job(s) of this plan are still queued or running in Slurm, but the "
+        f"journal {journal_path} does not record them (was it deleted, emptied or cut "
+        f"short?); submitting nothing, so that no job runs twice:\n{rows}\n"
+        f"Either cancel them (`slurmplan cancel` with the journal that recorded them, or "
+        f"`scancel {ids}`) and submit again, or resume with the journal that recorded "
+        f"them (`slurmplan submit PLAN --journal THAT_JOURNAL`)."
+    )

@@ -3,7 +3,10 @@
 Exit status: 0 done (wait: every task exited 0); 1 wait: some task failed, was
 lost or killed, or its job was refused by sbatch; 2 bad input (a plan or journal
 that cannot be used, wait on jobs not submitted yet); 3 a command failed for good
-(the message quotes it and its stderr) or the plan was cancelled; 4 wait timed
+(the message quotes it and its stderr), the plan was cancelled, submit found
+jobs of the plan still queued or running that the journal does not record (a
+journal deleted, emptied or cut short; the message names them), or the journal
+was deleted, replaced or cut short under a running command; 4 wait timed
 out; 130 interrupted (run the same command again to resume).
 """
 

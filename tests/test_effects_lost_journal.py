@@ -1,0 +1,164 @@
+"""A journal lost, emptied or cut short (issue 8, observation 3): `submit` must not send
+the plan's jobs a second time while the first ones are still queued in Slurm, and must
+stop when its journal vanishes under it.  Against the fake Slurm (tests/fake_slurm.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from fake_slurm import FakeJob
+from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli
+
+from effects.errors import Interrupted
+
+
+def _sbatches(bench: Bench) -> int:
+    return len([c for c in bench.slurm.commands if "sbatch" in " ".join(c)])
+
+
+def _jobs(bench: Bench) -> int:
+    return len(bench.slurm.jobs)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_deleted_journal_does_not_send_every_job_again(tmp_path: Path, transport: str) -> None:
+    bench = Bench(tmp_path, transport, 10)
+    bench.submit()
+    assert _jobs(bench) == 10
+    ids = sorted(bench.ids().values(), key=int)
+    os.unlink(bench.journal)
+    with pytest.raises(Interrupted) as caught:
+        bench.submit()
+    assert _jobs(bench) == 10
+    message = str(caught.value)
+    for job_id in ids:
+        assert job_id in message
+    assert bench.plan.jobs[0].name in message and bench.plan.jobs[9].name in message
+    assert "slurmplan cancel" in message and "scancel" in message
+
+
+def test_an_emptied_journal_does_not_send_every_job_again(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 10)
+    bench.submit()
+    with open(bench.journal, "w"):
+        pass
+    with pytest.raises(Interrupted):
+        bench.submit()
+    assert _jobs(bench) == 10 and _sbatches(bench) == 10
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_journal_missing_its_last_lines_names_the_jobs_still_queued(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 10)
+    bench.submit()
+    ids = bench.ids()
+    lines = Path(bench.journal).read_text().splitlines(keepends=True)
+    keep = [line for line in lines if not any(f'"job":{j},' in line for j in (7, 8, 9))]
+    assert len(keep) < len(lines)
+    Path(bench.journal).write_text("".join(keep))
+    with pytest.raises(Interrupted) as caught:
+        bench.submit()
+    assert _jobs(bench) == 10
+    message = str(caught.value)
+    for job in (7, 8, 9):
+        assert ids[job] in message and bench.plan.jobs[job].name in message
+    for job in range(7):
+        assert ids[job] not in message.split()
+
+
+def test_finished_jobs_of_an_earlier_run_do_not_block_a_new_run(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 10)
+    bench.submit()
+    for job in bench.slurm.jobs.values():
+        job.timeline = ["COMPLETED"]
+    os.unlink(bench.journal)
+    report = bench.submit()
+    assert report.submitted == 10 and _jobs(bench) == 20
+
+
+def test_only_the_queued_jobs_block_and_nothing_else_runs(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 4)
+    bench.submit()
+    ids = bench.ids()
+    for job in (0, 1, 3):
+        bench.slurm.jobs[ids[job]].timeline = ["FAILED"]
+    os.unlink(bench.journal)
+    commands = len(bench.slurm.commands)
+    with pytest.raises(Interrupted) as caught:
+        bench.submit()
+    assert bench.slurm.commands[commands:] == [bench.slurm.commands[-1]]  # one squeue
+    assert bench.slurm.commands[-1][0] == "squeue"
+    assert ids[2] in str(caught.value) and ids[0] not in str(caught.value).split()
+
+
+def test_the_cli_refuses_with_exit_3_and_cancel_clears_the_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = Bench(tmp_path, "local", 3)
+    bench.submit()
+    ids = sorted(bench.ids().values(), key=int)
+    os.unlink(bench.journal)
+    cli = Cli(bench, monkeypatch, capsys)
+    code, _, err = cli("submit")
+    assert code == 3, err
+    assert all(job_id in err for job_id in ids)
+    assert _jobs(bench) == 3
+    bench.slurm.commands.append(("scancel", *ids))  # as a person would, by hand
+    bench.slurm._run(("scancel", *ids), None)
+    os.unlink(bench.journal)
+    code, _, err = cli("submit")
+    assert code == 0, err
+    assert _jobs(bench) == 6
+
+
+@pytest.mark.parametrize("transport", ["local", "sudo"])
+def test_a_journal_deleted_while_submit_runs_stops_it(tmp_path: Path, transport: str) -> None:
+    bench = Bench(tmp_path, transport, 10)
+    created: list[FakeJob] = []
+
+    def hook(job: FakeJob) -> None:
+        created.append(job)
+        if len(created) == 3:
+            os.unlink(bench.journal)
+
+    bench.slurm.after_sbatch = hook
+    with pytest.raises(Interrupted) as caught:
+        bench.submit()
+    assert _jobs(bench) == 3
+    assert bench.journal in str(caught.value)
+
+
+@pytest.mark.parametrize("replace", ["truncate", "replace"])
+def test_a_journal_replaced_or_cut_short_while_submit_runs_stops_it(
+    tmp_path: Path, replace: str
+) -> None:
+    bench = Bench(tmp_path, "local", 10)
+    created: list[FakeJob] = []
+
+    def hook(job: FakeJob) -> None:
+        created.append(job)
+        if len(created) == 3:
+            text = Path(bench.journal).read_text().splitlines(keepends=True)
+            if replace == "truncate":
+                with open(bench.journal, "r+") as handle:
+                    handle.truncate(len(text[0]))
+            else:
+                os.unlink(bench.journal)
+                Path(bench.journal).write_text(text[0])
+
+    bench.slurm.after_sbatch = hook
+    with pytest.raises(Interrupted):
+        bench.submit()
+    assert _jobs(bench) == 3
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_resuming_with_the_right_journal_never_doubles(tmp_path: Path, transport: str) -> None:
+    bench = Bench(tmp_path, transport, 10)
+    bench.submit()
+    report = bench.submit()
+    assert report.already == 10 and _jobs(bench) == 10
