@@ -19,6 +19,7 @@ from compiler.runtime.journal_state import (
     Event,
     JournalError,
     JournalState,
+    complete_end,
     encode,
     fold,
     header_event,
@@ -132,7 +133,7 @@ class Journal:
             return  # nobody else wrote since our last look
         data = _read_all(self._fd)
         self.state = _state_of(data, self.plan, self.path)
-        end = data.rfind(b"\n") + 1  # read() ignores what follows the last newline
+        end = complete_end(data)  # read() ignores what follows, and so does the file now
         if end < len(data):  # a writer was killed mid-line: that line never happened
             os.ftruncate(self._fd, end)
             os.fsync(self._fd)

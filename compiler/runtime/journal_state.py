@@ -121,14 +121,10 @@ def _type_words(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def complete_lines(data: bytes) -> tuple[list[str], int]:
-    """The newline-terminated lines of `data` and how many bytes they take.
-
-    The bytes after the last newline are a write cut off mid-way.
-    """
-    end = data.rfind(b"\n") + 1
-    text = data[:end].decode("ascii", errors="replace")
-    return [line for line in text.split("\n") if line.strip()], end
+def complete_end(data: bytes) -> int:
+    """How many bytes of `data` its newline-terminated lines take: the bytes after the
+    last newline are a write cut off mid-way, which never happened."""
+    return data.rfind(b"\n") + 1
 
 
 class _DuplicateKey(ValueError):
@@ -370,7 +366,7 @@ def read(
     With `plan_id` and `job_names` (the plan's, by index), a header of another plan,
     a job index beyond the plan and an intent naming another job are refused too.
     """
-    end = data.rfind(b"\n") + 1  # what follows the last newline was cut off mid-write
+    end = complete_end(data)
     folder = _Folder(JournalState(), path, plan_id)
     for number, raw in enumerate(data[:end].split(b"\n")[:-1], start=1):
         where = f"{path}: line {number}: "
