@@ -75,9 +75,9 @@ class TaskResult:
 
 
 def gone_means_empty(job_ids: Sequence[str], exit_code: int | None, stderr: str) -> bool:
-    """squeue asked for exactly one job id that Slurm has forgotten fails with 'Invalid
-    job id specified' (several unknown ids just print nothing): the same as no rows."""
-    return len(job_ids) == 1 and exit_code == 1 and "Invalid job id specified" in stderr
+    """squeue asked for exactly one job id that Slurm has forgotten fails as scontrol
+    does (several unknown ids just print nothing): the same as no rows."""
+    return len(job_ids) == 1 and scontrol_forgot(exit_code, stderr)
 
 
 def scontrol_forgot(exit_code: int | None, stderr: str) -> bool:
