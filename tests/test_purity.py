@@ -288,8 +288,9 @@ def test_the_walker_sees_the_whole_compiler() -> None:
     names = {Path(path).name for path in paths}
     assert {"__init__.py", "compile.py", "render.py", "transport.py", "units.py"} <= names
     assert PACKAGE_FILES in paths
-    for package in ("passes", "slurm", "runtime"):
+    for package in ("passes", "slurm", "runtime", "importers"):
         assert f"compiler/{package}/__init__.py" in paths
+    assert "compiler/importers/fractal.py" in paths
     assert len(paths) >= 25
 
 

@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_check)
 
     run_commands.register(sub)
+    from effects.cli import import_fractal  # noqa: PLC0415 (its one line in this module)
+
+    import_fractal.register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Importers: other tools' settings as slurmplan's inputs (pure, like all of compiler/)."""
