@@ -300,7 +300,7 @@ def test_what_cannot_be_carried_is_reported() -> None:
         "#SBATCH --mem=4G", "#SBATCH --cpus-per-task=4", "#SBATCH --job-name=mine",
         "#SBATCH --wait", "#SBATCH --output=/tmp/x.out",
     ])  # fmt: skip
-    runner(resource)["gpu_slurm_config"]["time"] = None
+    runner(resource)["gpu_slurm_config"].update(time=None, mem=None)
     runner(resource)["user_local_exports"].update(UP="../outside", ABS="/opt/models dir")
     imported = import_fractal(resource, SUDO_PROFILE, USER)
     lines = imported.not_carried
@@ -314,6 +314,9 @@ def test_what_cannot_be_carried_is_reported() -> None:
         "export ABS='/opt/models dir'"
     ]
     assert has_line(lines, "gpu_slurm_config/time", "null", '"02:00:00"')
+    # fractal applies a GPU mem only when it is set: a null one clears nothing
+    assert has_line(imported.changes, "gpu_slurm_config/mem", "null dropped")
+    assert not has_line(lines, "gpu_slurm_config/mem")
     assert has_line(lines, "user_local_exports/UP", "climbs out")
     # an absolute export is carried, as fractal writes it: the path itself
     assert has_line(imported.changes, "user_local_exports/ABS", "extra line")

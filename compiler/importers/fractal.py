@@ -61,6 +61,11 @@ _JOB_WIDE_OPTIONS = {"partition": "partition", "time": "time"}
 # fields while Slurm took the extra line, which no field here can say.
 _BATCHED_OPTIONS = {"mem": "mem", "mem-per-cpu": "mem", "cpus-per-task": "cpus_per_task"}
 _MEM_UNITS_MB = {"M": 1, "G": 1000, "T": 1000**2}
+# A GPU config's explicit null replaces the default's value for these keys; fractal
+# applies `mem` only when set, and refuses null for the others.
+_GPU_NULL_CLEARS = frozenset(FRACTAL_SLURM_KEYS) - {
+    "mem", "extra_lines", "shebang_line", "use_mem_per_cpu",
+}  # fmt: skip
 
 _RESOURCE_NOT_CARRIED = {
     "name": "a label in fractal-server's database",
@@ -298,7 +303,7 @@ def _slurm_config(
                 json_word(key),
             )
         elif value is None:
-            if default is not None and default.get(key) is not None:
+            if default is not None and key in _GPU_NULL_CLEARS and default.get(key) is not None:
                 report.skip(
                     doc,
                     path,
@@ -345,9 +350,9 @@ def _mem_mb(value: Any, path: tuple[str | int, ...], report: _Report) -> int | N
     report.change(
         "resource",
         path,
-        f"{json_word(value)} -> {mb}: fractal counts it as {mb} MB "
-        f"and asks Slurm for --mem={mb}M per task, i.e. {mb} MiB; the same number "
-        "keeps batching and each job's memory unchanged",
+        f"{json_word(value)} -> {mb}: fractal reads it as {mb} MB (G = 1000 MB) and gives "
+        "Slurm MB as M, which Slurm reads as MiB; the same number keeps batching and each "
+        "job's --mem as fractal had them",
     )
     return mb
 
