@@ -9,7 +9,9 @@ from compiler.errors import Problems, Source, show, unencodable_strings
 from compiler.passes.batch import batch_groups
 from compiler.passes.build import build_plan
 from compiler.passes.check import check_schemas
+from compiler.passes.nulls import task_list_top_without_nulls, without_nulls
 from compiler.passes.parse import parse_inputs
+from compiler.passes.plan_id import compute_plan_id
 from compiler.passes.resolve import check_mem_per_cpu, group_tasks
 from compiler.passes.task_scan import scan_task_list
 from compiler.plan import Plan, script_bytes
@@ -19,14 +21,25 @@ def compile_plan(
     runner_config: dict[str, Any], user_profile: dict[str, Any], task_list: dict[str, Any]
 ) -> Plan:
     """The submission plan of these inputs; raises CompileError listing every problem."""
-    scan = scan_task_list(task_list)  # the fast check, plan id and parse share its walk
-    schema_check = check_schemas(runner_config, user_profile, task_list, tasks_valid=scan.valid)
-    inputs = parse_inputs(
-        runner_config, user_profile, task_list, schema_check, task_columns=scan.columns
-    )
+    # A null optional field is unset (passes/nulls.py); the plan id is of the inputs
+    # as written, as compute_plan_id gives it.
+    config = without_nulls("runner_config", runner_config)
+    profile = without_nulls("user_profile", user_profile)
+    tasks = task_list_top_without_nulls(task_list)
+    scan = scan_task_list(tasks)  # the fast check, plan id and parse share its walk
+    if not scan.valid:  # maybe only for nulls in the tasks
+        cleaned = without_nulls("task_list", tasks)
+        if cleaned is not tasks:
+            tasks = cleaned
+            scan = scan_task_list(tasks)
+    schema_check = check_schemas(config, profile, tasks, tasks_valid=scan.valid)
+    inputs = parse_inputs(config, profile, tasks, schema_check, task_columns=scan.columns)
     groups = group_tasks(inputs.config, inputs.tasks)
     check_mem_per_cpu(groups, inputs.tasks)
-    plan_id = scan.plan_id(runner_config, user_profile)
+    if tasks is task_list:
+        plan_id = scan.plan_id(runner_config, user_profile)
+    else:
+        plan_id = compute_plan_id(runner_config, user_profile, task_list)
     batched = batch_groups(groups, inputs.config, inputs.tasks)
     plan = build_plan(plan_id, inputs.config, inputs.profile, inputs.tasks, batched)
     _check_encodable(plan, runner_config, user_profile, task_list)

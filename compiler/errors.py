@@ -48,9 +48,49 @@ def pointer(*parts: str | int) -> str:
 
 
 def show(value: object) -> str:
-    """A received value as it appears in messages: short, repr-like, one line."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A received value as it appears in messages: short, one line, in JSON's words
+    (null, true, false) with text quoted as Python quotes it."""
+    pieces: list[str] = []
+    _shown(value, pieces, [0], depth=0)
+    text = "".join(pieces)
+    return text if len(text) <= _SHOW_MAX else text[: _SHOW_MAX - 3] + "..."
+
+
+_SHOW_MAX = 80
+_JSON_WORDS = {None: "null", True: "true", False: "false"}
+
+
+def _shown(value: object, pieces: list[str], size: list[int], *, depth: int) -> None:
+    """Appends `value`'s text to `pieces`, stopping once past _SHOW_MAX characters
+    (a million-task list is never written out whole to show 80 characters of it)."""
+    if size[0] > _SHOW_MAX:
+        return
+    if value is None or isinstance(value, bool):
+        text = _JSON_WORDS[value]
+    elif isinstance(value, (list, tuple, dict)) and depth < 20:
+        is_dict = isinstance(value, dict)
+        pieces.append("{" if is_dict else "[")
+        size[0] += 1
+        for n, item in enumerate(value.items() if isinstance(value, dict) else value):
+            if size[0] > _SHOW_MAX:
+                return
+            if n:
+                pieces.append(", ")
+                size[0] += 2
+            if is_dict:
+                _shown(item[0], pieces, size, depth=depth + 1)
+                pieces.append(": ")
+                size[0] += 2
+                _shown(item[1], pieces, size, depth=depth + 1)
+            else:
+                _shown(item, pieces, size, depth=depth + 1)
+        text = "}" if is_dict else "]"
+    elif isinstance(value, (list, tuple, dict)):
+        text = "..."
+    else:
+        text = repr(value)
+    pieces.append(text)
+    size[0] += len(text)
 
 
 class Problems:

@@ -113,7 +113,8 @@ def env(*, raw_bytes: bool = False) -> st.SearchStrategy[dict[str, str]]:
 _NAME_CHARS = _LETTERS + _DIGITS + "._-"
 TASK_ID = _word(_NAME_CHARS, _NAME_CHARS, 12)
 LIST_NAME = _word(_NAME_CHARS, _NAME_CHARS, 16)
-USERNAME = _word("abcdefghijklmnopqrstuvwxyz_", "abcdefghijklmnopqrstuvwxyz0123456789_-", 9)
+_USER_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_."
+USERNAME = _word(_USER_FIRST, _USER_FIRST + "-", 9)  # as useradd and LDAP take them
 DIRECTIVE_PATH = st.lists(
     _word(_NAME_CHARS + ",+@:=", _NAME_CHARS + ",+@:=", 8), min_size=1, max_size=3
 ).map(lambda parts: "/" + "/".join(parts))

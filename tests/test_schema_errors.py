@@ -78,7 +78,7 @@ def test_the_designs_own_example() -> None:
         ("config", ("batching_config", "max_num_jobs"), -3, "an integer ≥ 1"),
         ("config", ("batching_config", "max_mem_per_job"), "8X", "<integer>[K|M|G|T]"),
         ("config", ("scripts_dir",), "relative/dir", "an absolute path"),
-        ("profile", ("username",), "Alice", "POSIX user name"),
+        ("profile", ("username",), "-alice", "not starting with -"),
         ("profile", ("project_dir",), "home/a", "an absolute path"),
         ("profile", ("jobs_dir",), "/home/a/my jobs", "an absolute path of letters"),
         ("profile", ("transport",), "pbs", "'local' or 'sudo' or 'ssh'"),

@@ -92,7 +92,7 @@ def parse_layer(
             source,
             pointer(*at, "time_per_task"),
             "'time' and 'time_per_task' exclude each other: give one "
-            f"(got time={raw['time']!r}, time_per_task={raw['time_per_task']!r})",
+            f"(got time={show(raw['time'])}, time_per_task={show(raw['time_per_task'])})",
         )
     fields: dict[str, Any] = {}
     options: dict[str, str] = {}
@@ -289,7 +289,7 @@ def parse_task_list(
             src,
             pointer("tasks_per_job" if tasks_per_job is None else "parallel_tasks_per_job"),
             "'tasks_per_job' and 'parallel_tasks_per_job' must be both set or both unset "
-            f"(got tasks_per_job={tasks_per_job!r}, parallel_tasks_per_job={parallel!r})",
+            f"(got tasks_per_job={show(tasks_per_job)}, parallel_tasks_per_job={show(parallel)})",
         )
     meta = parse_layer(raw.get("meta", {}), src, ("meta",), problems)
     tasks = raw["tasks"]
