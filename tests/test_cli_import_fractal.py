@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +165,26 @@ def test_user_without_profile_is_refused(
     assert main(["import-fractal", resource, "--user", user, "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err == f"{user}: --user goes with --profile (a user has no use " \
         "alone)\n"  # fmt: skip
+
+
+def test_as_a_process(tmp_path: Path) -> None:
+    resource = _write(tmp_path / "resource.json", docs_resource())
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"jobs_runner_config": ', encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "effects.cli", "import-fractal", *args],
+            cwd=root, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    done = run(resource, "--out", str(tmp_path / "out"))
+    assert (done.returncode, done.stdout) == (0, "")
+    assert "changed: resource: /jobs_runner_config/gpu_slurm_config/extra_lines/0" in done.stderr
+    assert json.loads((tmp_path / "out" / "config.json").read_text(encoding="utf-8"))
+    failed = run(str(broken), "--out", str(tmp_path / "out2"))
+    assert failed.returncode == 2
+    assert failed.stderr.startswith(f"{broken}: line 1, column 24: not valid JSON")
+    assert "Traceback" not in failed.stderr
+    assert not (tmp_path / "out2").exists()
