@@ -2,9 +2,14 @@
 
 <jobs_dir>/<name>-<plan_id[:12]>/            the workdir (the jobs' --chdir)
     job-000000.sbatch                        the script (sudo: under scripts_dir)
-    job-000000.out / .err                    the job's own stdout / stderr
-    job-000000.lane-00.status                "<task id> <exit code>" per finished task
-    job-000000.done                          "slurmplan-done job=0 tasks=N failed=K"
+    job-000000.out / .err                    the job's own stdout / stderr; stdout starts
+                                             "slurmplan-start job=0 slurm_job=ID name=NAME"
+    job-000000.lane-00.status                "<task id> <exit code> <slurm job id> <start>
+                                             <end>" per finished task
+    job-000000.done                          "slurmplan-done job=0 slurm_job=ID tasks=N failed=K"
+
+Each run of a plan writes the same files; a line counts for a run only when it names
+that run's Slurm job id (or, in the start line, that run's job name).
     tasks/<id>.out / .err                    each task's stdout / stderr
 """
 
@@ -22,6 +27,12 @@ def run_folder_name(name: str, plan_id: str) -> str:
 def job_name(name: str, plan_id: str, index: int) -> str:
     """The Slurm job name: unique per plan and job, so a job can be found again by name."""
     return f"{name}.{plan_id[:8]}.{index}"
+
+
+def run_job_name(job_name: str, run: str) -> str:
+    """The name one run gives the job in Slurm (sbatch --job-name): the plan's job name
+    and the run's id, so runs of one plan never take each other's jobs for their own."""
+    return f"{job_name}.{run}"
 
 
 def job_stem(index: int) -> str:

@@ -1,6 +1,7 @@
 """The journal file: append-only, one JSON line per event, each fsync'd before going on.
 
-What the lines mean is compiler.runtime.journal_state's business.  Writers take an
+What the lines mean is compiler.runtime.journal_state's business.  A new journal is
+a new run: its header gets a fresh random run id (new_run_id) before anything else.  Writers take an
 exclusive flock around each read-decide-append step, so two `submit`s (or a
 `submit` and a `cancel`) of the same plan never act on a stale view; a writer
 killed mid-line leaves a torn tail that the next writer cuts off.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 from collections.abc import Iterator, Sequence
 
 from compiler import Plan
@@ -29,6 +31,12 @@ from effects.errors import JournalLost
 
 def default_path(plan_path: str) -> str:
     return plan_path + ".journal"
+
+
+def new_run_id() -> str:
+    """A run's id: 8 random hex digits (32 bits: two runs of one plan never share one
+    in practice, and a shared one would still need the same job ids to be confused)."""
+    return secrets.token_hex(4)
 
 
 def _read_all(fd: int) -> bytes:
@@ -66,7 +74,8 @@ def read_state(path: str, plan: Plan) -> JournalState:
 class Journal:
     """A journal open for appending.  Use `locked()` around every read-decide-append."""
 
-    def __init__(self, path: str, plan: Plan) -> None:
+    def __init__(self, path: str, plan: Plan, run: str | None = None) -> None:
+        """Open (or create) the journal; a new one starts run `run` (default: new_run_id())."""
         self.path = path
         self.plan = plan
         existed = os.path.exists(path)
@@ -84,7 +93,7 @@ class Journal:
         try:
             with self.locked():
                 if self.state.events == 0:
-                    self.append(header_event(plan.plan_id, plan.name))
+                    self.append(header_event(plan.plan_id, plan.name, run or new_run_id()))
         except BaseException:
             os.close(self._fd)
             raise
@@ -97,6 +106,13 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def run(self) -> str:
+        """This journal's run id (from its header)."""
+        if self.state.run is None:  # the header is written before anything else
+            raise RuntimeError(f"{self.path}: no header read yet")
+        return self.state.run
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[JournalState]:

@@ -6,6 +6,8 @@ gone from squeue without a marker, one `scontrol show job` (squeue's silence alo
 does not settle it).
 `wait` repeats that with back-off (compiler.runtime.retry.next_poll_delay) until every
 job is settled; per-task results come from the lane status files of settled jobs.
+Markers and status lines count only when they name this run's Slurm job id
+(compiler.runtime.settle.this_runs_markers, task_records).
 """
 
 from __future__ import annotations
@@ -22,16 +24,22 @@ from compiler.runtime.settle import (
     TaskResult,
     all_settled,
     done_files_present,
-    exit_codes_by_task,
     ids_to_poll,
     job_views,
     lane_files_present,
     markers_wanted,
     summary_counts,
+    task_records,
     task_results,
+    this_runs_markers,
     to_confirm,
 )
-from compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_status
+from compiler.slurm.parsers import (
+    DoneMarker,
+    LaneEntry,
+    parse_done_markers,
+    parse_lane_status,
+)
 from compiler.slurm.states import RunState
 from effects.execute import Executor
 from effects.journal import read_state
@@ -66,24 +74,26 @@ class Observer:
             paths = done_files_present(self.plan, listing, wanted)
             if paths:
                 text = read_files(self.plan, self.executor, paths)
-                self.markers.update((m.job, m) for m in parse_done_markers(text))
+                self.markers.update(this_runs_markers(state, parse_done_markers(text)))
         silent = to_confirm(state, rows, ids, self.markers)  # gone, no marker: ask scontrol
         shown = {job_id: show_job(self.plan, self.executor, job_id) for job_id in silent}
         self.views = job_views(self.plan, state, rows, self.markers, known, shown=shown)
         return self.views
 
     def results(self) -> dict[str, TaskResult]:
-        """Per task: exit code (from the lane files of settled jobs), state, job id, logs."""
+        """Per task: exit code and times (from the lane files of settled jobs), state,
+        job id, logs."""
         views = self.views if self.views is not None else self.observe()
         settled = [v.index for v in views if v.settled]
-        codes: dict[str, int] = {}
+        records: dict[str, LaneEntry] = {}
         if settled:
             listing = list_workdir(self.plan, self.executor) or ()
             paths = lane_files_present(self.plan, listing, settled)
             if paths:
                 text = read_files(self.plan, self.executor, paths)
-                codes = exit_codes_by_task(parse_lane_status(text))
-        return task_results(self.plan, views, codes)
+                state = read_state(self.journal_path, self.plan)
+                records = task_records(self.plan, state, parse_lane_status(text), settled)
+        return task_results(self.plan, views, records)
 
 
 def describe(views: tuple[JobView, ...]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from compiler import Plan
+from compiler.layout import run_job_name
 from compiler.runtime.commands import (
     chunked,
     list_workdir_argv,
@@ -17,6 +18,7 @@ from compiler.runtime.commands import (
     poll_argv,
     read_files_argv,
     show_job_argv,
+    user_jobs_argv,
 )
 from compiler.runtime.resume import missing_directory, parse_listing
 from compiler.runtime.settle import gone_means_empty, scontrol_forgot
@@ -49,14 +51,22 @@ def show_job(plan: Plan, executor: Executor, job_id: str) -> SlurmState | None:
     return parse_scontrol_job(done.stdout, job_id) if done.ok else None
 
 
-def lookup_by_name(plan: Plan, executor: Executor, jobs: Sequence[int]) -> tuple[QueuedJob, ...]:
-    """squeue's rows (any state) of the user's jobs named like these jobs of the plan."""
-    index_of = {plan.jobs[j].name: j for j in jobs}
+def lookup_by_name(
+    plan: Plan, executor: Executor, jobs: Sequence[int], run: str
+) -> tuple[QueuedJob, ...]:
+    """squeue's rows (any state) of the user's jobs of these names in run `run`."""
     rows: list[QueuedJob] = []
-    for names in chunked([plan.jobs[j].name for j in jobs]):
-        done = executor.run(lookup_by_name_argv(plan, [index_of[n] for n in names]))
+    names = [run_job_name(plan.jobs[j].name, run) for j in jobs]
+    for chunk in chunked(names):  # the same cut as the argv's --name= list
+        done = executor.run(lookup_by_name_argv(plan, jobs[: len(chunk)], run))
+        jobs = jobs[len(chunk) :]
         rows.extend(parse_squeue(done.stdout))
     return tuple(rows)
+
+
+def user_jobs(plan: Plan, executor: Executor) -> tuple[QueuedJob, ...]:
+    """squeue's rows (any state) of every job of the plan's user."""
+    return parse_squeue(executor.run(user_jobs_argv(plan)).stdout)
 
 
 def list_workdir(plan: Plan, executor: Executor) -> tuple[str, ...] | None:

@@ -4,8 +4,10 @@ Jobs go in rounds (compiler.runtime.rounds): one sbatch locally and with sudo,
 a chain of up to 50 over ssh.  For each round, under the journal's lock: the
 "intent" lines of its jobs, then its command, then a "submitted" line per id —
 each batch of lines fsync'd before going on.  Before the first round, jobs the
-journal has no line about are looked up by name: one still queued stops the run
-(a lost journal must not double the plan).  The decisions (which steps
+journal has no line about are looked up among the user's jobs: one of this plan,
+from any run, still queued stops the run (a lost journal must not double the plan).
+Each job goes to Slurm under its run's name (the plan's job name and the run id of
+the journal's header), so lookups by name find only this run's jobs.  The decisions (which steps
 remain, what a cut-off job became, whether a failure is transient, whether the
 queue has room) are compiler.runtime.resume / compiler.runtime.rounds / compiler.runtime.retry.
 """
@@ -17,18 +19,20 @@ from dataclasses import dataclass
 from typing import Protocol, assert_never
 
 from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep
+from compiler.layout import run_job_name
 from compiler.plan import script_bytes
 from compiler.runtime.commands import queue_count_argv
 from compiler.runtime.journal_state import (
     intent_event,
-    ran_event,
     refused_event,
     submitted_event,
 )
 from compiler.runtime.resume import (
+    CutOffTrace,
     left_to_submit,
     needs_lookup,
     needs_queue_count,
+    not_in_squeue,
     parse_queue_count,
     queue_room,
     room_after,
@@ -41,13 +45,14 @@ from compiler.runtime.resume import (
 )
 from compiler.runtime.retry import PollPolicy, classify, next_poll_delay, stderr_tail
 from compiler.runtime.rounds import next_round, round_result
+from compiler.runtime.settle import stdout_files_present
 from compiler.runtime.upload import scripts_tar
-from compiler.slurm.parsers import Submitted
+from compiler.slurm.parsers import JobStart, Submitted, parse_start_lines
 from effects.atomic import write_atomic
 from effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
 from effects.execute import Executor
 from effects.journal import Journal
-from effects.queries import list_workdir, lookup_by_name
+from effects.queries import list_workdir, lookup_by_name, read_files, user_jobs
 
 
 class Progress(Protocol):
@@ -67,32 +72,44 @@ class SubmitReport:
     total: int
     already: int = 0  # submitted by an earlier run, per the journal
     submitted: int = 0  # by this run's sbatch
-    found: int = 0  # cut off earlier, found in Slurm by name
-    ran: int = 0  # cut off earlier, forgotten by Slurm, but its output exists
+    found: int = 0  # cut off earlier, found in Slurm by this run's name
+    ran: int = 0  # cut off earlier, forgotten by Slurm, but its stdout names this run
 
 
 def look_up_cut_off(
     plan: Plan, journal: Journal, executor: Executor, progress: Progress
-) -> set[int]:
-    """Look up every cut-off job (call with the journal locked); record what they became.
-
-    Returns the jobs that reached Slurm (found by name, or known to have run).
-    """
+) -> CutOffTrace:
+    """Look up every cut-off job of this run (call with the journal locked): by this
+    run's name in squeue, then, for those squeue does not show, by the start line in
+    their stdout files (Slurm forgets a finished job after a while).  Journals what
+    they became and returns that."""
     jobs = sorted(journal.state.cut_off)
     if not jobs:
-        return set()
-    rows = lookup_by_name(plan, executor, jobs)
-    listing = list_workdir(plan, executor)
-    outcome = trace_cut_off(plan, jobs, rows, listing)
+        return CutOffTrace(found={}, started={}, resubmit=frozenset(), duplicates={})
+    run = journal.run
+    rows = lookup_by_name(plan, executor, jobs, run)
+    starts = _start_lines(plan, executor, not_in_squeue(plan, run, jobs, rows))
+    outcome = trace_cut_off(plan, run, jobs, rows, starts)
     for job, job_id in sorted(outcome.found.items()):
         journal.append(submitted_event(job, job_id, "found"))
         progress.note(f"job {job} ({plan.jobs[job].name}) was submitted as {job_id} before")
+    for job, job_id in sorted(outcome.started.items()):
+        journal.append(submitted_event(job, job_id, "started"))
+        progress.note(
+            f"job {job} ({plan.jobs[job].name}) ran as {job_id} already "
+            "(Slurm forgot it; its stdout names this run)"
+        )
     for job, ids in sorted(outcome.duplicates.items()):
         progress.note(f"warning: job {job} is in Slurm {len(ids)} times: {' '.join(ids)}")
-    for job in sorted(outcome.ran):
-        journal.append(ran_event(job))
-        progress.note(f"job {job} ({plan.jobs[job].name}) ran already (Slurm forgot its id)")
-    return set(outcome.found) | set(outcome.ran)
+    return outcome
+
+
+def _start_lines(plan: Plan, executor: Executor, jobs: Sequence[int]) -> tuple[JobStart, ...]:
+    """The start lines in the stdout files of `jobs` that exist (one ls, one cat)."""
+    if not jobs:
+        return ()
+    paths = stdout_files_present(plan, list_workdir(plan, executor) or (), jobs)
+    return parse_start_lines(read_files(plan, executor, paths)) if paths else ()
 
 
 class _Submitter:
@@ -115,9 +132,7 @@ class _Submitter:
             self.report.already = sum(1 for j in self.plan.jobs if state.is_done(j.index))
             self.progress.done = self.report.already
             if state.cut_off:
-                self._count_looked_up(
-                    look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
-                )
+                self._count(look_up_cut_off(self.plan, self.journal, self.executor, self.progress))
             self._refuse_unrecorded_jobs_in_slurm()
             steps = steps_to_run(self.plan, self.journal.state)
         submits = [step for step in steps if isinstance(step, SubmitStep)]
@@ -141,20 +156,18 @@ class _Submitter:
         """Before this run's first submission (journal locked): one squeue by name for
         the jobs the journal has no line about; stop if any is still queued or running
         (the journal was deleted, emptied or cut short, and they would run twice)."""
-        jobs = unrecorded_jobs(self.plan, self.journal.state)
+        state = self.journal.state
+        jobs = unrecorded_jobs(self.plan, state)
         if not jobs:
             return
-        rows = lookup_by_name(self.plan, self.executor, jobs)
-        strays = stray_jobs(self.plan, jobs, rows)
+        strays = stray_jobs(self.plan, state, jobs, user_jobs(self.plan, self.executor))
         if strays:
             raise JobsInSlurm(stray_message(self.journal.path, strays))
 
-    def _count_looked_up(self, jobs: set[int]) -> None:
-        for job in sorted(jobs):
-            if job in self.journal.state.submitted:
-                self.report.found += 1
-            else:
-                self.report.ran += 1
+    def _count(self, outcome: CutOffTrace) -> None:
+        self.report.found += len(outcome.found)
+        self.report.ran += len(outcome.started)
+        for job in sorted([*outcome.found, *outcome.started]):
             self.progress.advance(f"job {job} already in Slurm")
 
     def _submit(self, steps: list[SubmitStep]) -> None:
@@ -175,16 +188,21 @@ class _Submitter:
                 pending = left_to_submit(state, pending)
                 if not pending:
                     return
-                round_ = next_round(self.plan, pending, self.room)
+                run = self.journal.run
+                round_ = next_round(self.plan, pending, self.room, run)
                 if needs_lookup(state, round_.jobs):
-                    found = look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
-                    self._count_looked_up(found)
+                    self._count(
+                        look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
+                    )
                     pending = left_to_submit(self.journal.state, pending)
                     if not pending:
                         return
-                    round_ = next_round(self.plan, pending, self.room)
+                    round_ = next_round(self.plan, pending, self.room, run)
                 self.journal.append_many(
-                    [intent_event(job, self.plan.jobs[job].name) for job in round_.jobs]
+                    [
+                        intent_event(job, run_job_name(self.plan.jobs[job].name, run))
+                        for job in round_.jobs
+                    ]
                 )
                 if failures == 0:  # --retry-max-seconds counts from here, not from
                     start = clock()  # before a wait for queue room or the last round

@@ -80,7 +80,10 @@ def _run_jobs(plan: Plan, shell: str, root: Path) -> Path:
     for name, text in (("srun", SRUN_STUB), *((program, RECORDER) for program in PROGRAMS)):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
-    run_env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CAPTURE": str(capture)}
+    run_env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin", "CAPTURE": str(capture),
+        "SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "q.run",  # as Slurm sets them for the job
+    }  # fmt: skip
     for job in plan.jobs:
         script = work / f"job-{job.index}.sbatch"
         script.write_bytes(to_bytes(job.script))

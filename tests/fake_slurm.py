@@ -5,14 +5,16 @@ lines produce for any transport, strips what the compiler put in front (`sudo
 --non-interactive -u USER`, or `ssh ... --` and its one remote string), and
 answers as the cluster would:
 
-- sbatch --parsable SCRIPT: the next scripted `Reply` (by default: a new job,
-  its id printed); a remote `sh -c 'A && B && ...'` runs its parts in order and
-  stops at the first that fails, as a shell does.
-- squeue --jobs=IDS | --name=NAMES | --user=U --format=%i: rows of the jobs it
-  knows; each job shows the first state of its `timeline`, and a poll by id moves
-  it on to the next (None: Slurm forgot the job: no row).  A job with `silent`
-  polls left is left out of the next polls by id (exit 0, even asked about
-  alone), as a squeue that lost sight of a job it still runs; its state stays.
+- sbatch --parsable [--job-name=NAME] SCRIPT: the next scripted `Reply` (by
+  default: a new job, its id printed), named NAME (else the script's own name);
+  a remote `sh -c 'A && B && ...'` runs its parts in order and stops at the
+  first that fails, as a shell does.
+- squeue --jobs=IDS | --name=NAMES | --user=U [--states=all] --format=...: rows
+  of the jobs it knows (--format=%i: the ids of active ones); each job shows
+  the first state of its `timeline`, and a poll by id moves it on to the next
+  (None: Slurm forgot the job: no row).  A job with `silent` polls left is left
+  out of the next polls by id (exit 0, even asked about alone), as a squeue that
+  lost sight of a job it still runs; its state stays.
 - scontrol -o show job ID: the job's one line with its JobState=, or, for a job
   Slurm forgot, exit 1 and `Invalid job id specified` (as Slurm 22.05 says it).
   `after_sbatch`, when set, is called with each job sbatch creates (before it answers).
@@ -143,6 +145,10 @@ class FakeSlurm:
     def job_named(self, name: str) -> list[FakeJob]:
         return [job for job in self.jobs.values() if job.name == name]
 
+    def jobs_of(self, plan_job_name: str) -> list[FakeJob]:
+        """The jobs any run submitted of a plan's job (named `<its name>.<run>`)."""
+        return [job for job in self.jobs.values() if job.name.startswith(plan_job_name + ".")]
+
     # -- the commands ----------------------------------------------------------
     def _run(self, command: tuple[str, ...], stdin: bytes | None) -> tuple[int, str, str]:
         program, args = command[0], command[1:]
@@ -191,7 +197,8 @@ class FakeSlurm:
         reply = self.replies.pop(0) if self.replies else ACCEPT
         job_id = str(self.next_id)
         if reply.creates_job:
-            self.jobs[job_id] = FakeJob(job_id, self.names[args[-1]])
+            name = _options(args[1:-1]).get("job-name", self.names[args[-1]])
+            self.jobs[job_id] = FakeJob(job_id, name)
             self.next_id += 1
             if self.after_sbatch is not None:
                 self.after_sbatch(self.jobs[job_id])
@@ -217,6 +224,8 @@ class FakeSlurm:
         if "name" in options:
             names = set(options["name"].split(","))
             return 0, _rows([j for j in self.jobs.values() if j.state and j.name in names]), ""
+        if options.get("states") == "all":  # every job of the user it still knows
+            return 0, _rows([j for j in self.jobs.values() if j.state]), ""
         assert options.get("format") == "%i", options  # the count of queued jobs
         return 0, "".join(j.job_id + "\n" for j in self.jobs.values() if j.state in ACTIVE), ""
 

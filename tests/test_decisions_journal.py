@@ -16,13 +16,12 @@ from compiler.runtime.journal_state import (
     header_event,
     intent_event,
     parse_line,
-    ran_event,
     read,
     refused_event,
     submitted_event,
 )
 
-HEADER = header_event("0123456789abcdef", "hello")
+HEADER = header_event("0123456789abcdef", "hello", "5f2a9c1e")
 
 
 def _bytes(*events: dict[str, object]) -> bytes:
@@ -44,21 +43,27 @@ def test_submitted_and_cut_off_jobs() -> None:
             intent_event(1, "hello.01234567.1"),
         )
     )
-    assert state.plan_id == "0123456789abcdef"
+    assert (state.plan_id, state.run) == ("0123456789abcdef", "5f2a9c1e")
     assert dict(state.submitted) == {0: "11"}
     assert state.cut_off == {1}
     assert state.is_done(0) and not state.is_done(1)
     assert state.job_ids == ("11",)
 
 
-def test_ran_and_refused_clear_a_cut_off_intent() -> None:
+def test_found_started_and_refused_clear_a_cut_off_intent() -> None:
     state = read(
-        _bytes(HEADER, intent_event(0, "a"), ran_event(0), intent_event(1, "b"), refused_event(1))
+        _bytes(
+            HEADER,
+            *(intent_event(j, "a") for j in range(3)),
+            submitted_event(0, "8", "found"),
+            submitted_event(1, "9", "started"),
+            refused_event(2),
+        )
     )
     assert state.cut_off == frozenset()
-    assert state.ran == {0} and state.is_done(0)
-    assert not state.is_done(1)  # refused: not submitted, to be submitted again
-    assert state.refused == {1}
+    assert dict(state.submitted) == {0: "8", 1: "9"} and state.is_done(1)
+    assert not state.is_done(2)  # refused: not submitted, to be submitted again
+    assert state.refused == {2}
 
 
 def test_refused_lasts_until_the_job_is_tried_again() -> None:
@@ -68,7 +73,8 @@ def test_refused_lasts_until_the_job_is_tried_again() -> None:
     assert (again.refused, again.cut_off) == (frozenset(), {0})  # tried again, cut off
     done = read(_bytes(HEADER, *refused, intent_event(0, "a"), submitted_event(0, "7", "sbatch")))
     assert (done.refused, dict(done.submitted)) == (frozenset(), {0: "7"})
-    assert read(_bytes(HEADER, *refused, ran_event(0))).refused == frozenset()
+    started = submitted_event(0, "8", "started")
+    assert read(_bytes(HEADER, *refused, started)).refused == frozenset()
 
 
 def test_an_intent_after_a_submission_does_not_undo_it() -> None:
@@ -108,12 +114,31 @@ def test_lines_before_the_header_or_unknown_are_refused() -> None:
         read(_bytes(HEADER, {"event": "intent", "job": True, "name": "a"}))
 
 
-def test_another_format_or_a_second_plan_is_refused() -> None:
+def test_another_format_a_second_plan_or_a_second_run_is_refused() -> None:
     with pytest.raises(JournalError, match="format"):
         read(_bytes({**HEADER, "format": "other/9"}))
     with pytest.raises(JournalError, match="the plan of the header before"):
-        read(_bytes(HEADER, header_event("ffffffffffffffff", "x")))
+        read(_bytes(HEADER, header_event("ffffffffffffffff", "x", "5f2a9c1e")))
+    with pytest.raises(JournalError, match="'run' must be \"5f2a9c1e\", the run of the header"):
+        read(_bytes(HEADER, header_event("0123456789abcdef", "hello", "00000000")))
+    with pytest.raises(JournalError, match="'run' must be a run id, 8 lowercase hex"):
+        read(_bytes({**HEADER, "run": "5F2A9C1E"}))
     assert HEADER["format"] == JOURNAL_FORMAT
+
+
+def test_a_journal_of_an_older_format_says_what_to_do() -> None:
+    older = (
+        b'{"event":"header","format":"slurmplan-journal/1","name":"x",'
+        b'"plan_id":"0123456789abcdef"}\n'
+    )
+    with pytest.raises(JournalError) as caught:
+        read(older, "p.journal")
+    message = str(caught.value)
+    assert message.startswith(
+        "p.journal: line 1: 'format' must be \"slurmplan-journal/2\" "
+        '(got "slurmplan-journal/1"): it was written by an older slurmplan'
+    )
+    assert "another --journal" in message
 
 
 def test_read_names_the_file_and_the_line_in_json_words() -> None:
@@ -125,21 +150,25 @@ def test_read_names_the_file_and_the_line_in_json_words() -> None:
         '(got "\\u0661\\u0662")'
     )
     with pytest.raises(JournalError, match=r"^p\.journal: line 1: 'plan_id' is required"):
-        read(b'{"event":"header","format":"slurmplan-journal/1","name":"x"}\n', "p.journal")
+        read(b'{"event":"header","format":"slurmplan-journal/2","name":"x"}\n', "p.journal")
     deep = b'{"event":' + b"[" * 100000 + b"]" * 100000 + b"}\n"
     with pytest.raises(JournalError, match=r"^p\.journal: line 2: .*nested too deeply"):
         read(_bytes(HEADER) + deep, "p.journal")
 
 
-def test_read_for_a_plan_refuses_jobs_and_names_not_of_the_plan() -> None:
+def test_read_for_a_plan_refuses_jobs_and_names_not_of_the_plan_and_run() -> None:
     names = ["hello.01234567.0", "hello.01234567.1"]
-    good = _bytes(HEADER, intent_event(1, names[1]), submitted_event(1, "7", "found"))
+    good = _bytes(HEADER, intent_event(1, f"{names[1]}.5f2a9c1e"), submitted_event(1, "7", "found"))
     state = read(good, "j", plan_id="0123456789abcdef", job_names=names)
     assert dict(state.submitted) == {1: "7"}
     with pytest.raises(JournalError, match=r"^j: line 2: 'job' must be .* below 2 \(got 2\)$"):
-        read(_bytes(HEADER, ran_event(2)), "j", plan_id="0123456789abcdef", job_names=names)
-    with pytest.raises(JournalError, match=r"^j: line 2: 'name' must be \"hello.01234567.0\""):
+        read(_bytes(HEADER, refused_event(2)), "j", plan_id="0123456789abcdef", job_names=names)
+    with pytest.raises(
+        JournalError, match=r"^j: line 2: 'name' must be \"hello.01234567.0.5f2a9c1e\", the name"
+    ):
         read(_bytes(HEADER, intent_event(0, "x")), "j", job_names=names)
+    with pytest.raises(JournalError, match=r"in this run \(got \"hello.01234567.0.00000000\"\)"):
+        read(_bytes(HEADER, intent_event(0, f"{names[0]}.00000000")), "j", job_names=names)
     with pytest.raises(JournalError, match=r"^j: line 1: this is the journal of plan 0123"):
         read(_bytes(HEADER), "j", plan_id="ffffffffffffffff", job_names=names)
 

@@ -21,9 +21,11 @@ from compiler.runtime.resume import (
     left_to_submit,
     missing_directory,
     needs_lookup,
+    not_in_squeue,
     parse_listing,
     parse_queue_count,
     queue_room,
+    run_of,
     step_umask,
     steps_to_run,
     stray_jobs,
@@ -31,7 +33,7 @@ from compiler.runtime.resume import (
     trace_cut_off,
     unrecorded_jobs,
 )
-from compiler.slurm.parsers import parse_squeue
+from compiler.slurm.parsers import parse_squeue, parse_start_lines
 
 
 def _plan(transport: str = "local", n_tasks: int = 4) -> Plan:
@@ -44,7 +46,14 @@ def _plan(transport: str = "local", n_tasks: int = 4) -> Plan:
 
 
 def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
-    return fold([header_event(plan.plan_id, plan.name), *events])
+    return fold([header_event(plan.plan_id, plan.name, RUN), *events])
+
+
+RUN, EARLIER = "5f2a9c1e", "0badc0de"  # this run's id; another run's of the same plan
+
+
+def _named(plan: Plan, job: int, run: str = RUN) -> str:
+    return f"{plan.jobs[job].name}.{run}"
 
 
 def test_a_fresh_journal_runs_every_step() -> None:
@@ -88,36 +97,42 @@ def test_decisions_per_job() -> None:
     assert fold([cancelled_event(["10"])], state).cancelled
 
 
-def test_a_cut_off_job_found_by_name_is_never_resubmitted() -> None:
+def test_a_cut_off_job_found_by_this_runs_name_is_never_resubmitted() -> None:
     plan = _plan()
-    name1, name2 = plan.jobs[1].name, plan.jobs[2].name
-    rows = parse_squeue(f"77 RUNNING {name1}\n")
-    outcome = trace_cut_off(plan, [1, 2], rows, workdir_names=["job-000000.out"])
+    rows = parse_squeue(
+        f"77 RUNNING {_named(plan, 1)}\n"
+        f"60 COMPLETED {_named(plan, 2, EARLIER)}\n"  # job 2 of an earlier run
+    )
+    assert not_in_squeue(plan, RUN, [1, 2], rows) == (2,)
+    outcome = trace_cut_off(plan, RUN, [1, 2], rows)
     assert outcome.found == {1: "77"}
     assert outcome.resubmit == {2}
-    assert outcome.ran == frozenset()
-    assert name2 not in {r.name for r in rows}
+    assert outcome.started == {}
 
 
-def test_a_job_slurm_forgot_but_whose_stdout_exists_ran() -> None:
+def test_a_job_slurm_forgot_whose_stdout_names_this_run_started() -> None:
     plan = _plan()
-    stdout_name = plan.jobs[3].stdout.rsplit("/", 1)[1]
-    assert stdout_name == "job-000003.out"
-    outcome = trace_cut_off(plan, [3], (), workdir_names=[stdout_name, "tasks"])
-    assert outcome.ran == {3} and not outcome.found and not outcome.resubmit
+    starts = parse_start_lines(
+        f"slurmplan-start job=3 slurm_job=81 name={_named(plan, 3)}\n"
+        "hello from the job\n"
+        f"slurmplan-start job=2 slurm_job=60 name={_named(plan, 2, EARLIER)}\n"
+    )
+    outcome = trace_cut_off(plan, RUN, [2, 3], (), starts)
+    assert outcome.started == {3: "81"} and not outcome.found
+    assert outcome.resubmit == {2}  # its stdout is an earlier run's
 
 
-def test_no_workdir_means_nothing_ran() -> None:
+def test_no_trace_means_nothing_ran() -> None:
     plan = _plan()
-    outcome = trace_cut_off(plan, [0], (), workdir_names=None)
+    outcome = trace_cut_off(plan, RUN, [0], ())
     assert outcome.resubmit == {0}
 
 
 def test_several_jobs_of_one_name_pick_the_first_and_are_reported() -> None:
     plan = _plan()
-    name = plan.jobs[0].name
+    name = _named(plan, 0)
     rows = parse_squeue(f"105 PENDING {name}\n99 COMPLETED {name}\n")
-    outcome = trace_cut_off(plan, [0], rows, workdir_names=[])
+    outcome = trace_cut_off(plan, RUN, [0], rows)
     assert outcome.found == {0: "99"}
     assert outcome.duplicates == {0: ("99", "105")}
 
@@ -169,41 +184,50 @@ def test_the_jobs_without_any_journal_line_are_the_ones_looked_up() -> None:
     state = _state(
         plan,
         submitted_event(0, "10", "sbatch"),
-        intent_event(1, plan.jobs[1].name),  # cut off: looked up by trace_cut_off
-        {"event": "ran", "job": 2},
+        intent_event(1, _named(plan, 1)),  # cut off: looked up by trace_cut_off
+        submitted_event(2, "12", "started"),
     )
     assert unrecorded_jobs(plan, state) == (3,)
     done = _state(plan, *(submitted_event(j, str(10 + j), "sbatch") for j in range(4)))
     assert unrecorded_jobs(plan, done) == ()
 
 
-def test_only_queued_or_running_jobs_block_a_new_run() -> None:
+def test_only_queued_or_running_jobs_of_any_run_of_the_plan_block_a_new_run() -> None:
     plan = _plan()
     names = [job.name for job in plan.jobs]
     rows = parse_squeue(
-        f"21 COMPLETED {names[0]}\n"
-        f"22 RUNNING {names[1]}\n"
-        f"23 FAILED {names[2]}\n"
-        f"25 PENDING {names[3]}\n"
-        f"24 CANCELLED {names[3]}\n"
-        f"30 RUNNING someone.else.0\n"
+        f"21 COMPLETED {names[0]}.{EARLIER}\n"
+        f"22 RUNNING {names[1]}.{EARLIER}\n"
+        f"23 FAILED {names[2]}.{RUN}\n"
+        f"25 PENDING {names[3]}.{RUN}\n"
+        f"24 CANCELLED {names[3]}.{EARLIER}\n"
+        f"30 RUNNING someone.else.0.{RUN}\n"
+        f"31 RUNNING {names[1]}\n"  # no run id: not a name slurmplan gives
+        f"32 RUNNING {names[1]}.NOTARUN\n"
+        f"33 RUNNING {names[1]}.{RUN}.x\n"
     )
-    strays = stray_jobs(plan, [0, 1, 2, 3], rows)
-    assert [(s.job, s.job_id, s.state) for s in strays] == [
-        (1, "22", "RUNNING"),
-        (3, "25", "PENDING"),
+    state = _state(plan)
+    strays = stray_jobs(plan, state, [0, 1, 2, 3], rows)
+    assert [(s.job, s.job_id, s.state, s.run) for s in strays] == [
+        (1, "22", "RUNNING", EARLIER),
+        (3, "25", "PENDING", RUN),
     ]
-    assert stray_jobs(plan, [0, 2], rows) == ()  # finished jobs of an earlier run: a re-run
-    assert stray_jobs(plan, [3], rows)[0].name == names[3]  # only the jobs asked about
-    assert stray_jobs(plan, [1], ()) == ()
+    assert stray_jobs(plan, state, [0, 2], rows) == ()  # finished jobs: a re-run may go
+    assert stray_jobs(plan, state, [3], rows)[0].name == f"{names[3]}.{RUN}"  # only those asked
+    assert stray_jobs(plan, state, [1], ()) == ()
+    known = _state(plan, submitted_event(3, "25", "sbatch"))  # the journal knows it
+    assert [s.job_id for s in stray_jobs(plan, known, [1, 3], rows)] == ["22"]
+    assert run_of({names[1]: 1}, f"{names[1]}.{EARLIER}") == (1, EARLIER)
+    assert run_of({names[1]: 1}, f"{names[2]}.{EARLIER}") is None
 
 
-def test_the_refusal_names_the_ids_the_jobs_and_the_ways_on() -> None:
+def test_the_refusal_names_the_ids_the_jobs_the_run_and_the_ways_on() -> None:
     plan = _plan()
-    names = [job.name for job in plan.jobs]
+    names = [f"{job.name}.{EARLIER}" for job in plan.jobs]
     rows = parse_squeue(f"22 RUNNING {names[1]}\n25 PENDING {names[3]}\n")
-    message = stray_message("p.journal", stray_jobs(plan, [1, 3], rows))
-    assert f"job 1 ({names[1]}): 22 RUNNING" in message
-    assert f"job 3 ({names[3]}): 25 PENDING" in message
+    message = stray_message("p.journal", stray_jobs(plan, _state(plan), [1, 3], rows))
+    assert f"job 1 ({names[1]}): 22 RUNNING, of run {EARLIER}" in message
+    assert f"job 3 ({names[3]}): 25 PENDING, of run {EARLIER}" in message
     assert "scancel 22 25" in message and "slurmplan cancel" in message
     assert "p.journal" in message and "--journal" in message
+    assert f"its header names run {EARLIER}" in message

@@ -21,7 +21,7 @@ def _round(transport: str, n_jobs: int) -> SubmitRound:
         extra["ssh"] = {"host": "login", "key_path": "/k", "known_hosts_path": "/kh"}
     plan: Plan = compile_plan(one_task_per_job_config(n_jobs), profile(**extra), tasks(n_jobs))
     steps = [s for s in plan.steps if isinstance(s, SubmitStep)]
-    return next_round(plan, steps, None)
+    return next_round(plan, steps, None, "5f2a9c1e")
 
 
 def _result(

@@ -12,7 +12,6 @@ from compiler.runtime.journal_state import (
     fold,
     header_event,
     intent_event,
-    ran_event,
     refused_event,
     submitted_event,
 )
@@ -29,10 +28,12 @@ from compiler.runtime.settle import (
     markers_wanted,
     scontrol_forgot,
     summary_counts,
+    task_records,
     task_results,
+    this_runs_markers,
     to_confirm,
 )
-from compiler.slurm.parsers import parse_done_markers, parse_lane_status, parse_squeue
+from compiler.slurm.parsers import LaneEntry, parse_done_markers, parse_lane_status, parse_squeue
 from compiler.slurm.states import RunState, SlurmState
 
 
@@ -54,14 +55,24 @@ def _plan() -> Plan:
 
 
 def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
-    return fold([header_event(plan.plan_id, plan.name), *events])
+    return fold([header_event(plan.plan_id, plan.name, "5f2a9c1e"), *events])
+
+
+def _lines(codes: dict[str, int]) -> dict[str, LaneEntry]:
+    """Lane status lines of tasks that ran 7 s each (task_results does not look at job ids)."""
+    return {
+        t: LaneEntry(task_id=t, exit_code=c, job_id="1", started=1000, ended=1007)
+        for t, c in codes.items()
+    }
 
 
 def test_states_from_squeue_markers_and_the_journal() -> None:
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
     rows = parse_squeue(f"10 RUNNING {plan.jobs[0].name}\n")
-    markers = {m.job: m for m in parse_done_markers("slurmplan-done job=1 tasks=2 failed=1\n")}
+    markers = {
+        m.job: m for m in parse_done_markers("slurmplan-done job=1 slurm_job=11 tasks=2 failed=1\n")
+    }
     views = job_views(plan, state, rows, markers)
     assert [(v.state, v.settled) for v in views] == [
         ("RUNNING", False),  # squeue knows it
@@ -112,7 +123,7 @@ def test_squeue_silence_alone_never_settles_a_job_scontrol_decides() -> None:
         view = job_views(plan, state, rows, {}, known, shown={"10": shown})[0]
         assert (view.state, view.settled) == expected, shown
     # a done marker settles a job gone from squeue without asking scontrol
-    markers = {0: parse_done_markers("slurmplan-done job=0 tasks=2 failed=0\n")[0]}
+    markers = {0: parse_done_markers("slurmplan-done job=0 slurm_job=10 tasks=2 failed=0\n")[0]}
     assert to_confirm(state, rows, ["10", "11"], markers) == ()
     assert to_confirm(state, rows, ["10", "11"], {}) == ("10",)
     assert to_confirm(state, rows, ["11"], {}) == ()  # 10 not asked about: not gone
@@ -126,12 +137,39 @@ def test_scontrol_of_a_forgotten_job_fails_with_invalid_job_id() -> None:
     assert not scontrol_forgot(0, err)
 
 
-def test_a_job_that_ran_unseen_is_settled_by_its_marker() -> None:
+def test_a_marker_an_earlier_run_left_says_nothing_about_this_runs_job() -> None:
     plan = _plan()
-    state = _state(plan, ran_event(0))
-    markers = {0: parse_done_markers("slurmplan-done job=0 tasks=2 failed=0\n")[0]}
-    view = job_views(plan, state, (), markers)[0]
-    assert (view.state, view.settled, view.job_id) == ("COMPLETED", True, None)
+    state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
+    text = (
+        "slurmplan-done job=0 slurm_job=7 tasks=2 failed=0\n"  # job 0's, of an earlier run
+        "slurmplan-done job=1 slurm_job=11 tasks=2 failed=0\n"
+        "slurmplan-done job=2 slurm_job=12 tasks=2 failed=0\n"  # job 2 is not submitted
+    )
+    markers = this_runs_markers(state, parse_done_markers(text))
+    assert sorted(markers) == [1]
+    stale = {m.job: m for m in parse_done_markers(text)}  # job_views checks them too
+    views = job_views(plan, state, (), stale)
+    assert [(v.state, v.settled) for v in views[:2]] == [(LOST, False), ("COMPLETED", True)]
+    assert views[0].failed_tasks is None
+    assert to_confirm(state, (), ["10", "11"], markers) == ("10",)
+
+
+def test_lane_lines_count_only_for_the_journals_job_id() -> None:
+    plan = _plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
+    entries = parse_lane_status(
+        "a0 0 7 900 901\n"  # an earlier run's job 7
+        "a1 0 10 1000 1005\n"
+        "a2 1 11 1000 1002\n"
+        "a2 0 11 1003 1009\n"  # a requeued job ran it again: the later line wins
+        "a4 0 12 1000 1001\n"  # job 2 is not submitted in this run
+    )
+    records = task_records(plan, state, entries, [0, 1, 2])
+    assert {t: (e.exit_code, e.started, e.ended) for t, e in records.items()} == {
+        "a1": (0, 1000, 1005),
+        "a2": (0, 1003, 1009),
+    }
+    assert task_records(plan, state, entries, [1]).keys() == {"a2"}
 
 
 def test_settled_views_are_kept_and_not_polled_again() -> None:
@@ -154,7 +192,6 @@ def test_markers_wanted_for_ended_gone_and_unseen_jobs() -> None:
     assert markers_wanted(state, rows, ["11"]) == ()  # 10 not asked about: not gone
     assert markers_wanted(state, rows, ["10", "11"], skip=[0]) == ()
     assert markers_wanted(state, parse_squeue("11 FAILED x\n"), ["11"]) == (1,)  # ended
-    assert markers_wanted(_state(plan, ran_event(2)), (), []) == (2,)
 
 
 def test_squeue_of_one_forgotten_id_means_no_rows() -> None:
@@ -188,8 +225,9 @@ def test_task_results_from_lane_files_then_job_states() -> None:
         f"12 PENDING {plan.jobs[2].name}\n"
     )
     views = job_views(plan, state, rows, {})
-    codes = dict(parse_lane_status("a0 0\na2 3\n"))  # a1 never wrote its line; a3 was killed
-    results = task_results(plan, views, codes)
+    # a1 never wrote its line; a3 was killed
+    records = {e.task_id: e for e in parse_lane_status("a0 0 10 5 9\na2 3 11 5 6\n")}
+    results = task_results(plan, views, records)
     assert {t: (r.exit_code, r.state, r.job_id) for t, r in results.items()} == {
         "a0": (0, "COMPLETED", "10"),
         "a1": (None, LOST, "10"),  # job COMPLETED, but no line for it
@@ -202,11 +240,16 @@ def test_task_results_from_lane_files_then_job_states() -> None:
     assert results["a2"].stderr == f"{plan.workdir}/tasks/a2.err"
     assert results["a0"].to_json() == {
         "exit_code": 0,
+        "signal": None,
         "state": "COMPLETED",
         "job_id": "10",
+        "started": 5,
+        "ended": 9,
+        "seconds": 4,
         "stdout": f"{plan.workdir}/tasks/a0.out",
         "stderr": f"{plan.workdir}/tasks/a0.err",
     }
+    assert results["a1"].to_json()["started"] is None and results["a1"].seconds is None
     assert not all_succeeded(results)
 
 
@@ -215,9 +258,9 @@ def test_all_succeeded_needs_every_task_at_exit_0() -> None:
     state = _state(plan, *(submitted_event(j, str(20 + j), "sbatch") for j in range(3)))
     views = job_views(plan, state, (), {})
     codes = {f"a{i}": 0 for i in range(6)}
-    assert all_succeeded(task_results(plan, views, codes))
+    assert all_succeeded(task_results(plan, views, _lines(codes)))
     codes["a5"] = 1
-    assert not all_succeeded(task_results(plan, views, codes))
+    assert not all_succeeded(task_results(plan, views, _lines(codes)))
     assert not all_succeeded({})
 
 
@@ -238,7 +281,7 @@ def test_a_job_sbatch_refused_for_good_is_refused_and_settled_with_its_tasks() -
     ]
     assert ids_to_poll(state, []) == ("10",)  # a refused job has no id to ask about
     assert markers_wanted(state, rows, ["10"]) == (0,)
-    results = task_results(plan, views, {"a0": 0, "a1": 0})
+    results = task_results(plan, views, _lines({"a0": 0, "a1": 0}))
     assert {t: (r.exit_code, r.state, r.job_id) for t, r in results.items()} == {
         "a0": (0, RunState.COMPLETED, "10"),
         "a1": (0, RunState.COMPLETED, "10"),
@@ -272,9 +315,12 @@ def test_a_task_killed_by_a_signal_takes_the_state_of_its_job_that_was_killed(
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
     views = job_views(plan, state, rows, {})
-    results = task_results(plan, views, {"a0": code, "a1": 0})
+    results = task_results(plan, views, _lines({"a0": code, "a1": 0}))
     assert (results["a0"].state, results["a0"].exit_code) == (job_state, code)
+    expected = {143: "SIGTERM", 137: "SIGKILL", 129: "SIGHUP", 192: "SIGRTMIN+30"}[code]
+    assert results["a0"].signal == expected == results["a0"].to_json()["signal"]
     assert (results["a1"].state, results["a1"].exit_code) == (RunState.COMPLETED, 0)
+    assert results["a1"].signal is None
     assert not all_succeeded(results)
 
 
@@ -286,8 +332,9 @@ def test_a_task_that_exited_on_its_own_is_failed_whatever_its_job_became(
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
-    results = task_results(plan, job_views(plan, state, rows, {}), {"a0": code})
+    results = task_results(plan, job_views(plan, state, rows, {}), _lines({"a0": code}))
     assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, code)
+    assert results["a0"].signal is None
 
 
 @pytest.mark.parametrize("job_state", ["FAILED", "COMPLETED", "BOOT_FAIL"])
@@ -295,13 +342,13 @@ def test_a_task_killed_by_a_signal_in_a_job_slurm_did_not_kill_is_failed(job_sta
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
-    results = task_results(plan, job_views(plan, state, rows, {}), {"a0": 143})
+    results = task_results(plan, job_views(plan, state, rows, {}), _lines({"a0": 143}))
     assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, 143)
 
 
 def test_a_task_killed_by_a_signal_in_a_job_gone_from_squeue_is_failed() -> None:
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
-    markers = {0: parse_done_markers("slurmplan-done job=0 tasks=2 failed=1\n")[0]}
-    results = task_results(plan, job_views(plan, state, (), markers), {"a0": 143, "a1": 0})
+    markers = {0: parse_done_markers("slurmplan-done job=0 slurm_job=10 tasks=2 failed=1\n")[0]}
+    results = task_results(plan, job_views(plan, state, (), markers), _lines({"a0": 143, "a1": 0}))
     assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, 143)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -33,16 +34,20 @@ def test_a_new_journal_starts_with_a_header_and_appends_whole_lines(tmp_path: Pa
     plan = _plan()
     path = tmp_path / "p.journal"
     with Journal(str(path), plan) as journal, journal.locked():
-        journal.append(intent_event(0, plan.jobs[0].name))
+        journal.append(intent_event(0, f"{plan.jobs[0].name}.{journal.run}"))
         journal.append(submitted_event(0, "42", "sbatch"))
+        run = journal.run
     lines = _lines(path)
     assert lines[0]["event"] == "header" and lines[0]["plan_id"] == plan.plan_id
+    assert lines[0]["run"] == run and re.fullmatch("[0-9a-f]{8}", run)
     assert [line["event"] for line in lines[1:]] == ["intent", "submitted"]
     assert path.read_bytes().endswith(b"\n")
     assert dict(read_state(str(path), plan).submitted) == {0: "42"}
     with Journal(str(path), plan) as again:  # reopening adds no second header
-        assert again.state.events == 3
+        assert again.state.events == 3 and again.run == run  # and continues the run
     assert len(_lines(path)) == 3
+    with Journal(str(tmp_path / "other.journal"), plan) as other:  # a new journal: a new run
+        assert other.run != run
 
 
 def test_append_outside_the_lock_is_a_bug(tmp_path: Path) -> None:
@@ -54,7 +59,7 @@ def test_a_torn_last_line_is_cut_off_by_the_next_writer(tmp_path: Path) -> None:
     plan = _plan()
     path = tmp_path / "p.journal"
     with Journal(str(path), plan) as journal, journal.locked():
-        journal.append(intent_event(0, plan.jobs[0].name))
+        journal.append(intent_event(0, f"{plan.jobs[0].name}.{journal.run}"))
     whole = path.read_bytes()
     path.write_bytes(whole + b'{"event":"submitted","job":0,"job_')  # killed mid-write
     assert read_state(str(path), plan).cut_off == {0}  # readers ignore the torn tail
@@ -98,7 +103,7 @@ def test_a_missing_journal_reads_as_nothing_submitted(tmp_path: Path) -> None:
 
 def _hold_lock(path: str, plan: Plan, seconds: float) -> None:
     with Journal(path, plan) as journal, journal.locked():
-        journal.append(intent_event(1, plan.jobs[1].name))
+        journal.append(intent_event(1, f"{plan.jobs[1].name}.{journal.run}"))
         time.sleep(seconds)
         journal.append(submitted_event(1, "99", "sbatch"))
 

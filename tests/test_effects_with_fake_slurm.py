@@ -27,7 +27,7 @@ from fake_slurm import (
 )
 from sample_inputs import one_task_per_job_config, profile, tasks
 
-from compiler import Plan, compile_plan
+from compiler import Plan, SubmitStep, compile_plan
 from compiler.runtime.retry import PollPolicy, RetryPolicy
 from compiler.slurm.states import RunState
 from effects.cancel import cancel
@@ -97,13 +97,18 @@ class Bench:
     def ids(self) -> dict[int, str]:
         return dict(read_state(self.journal, self.plan).submitted)
 
+    def run(self) -> str:
+        run = read_state(self.journal, self.plan).run
+        assert run is not None
+        return run
+
     def events(self) -> list[dict[str, Any]]:
         with open(self.journal) as handle:
             return [json.loads(line) for line in handle]
 
     def copies(self, job: int) -> int:
-        """How many Slurm jobs carry this plan job's name."""
-        return len(self.slurm.job_named(self.plan.jobs[job].name))
+        """How many Slurm jobs (of any run) carry this plan job's name."""
+        return len(self.slurm.jobs_of(self.plan.jobs[job].name))
 
     def programs(self) -> list[str]:
         return [c[0] if c[0] != "sh" else "round" for c in self.slurm.commands]
@@ -121,8 +126,9 @@ def test_submit_places_the_scripts_submits_every_job_once_and_journals_its_id(
     assert (report.submitted, report.already) == (3, 0)
     ids = bench.ids()
     assert sorted(ids) == [0, 1, 2]
+    run = bench.run()
     for job in bench.plan.jobs:
-        assert bench.slurm.jobs[ids[job.index]].name == job.name
+        assert bench.slurm.jobs[ids[job.index]].name == f"{job.name}.{run}"
         if transport == "ssh":  # uploaded: the tar stream the fake's tar unpacked
             assert bench.slurm.files[job.script_path] == job.script
         else:  # written by the runner itself
@@ -130,10 +136,15 @@ def test_submit_places_the_scripts_submits_every_job_once_and_journals_its_id(
     assert bench.plan.workdir in bench.slurm.dirs
     sbatches = [c for c in bench.slurm.argvs if "sbatch" in " ".join(c)]
     if transport == "ssh":
-        # one squeue by name (no job of the plan queued already), then one round for three
+        # one squeue of the user's jobs (none of the plan queued), then one round for three
         assert bench.programs() == ["squeue", "mkdir", "tar", "round"]
-    else:
-        assert sbatches == [s.argv for s in bench.plan.steps if s.kind == "submit"]
+    else:  # each submit step's argv, with the run's name for the job after --parsable
+        assert sbatches == [
+            (*s.argv[: s.argv.index("--parsable") + 1],
+             f"--job-name={bench.plan.jobs[s.job].name}.{run}",
+             *s.argv[s.argv.index("--parsable") + 1 :])
+            for s in bench.plan.steps if isinstance(s, SubmitStep)
+        ]  # fmt: skip
     assert bench.clock.slept == []
 
     commands = len(bench.slurm.commands)
@@ -166,8 +177,10 @@ def test_a_job_cut_off_after_sbatch_is_found_by_name_and_never_submitted_twice(
     assert [bench.copies(j) for j in range(3)] == [1, 1, 1]
     assert {"event": "submitted", "how": "found", "job": cut,
             "job_id": bench.ids()[cut]} in bench.events()  # fmt: skip
-    lookups = bench.slurm.named("squeue")
-    assert lookups and all("--name=" in " ".join(c) for c in lookups)
+    # cut-off jobs are looked up by this run's names of them only
+    lookups = [c for c in bench.slurm.named("squeue") if "--name=" in " ".join(c)]
+    names = {n for c in lookups for a in c if a.startswith("--name=") for n in a[7:].split(",")}
+    assert names and all(n.endswith(f".{bench.run()}") for n in names)
 
 
 def test_a_job_cut_off_before_sbatch_reached_slurm_is_submitted_again(tmp_path: Path) -> None:
@@ -180,7 +193,7 @@ def test_a_job_cut_off_before_sbatch_reached_slurm_is_submitted_again(tmp_path: 
     assert [bench.copies(j) for j in range(2)] == [1, 1]
 
 
-def test_a_cut_off_job_slurm_forgot_but_whose_output_exists_is_recorded_ran(
+def test_a_cut_off_job_slurm_forgot_but_whose_stdout_names_this_run_is_recorded_started(
     tmp_path: Path,
 ) -> None:
     bench = Bench(tmp_path, "local", 2)
@@ -189,10 +202,15 @@ def test_a_cut_off_job_slurm_forgot_but_whose_output_exists_is_recorded_ran(
         bench.submit()
     (forgotten,) = bench.slurm.jobs.values()
     forgotten.timeline = [None]
-    bench.slurm.files[bench.plan.jobs[0].stdout] = "hello\n"
+    bench.slurm.files[bench.plan.jobs[0].stdout] = (
+        "module loaded\n"  # what the job itself printed is skipped
+        f"slurmplan-start job=0 slurm_job={forgotten.job_id} name={forgotten.name}\n"
+    )
     report = bench.submit()
     assert (report.submitted, report.found, report.ran) == (1, 0, 1)
-    assert read_state(bench.journal, bench.plan).ran == {0}
+    assert read_state(bench.journal, bench.plan).submitted[0] == forgotten.job_id
+    assert {"event": "submitted", "how": "started", "job": 0,
+            "job_id": forgotten.job_id} in bench.events()  # fmt: skip
     assert bench.copies(0) == 1
 
 
@@ -222,17 +240,22 @@ def test_cancel_looks_up_cut_off_jobs_then_cancels_every_job_in_one_scancel(
 
 
 def _finish(bench: Bench, job: int, exit_codes: list[int]) -> None:
-    """What a job's script leaves when it ends: its lane status files and done marker."""
+    """What a job's script leaves when it ends (templates/job.sbatch.j2; test_render runs
+    the real script): its stdout's start line, lane status lines, done marker."""
     plan_job = bench.plan.jobs[job]
+    job_id = bench.ids()[job]
+    name = bench.slurm.jobs[job_id].name
     (lane,) = plan_job.lane_status_paths
     bench.slurm.files[lane] = "".join(
-        f"{task} {code}\n" for task, code in zip(plan_job.tasks, exit_codes, strict=True)
+        f"{task} {code} {job_id} 1000 1007\n"
+        for task, code in zip(plan_job.tasks, exit_codes, strict=True)
     )
     failed = sum(1 for code in exit_codes if code)
     bench.slurm.files[plan_job.done_path] = (
-        f"slurmplan-done job={job} tasks={len(exit_codes)} failed={failed}\n"
+        f"slurmplan-done job={job} slurm_job={job_id} tasks={len(exit_codes)} failed={failed}\n"
     )
-    bench.slurm.files[plan_job.stdout] = ""
+    start = f"slurmplan-start job={job} slurm_job={job_id} name={name}\n"
+    bench.slurm.files[plan_job.stdout] = start
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -602,7 +625,7 @@ def test_a_task_killed_at_its_jobs_time_limit_is_timeout_with_its_exit_code(
 
     code, out, err = cli("wait", "--poll-interval", "1")
     assert code == 1
-    assert f"task t0: TIMEOUT, exit code 143 (job {ids[0]};" in err
+    assert f"task t0: TIMEOUT, exit code 143, killed by SIGTERM (job {ids[0]};" in err
     assert f"task t1: FAILED, exit code 2 (job {ids[1]};" in err
     code, out, _ = cli("collect", "--json")
     tasks = json.loads(out)["tasks"]

@@ -110,6 +110,7 @@ def test_the_quoting_case_delivers_every_argv_unchanged(tmp_path: Path) -> None:
         (bin_dir / name).chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("A", "B", "EMPTY")}
     env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", PYTHONUTF8="1")
+    env.update(SLURM_JOB_ID="4242", SLURM_JOB_NAME="quoting.run")  # as Slurm sets them
     scripts = sorted((GOLDEN / "quoting" / "scripts").iterdir())
     assert len(scripts) == 4
     for script in scripts:

@@ -30,11 +30,13 @@ def _plan(name: str = "ju", n: int = 3) -> Plan:
 
 
 PLAN = _plan()
+RUN = "5f2a9c1e"
 OTHER = _plan("other")
+OTHER_NAME = OTHER.jobs[0].name
 
 
 def _header(**changes: Any) -> bytes:
-    event: dict[str, Any] = {**header_event(PLAN.plan_id, PLAN.name), **changes}
+    event: dict[str, Any] = {**header_event(PLAN.plan_id, PLAN.name, RUN), **changes}
     return json.dumps({k: v for k, v in event.items() if v is not _DROP}).encode() + b"\n"
 
 
@@ -46,7 +48,7 @@ def _line(event: object) -> bytes:
 
 
 HEADER = _header()
-INTENT0 = encode(journal_state.intent_event(0, PLAN.jobs[0].name))
+INTENT0 = encode(journal_state.intent_event(0, f"{PLAN.jobs[0].name}.{RUN}"))
 
 # (id, journal bytes, the line named, words the message must hold)
 BAD: list[tuple[str, bytes, int, list[str]]] = [
@@ -100,21 +102,21 @@ BAD: list[tuple[str, bytes, int, list[str]]] = [
         2,
         ["'how' must be", '(got "magic")'],
     ),
-    ("job-string", HEADER + _line({"event": "ran", "job": "0"}), 2, ["'job' must be", '(got "0")']),
-    ("job-negative", HEADER + _line({"event": "ran", "job": -1}), 2, ["'job' must be", "(got -1)"]),
+    ("job-string", HEADER + _line({"event": "refused", "job": "0"}), 2, ['(got "0")']),
+    ("job-negative", HEADER + _line({"event": "refused", "job": -1}), 2, ["(got -1)"]),
     ("job-bool", HEADER + _line({"event": "refused", "job": True}), 2, ["(got true)"]),
-    ("job-float", HEADER + _line({"event": "ran", "job": 1.0}), 2, ["(got 1.0)"]),
-    ("job-null", HEADER + _line({"event": "ran", "job": None}), 2, ["(got null)"]),
-    ("job-missing", HEADER + _line({"event": "ran"}), 2, ["'job' is required"]),
+    ("job-float", HEADER + _line({"event": "refused", "job": 1.0}), 2, ["(got 1.0)"]),
+    ("job-null", HEADER + _line({"event": "refused", "job": None}), 2, ["(got null)"]),
+    ("job-missing", HEADER + _line({"event": "refused"}), 2, ["'job' is required"]),
     (
         "job-beyond-the-plan",
-        HEADER + INTENT0 + _line({"event": "ran", "job": 3}),
+        HEADER + INTENT0 + _line({"event": "refused", "job": 3}),
         3,
         ["'job' must be", "below 3", "(got 3)"],
     ),
     (
         "job-huge-integer",
-        HEADER + b'{"event":"ran","job":' + b"9" * 5000 + b"}\n",
+        HEADER + b'{"event":"refused","job":' + b"9" * 5000 + b"}\n",
         2,
         ["a number with too many digits"],
     ),
@@ -123,7 +125,7 @@ BAD: list[tuple[str, bytes, int, list[str]]] = [
         "intent-of-another-plan",
         HEADER + encode(journal_state.intent_event(0, OTHER.jobs[0].name)),
         2,
-        ["'name' must be", json.dumps(PLAN.jobs[0].name), json.dumps(OTHER.jobs[0].name)],
+        ["'name' must be", json.dumps(f"{PLAN.jobs[0].name}.{RUN}"), json.dumps(OTHER_NAME)],
     ),
     (
         "cancelled-job_ids-string",
@@ -144,7 +146,7 @@ BAD: list[tuple[str, bytes, int, list[str]]] = [
         ["'job_ids'", r'"\u0663"'],
     ),
     ("cancelled-without-job_ids", HEADER + _line({"event": "cancelled"}), 2, ["'job_ids'"]),
-    ("non-utf8-byte", HEADER + b'{"event":"ran","job":0}\xff\n', 2, ["0xff", "not ASCII"]),
+    ("non-utf8-byte", HEADER + b'{"event":"refused","job":0}\xff\n', 2, ["0xff", "not ASCII"]),
     (
         "non-ascii-in-a-string",
         HEADER + '{"event":"intent","job":0,"name":"é"}\n'.encode(),
@@ -156,10 +158,10 @@ BAD: list[tuple[str, bytes, int, list[str]]] = [
     ("json-null", HEADER + b"null\n", 2, ["must be a JSON object", "(got null)"]),
     ("garbage", HEADER + b"\x00\x01 garbage\n", 2, ["not JSON"]),
     ("torn-middle-line", HEADER + b'{"event":"intent","jo\n' + INTENT0, 2, ["not JSON"]),
-    ("nan", HEADER + b'{"event":"ran","job":NaN}\n', 2, ["NaN is not"]),
+    ("nan", HEADER + b'{"event":"refused","job":NaN}\n', 2, ["NaN is not"]),
     (
         "duplicate-key",
-        HEADER + b'{"event":"ran","job":0,"job":1}\n',
+        HEADER + b'{"event":"refused","job":0,"job":1}\n',
         2,
         ['key "job" appears twice'],
     ),
@@ -169,21 +171,21 @@ BAD: list[tuple[str, bytes, int, list[str]]] = [
     ("before-the-header", INTENT0 + HEADER, 1, ["before the header"]),
     (
         "another-plans-header",
-        encode(header_event(OTHER.plan_id, OTHER.name)),
+        encode(header_event(OTHER.plan_id, OTHER.name, RUN)),
         1,
         [f"this is the journal of plan {OTHER.plan_id}, not of this plan ({PLAN.plan_id})"],
     ),
     (
         "a-second-plans-header",
-        HEADER + encode(header_event(OTHER.plan_id, OTHER.name)),
+        HEADER + encode(header_event(OTHER.plan_id, OTHER.name, RUN)),
         2,
         [f"this is the journal of plan {OTHER.plan_id}, not of this plan ({PLAN.plan_id})"],
     ),
     (
         "unknown-key",
-        HEADER + _line({"event": "ran", "job": 0, "x": 1}),
+        HEADER + _line({"event": "refused", "job": 0, "x": 1}),
         2,
-        ['unknown key "x"', 'in a "ran" line'],
+        ['unknown key "x"', 'in a "refused" line'],
     ),
 ]
 
@@ -284,17 +286,17 @@ def test_a_valid_journal_means_what_it_meant(tmp_path: Path) -> None:
         INTENT0,
         b"\n",  # blank lines are skipped, but still counted in line numbers
         encode(journal_state.submitted_event(0, "11", "sbatch")),
-        encode(journal_state.intent_event(1, PLAN.jobs[1].name)),
+        encode(journal_state.intent_event(1, f"{PLAN.jobs[1].name}.{RUN}")),
         encode(journal_state.submitted_event(1, "12", "found")),
-        encode(journal_state.intent_event(2, PLAN.jobs[2].name)),
-        encode(journal_state.ran_event(2)),
+        encode(journal_state.intent_event(2, f"{PLAN.jobs[2].name}.{RUN}")),
         encode(journal_state.refused_event(2)),
         encode(journal_state.cancelled_event(["11", "12"])),
     ]
     path.write_bytes(b"".join(lines))
     state = read_state(str(path), PLAN)
-    assert dict(state.submitted) == {0: "11", 1: "12"} and state.ran == {2}
-    assert state.cancelled and state.cut_off == frozenset() and state.events == 9
-    path.write_bytes(b"".join(lines) + b'{"event":"ran","job":"0"}\n')
-    with pytest.raises(JournalError, match=r": line 11: 'job' must be"):
+    assert dict(state.submitted) == {0: "11", 1: "12"} and state.refused == {2}
+    assert state.cancelled and state.cut_off == frozenset() and state.events == 8
+    assert state.run == RUN
+    path.write_bytes(b"".join(lines) + b'{"event":"refused","job":"0"}\n')
+    with pytest.raises(JournalError, match=r": line 10: 'job' must be"):
         read_state(str(path), PLAN)

@@ -8,6 +8,7 @@ import pytest
 
 from compiler.slurm.parsers import (
     DoneMarker,
+    JobStart,
     ParseError,
     QueuedJob,
     Submitted,
@@ -16,6 +17,7 @@ from compiler.slurm.parsers import (
     parse_sbatch_parsable,
     parse_scontrol_job,
     parse_squeue,
+    parse_start_lines,
 )
 from compiler.slurm.states import TERMINAL_STATES, SlurmState
 
@@ -148,39 +150,73 @@ def test_terminal_states_are_the_designs() -> None:
 # --- lane status files --------------------------------------------------------------------
 
 
+def _entries(*lines: tuple[str, int]) -> tuple[tuple[str, int, str, int, int], ...]:
+    return tuple((t, c, "77", 100, 107) for t, c in lines)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("", ()),
-        ("a 0\n", (("a", 0),)),
-        ("a 0\nb 1\nc.2_x-3 255\n", (("a", 0), ("b", 1), ("c.2_x-3", 255))),
-        ("a 0\nb 1", (("a", 0),)),  # the last line was cut off mid-write: ignored
-        ("a 0\nb", (("a", 0),)),
-        ("a 0\nb 1\n\nc 2\n", (("a", 0), ("b", 1), ("c", 2))),  # concatenated lane files
-        ("a 0\nbad line without newline", (("a", 0),)),
+        ("a 0 77 100 107\n", _entries(("a", 0))),
+        (
+            "a 0 77 100 107\nb 1 77 100 107\nc.2_x-3 255 77 100 107\n",
+            _entries(("a", 0), ("b", 1), ("c.2_x-3", 255)),
+        ),
+        ("a 0 77 100 107\nb 1 77 100", _entries(("a", 0))),  # the last line was cut off
+        ("a 0 77 100 107\nb", _entries(("a", 0))),
+        ("a 0 77 100 107\n\nc 2 77 100 107\n", _entries(("a", 0), ("c", 2))),  # concatenated
+        ("a 0 77 100 107\nbad line without newline", _entries(("a", 0))),
     ],
 )
-def test_lane_status(text: str, expected: tuple[tuple[str, int], ...]) -> None:
-    assert parse_lane_status(text) == expected
+def test_lane_status(text: str, expected: tuple[tuple[str, int, str, int, int], ...]) -> None:
+    got = tuple(
+        (e.task_id, e.exit_code, e.job_id, e.started, e.ended) for e in parse_lane_status(text)
+    )
+    assert got == expected
 
 
-@pytest.mark.parametrize("line", ["a\n", "a zero\n", "a 0 extra\n", "a b c\n", " 0\n", "a -1\n"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "a\n", "a zero 77 1 2\n", "a 0 77 1 2 extra\n", "a b c d e\n", " 0 77 1 2\n",
+        "a -1 77 1 2\n", "a 0\n", "a 0 77\n", "a 0 x 1 2\n", "a 0 77 1\n", "a 0  1 2\n",
+        "a 0 77 1 2 \n", "a\t0 77 1 2\n", "a/b 0 77 1 2\n", "a 1000 77 1 2\n",
+    ],
+)  # fmt: skip
 def test_lane_status_garbage(line: str) -> None:
-    with pytest.raises(ParseError):
-        parse_lane_status(f"ok 0\n{line}")
+    with pytest.raises(ParseError, match="expected '<task id> <exit code> <slurm job id>"):
+        parse_lane_status(f"ok 0 77 1 2\n{line}")
 
 
-# --- done markers -------------------------------------------------------------------------
+# --- done markers and start lines ---------------------------------------------------------
 
 
 def test_done_markers() -> None:
-    text = "slurmplan-done job=0 tasks=3 failed=0\nslurmplan-done job=12 tasks=8 failed=2\n"
+    text = (
+        "slurmplan-done job=0 slurm_job=70 tasks=3 failed=0\n"
+        "slurmplan-done job=12 slurm_job=82 tasks=8 failed=2\n"
+    )
     first, second = parse_done_markers(text)
-    assert first == DoneMarker(job=0, tasks=3, failed=0)
+    assert first == DoneMarker(job=0, job_id="70", tasks=3, failed=0)
     assert first.succeeded
-    assert second == DoneMarker(job=12, tasks=8, failed=2)
+    assert second == DoneMarker(job=12, job_id="82", tasks=8, failed=2)
     assert not second.succeeded
     assert parse_done_markers("") == ()
+
+
+def test_start_lines_among_a_jobs_own_output() -> None:
+    text = (
+        "Loading module x\n"
+        "slurmplan-start job=3 slurm_job=81 name=hello.01234567.3.5f2a9c1e\n"
+        "slurmplan-start job=3 slurm_job=81 name=\n"  # no name: not a start line
+        "slurmplan-start job=4 slurm_job= name=x\n"
+        "slurmplan-start job=5 slurm_job=90 name=hello.01234567.5.5f2a9c1e\n"
+    )
+    assert parse_start_lines(text) == (
+        JobStart(job=3, job_id="81", name="hello.01234567.3.5f2a9c1e"),
+        JobStart(job=5, job_id="90", name="hello.01234567.5.5f2a9c1e"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -188,8 +224,10 @@ def test_done_markers() -> None:
     [
         "slurmplan-done job=0 tasks=3\n",
         "done\n",
-        "slurmplan-done job=x tasks=3 failed=0\n",
-        "slurmplan-done job=0 tasks=3 failed=0 extra\n",
+        "slurmplan-done job=x slurm_job=1 tasks=3 failed=0\n",
+        "slurmplan-done job=0 slurm_job=1 tasks=3 failed=0 extra\n",
+        "slurmplan-done job=0 tasks=3 failed=0\n",  # written before markers named the job
+        "slurmplan-done job=0 slurm_job= tasks=3 failed=0\n",
     ],
 )
 def test_done_marker_garbage(text: str) -> None:

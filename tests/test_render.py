@@ -17,7 +17,7 @@ import pytest
 
 from compiler import Plan, compile_plan
 from compiler.passes.render import task_lines
-from compiler.slurm.parsers import parse_done_markers, parse_lane_status
+from compiler.slurm.parsers import parse_done_markers, parse_lane_status, parse_start_lines
 
 DIRECTIVE_ORDER = [
     "partition", "ntasks", "cpus-per-task", "mem", "job-name", "constraint", "gres", "gpus",
@@ -96,8 +96,11 @@ def test_full_layout_in_order() -> None:
         "chdir": plan.workdir,
     }
     assert values == expected
-    # then the other extra lines, in order, then the exports, then the tasks
+    # then the start line (before any extra line can fail), the other extra lines in
+    # order, the exports, then the tasks
     rest = lines[1 + len(directives) :]
+    start = 'echo "slurmplan-start job=0 slurm_job=$SLURM_JOB_ID name=$SLURM_JOB_NAME"'
+    assert rest.pop(0) == start
     assert rest[:3] == [
         "export SOMEVARIABLE=123",
         "module load m",
@@ -186,6 +189,9 @@ exit $code
 """
 
 
+JOB_ID = "777"
+
+
 def _run(plan: Plan, tmp_path: Path) -> tuple[Path, str]:
     (job,) = plan.jobs
     workdir = Path(plan.workdir)
@@ -202,11 +208,17 @@ def _run(plan: Plan, tmp_path: Path) -> tuple[Path, str]:
         ["bash", str(script)],
         check=False,
         cwd=workdir,  # sbatch's --chdir
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "SRUN_LOG": str(log)},
+        env={  # Slurm sets the job's id and name in its environment
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "SRUN_LOG": str(log),
+            "SLURM_JOB_ID": JOB_ID,
+            "SLURM_JOB_NAME": f"{job.name}.5f2a9c1e",
+        },
         capture_output=True,
         text=True,
         timeout=60,
     )
+    Path(job.stdout).write_text(result.stdout)  # where Slurm puts the job's stdout
     return workdir, f"{result.returncode}\n{result.stderr}"
 
 
@@ -238,15 +250,19 @@ def test_script_runs_every_task_once_with_at_most_ntasks_at_once(tmp_path: Path)
     assert _max_overlap(log) == parallel  # lanes overlap, but never more than ntasks
     statuses: dict[str, int] = {}
     for path in plan.jobs[0].lane_status_paths:
-        for task_id, code in parse_lane_status(Path(path).read_text()):
-            assert task_id not in statuses
-            statuses[task_id] = code
+        for entry in parse_lane_status(Path(path).read_text()):
+            assert entry.task_id not in statuses
+            assert entry.job_id == JOB_ID
+            assert 0 <= entry.ended - entry.started <= 60  # each sleeps 0.3 s
+            statuses[entry.task_id] = entry.exit_code
     assert statuses == {f"t{i}": i % 3 for i in range(n)}
+    (start,) = parse_start_lines(Path(plan.jobs[0].stdout).read_text())
+    assert (start.job, start.job_id, start.name) == (0, JOB_ID, f"{plan.jobs[0].name}.5f2a9c1e")
     for i in range(n):
         assert (workdir / "tasks" / f"t{i}.out").read_text() == f"out{i}\n"
     failed = sum(1 for i in range(n) if i % 3)
     (marker,) = parse_done_markers(Path(plan.jobs[0].done_path).read_text())
-    assert (marker.job, marker.tasks, marker.failed) == (0, n, failed)
+    assert (marker.job, marker.job_id, marker.tasks, marker.failed) == (0, JOB_ID, n, failed)
     assert not Path(plan.jobs[0].done_path + ".part").exists()
 
 

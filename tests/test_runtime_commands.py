@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import Plan, compile_plan
+from compiler import Plan, SubmitStep, compile_plan
 from compiler.runtime.commands import (
     cancel_argv,
     chunked,
@@ -19,8 +19,11 @@ from compiler.runtime.commands import (
     lookup_by_name_argv,
     poll_argv,
     read_files_argv,
+    sbatch_argv,
+    sbatch_words,
     show_job_argv,
     task_outputs,
+    user_jobs_argv,
 )
 from compiler.slurm.parsers import SQUEUE_FORMAT, parse_squeue
 
@@ -73,13 +76,35 @@ def test_cancel_is_one_scancel_for_all_ids_as_the_user() -> None:
     assert remote[-1] == "scancel 101 102 103 104"
 
 
-def test_lookup_by_name_finds_this_plans_jobs() -> None:
+def test_lookup_by_name_finds_this_runs_jobs_of_the_plan() -> None:
     plan = _plan("sudo")
-    names = ",".join(f"rt.{plan.plan_id[:8]}.{i}" for i in (1, 3))
-    assert lookup_by_name_argv(plan, [1, 3]) == (
+    names = ",".join(f"rt.{plan.plan_id[:8]}.{i}.5f2a9c1e" for i in (1, 3))
+    assert lookup_by_name_argv(plan, [1, 3], "5f2a9c1e") == (
         "squeue", "--noheader", "--states=all", "--user=alice", f"--name={names}",
         "--format=%i %T %j",
     )  # fmt: skip
+
+
+def test_every_job_of_the_user_for_jobs_of_any_run() -> None:
+    assert user_jobs_argv(_plan("sudo")) == (
+        "squeue", "--noheader", "--states=all", "--user=alice", "--format=%i %T %j",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
+def test_sbatch_is_the_plans_submit_step_with_the_runs_name_for_the_job(transport: str) -> None:
+    plan = _plan(transport)
+    for step in (s for s in plan.steps if isinstance(s, SubmitStep)):
+        name = f"--job-name={plan.jobs[step.job].name}.5f2a9c1e"
+        words = sbatch_words(plan, step.job, "5f2a9c1e")
+        assert words == ("sbatch", "--parsable", name, plan.jobs[step.job].script_path)
+        if transport != "ssh":  # over ssh the words go into a remote round (rounds.py)
+            at = step.argv.index("--parsable") + 1
+            assert sbatch_argv(plan, step.job, "5f2a9c1e") == (
+                *step.argv[:at],
+                name,
+                *step.argv[at:],
+            )
 
 
 def test_reading_files_uses_ls_and_cat_as_the_user() -> None:

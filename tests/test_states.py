@@ -3,6 +3,9 @@ where a job or task of a run stands, which adds slurmplan's words to Slurm's."""
 
 from __future__ import annotations
 
+import pytest
+
+from compiler.slurm.signals import signal_name
 from compiler.slurm.states import RunState, SlurmState
 
 
@@ -26,3 +29,12 @@ def test_every_run_state_of_slurmplans_own_has_its_meaning_in_the_docstring() ->
     own = {s.value for s in RunState} - {s.value for s in SlurmState}
     for word in own:
         assert f"{word}:" in (RunState.__doc__ or "")
+
+
+@pytest.mark.parametrize(
+    ("number", "name"),
+    [(1, "SIGHUP"), (9, "SIGKILL"), (15, "SIGTERM"), (31, "SIGSYS"), (34, "SIGRTMIN"),
+     (36, "SIGRTMIN+2"), (64, "SIGRTMIN+30"), (32, "signal 32"), (33, "signal 33")],
+)  # fmt: skip
+def test_linux_signal_names_whatever_system_slurmplan_runs_on(number: int, name: str) -> None:
+    assert signal_name(number) == name

@@ -21,6 +21,7 @@ from compiler.runtime.rounds import SSH_ROUND_JOBS, SubmitRound, next_round, rea
 from compiler.slurm.parsers import Submitted
 
 SSH = {"host": "login", "key_path": "/k", "known_hosts_path": "/kh"}
+RUN = "5f2a9c1e"
 
 
 def _plan(transport: str, n_jobs: int) -> Plan:
@@ -42,32 +43,38 @@ def test_without_ssh_each_round_is_one_plan_step(transport: str) -> None:
     plan = _plan(transport, 3)
     steps = _submits(plan)
     for room in (None, 1, 5):
-        round_ = next_round(plan, steps[1:], room)
-        assert round_ == SubmitRound(jobs=(1,), argv=steps[1].argv, numbered=False)
+        round_ = next_round(plan, steps[1:], room, RUN)
+        # the plan's step, with the run's name for the job after --parsable
+        at = steps[1].argv.index("--parsable") + 1
+        named = f"--job-name={plan.jobs[1].name}.{RUN}"
+        argv = (*steps[1].argv[:at], named, *steps[1].argv[at:])
+        assert round_ == SubmitRound(jobs=(1,), argv=argv, numbered=False)
 
 
 def test_an_ssh_round_takes_the_next_jobs_up_to_its_size_and_the_room() -> None:
     plan = _plan("ssh", SSH_ROUND_JOBS + 7)
     steps = _submits(plan)
-    assert next_round(plan, steps, None).jobs == tuple(range(SSH_ROUND_JOBS))
-    assert next_round(plan, steps[SSH_ROUND_JOBS:], None).jobs == tuple(
+    assert next_round(plan, steps, None, RUN).jobs == tuple(range(SSH_ROUND_JOBS))
+    assert next_round(plan, steps[SSH_ROUND_JOBS:], None, RUN).jobs == tuple(
         range(SSH_ROUND_JOBS, SSH_ROUND_JOBS + 7)
     )
-    assert next_round(plan, steps[3:], 2).jobs == (3, 4)
+    assert next_round(plan, steps[3:], 2, RUN).jobs == (3, 4)
     with pytest.raises(ValueError, match="room for one job"):
-        next_round(plan, steps, 0)
+        next_round(plan, steps, 0, RUN)
     with pytest.raises(ValueError, match="at least one step"):
-        next_round(plan, [], None)
+        next_round(plan, [], None, RUN)
 
 
 def test_an_ssh_round_is_one_remote_sh_command_over_the_plans_ssh_prefix() -> None:
     plan = _plan("ssh", 2)
     steps = _submits(plan)
-    round_ = next_round(plan, steps, None)
+    round_ = next_round(plan, steps, None, RUN)
     prefix = steps[0].argv[:-1]  # everything up to the remote command string
     assert round_.numbered and round_.argv[:-1] == prefix and prefix[-1] == "--"
     chain = " && ".join(
-        f"sbatch --parsable {plan.jobs[j].script_path} && echo :{j}" for j in (0, 1)
+        f"sbatch --parsable --job-name={plan.jobs[j].name}.{RUN} {plan.jobs[j].script_path}"
+        f" && echo :{j}"
+        for j in (0, 1)
     )
     assert shlex.split(round_.argv[-1]) == ["sh", "-c", chain]
 
@@ -76,12 +83,12 @@ def test_an_ssh_round_keeps_its_remote_command_within_the_argument_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plan = _plan("ssh", 20)
-    one = len(next_round(plan, _submits(plan), 1).argv[-1])
+    one = len(next_round(plan, _submits(plan), 1, RUN).argv[-1])
     monkeypatch.setattr(submit_rounds, "ARGV_CHUNK_CHARS", 3 * one)
-    round_ = next_round(plan, _submits(plan), None)
+    round_ = next_round(plan, _submits(plan), None, RUN)
     assert 1 < len(round_.jobs) < 5 and len(round_.argv[-1]) <= 3 * one
     monkeypatch.setattr(submit_rounds, "ARGV_CHUNK_CHARS", 1)  # one job always goes
-    assert next_round(plan, _submits(plan), None).jobs == (0,)
+    assert next_round(plan, _submits(plan), None, RUN).jobs == (0,)
 
 
 _FAKE_SBATCH = """#!/bin/sh
@@ -117,10 +124,13 @@ def _run_chain(
 
 def test_a_whole_ssh_round_reads_back_every_id_in_order(tmp_path: Path) -> None:
     plan = _plan("ssh", 5)
-    round_ = next_round(plan, _submits(plan)[1:], None)
+    round_ = next_round(plan, _submits(plan)[1:], None, RUN)
     done, args = _run_chain(round_, tmp_path, CLUSTER="c1")
     assert done.returncode == 0, done.stderr
-    assert args == [f"--parsable {plan.jobs[j].script_path}" for j in (1, 2, 3, 4)]
+    assert args == [
+        f"--parsable --job-name={plan.jobs[j].name}.{RUN} {plan.jobs[j].script_path}"
+        for j in (1, 2, 3, 4)
+    ]
     outcome = read_round(round_, done.returncode, done.stdout)
     assert outcome.error is None and outcome.failed is None
     assert outcome.submitted == tuple(
@@ -131,7 +141,7 @@ def test_a_whole_ssh_round_reads_back_every_id_in_order(tmp_path: Path) -> None:
 
 def test_an_ssh_round_stops_at_the_first_failed_sbatch_and_names_it(tmp_path: Path) -> None:
     plan = _plan("ssh", 6)
-    round_ = next_round(plan, _submits(plan), None)
+    round_ = next_round(plan, _submits(plan), None, RUN)
     done, args = _run_chain(round_, tmp_path, FAIL_AT="3")
     assert done.returncode == 1 and "Batch job submission failed" in done.stderr
     assert len(args) == 3  # jobs 3, 4, 5 never ran
@@ -142,7 +152,7 @@ def test_an_ssh_round_stops_at_the_first_failed_sbatch_and_names_it(tmp_path: Pa
 
 def test_a_cut_off_or_ssh_failed_round_names_no_failed_job() -> None:
     plan = _plan("ssh", 4)
-    round_ = next_round(plan, _submits(plan), None)
+    round_ = next_round(plan, _submits(plan), None, RUN)
     partial = "1001\n:0\n1002\n"  # job 1's id, then cut off before its marker
     for exit_code in (255, None):  # ssh's own failure; killed at the time limit
         outcome = read_round(round_, exit_code, partial)
@@ -161,14 +171,14 @@ def test_a_cut_off_or_ssh_failed_round_names_no_failed_job() -> None:
 )
 def test_output_that_makes_no_sense_is_an_error(stdout: str, expected: str) -> None:
     plan = _plan("ssh", 2)
-    outcome = read_round(next_round(plan, _submits(plan), None), 0, stdout)
+    outcome = read_round(next_round(plan, _submits(plan), None, RUN), 0, stdout)
     assert outcome.error is not None and expected in outcome.error
     assert outcome.failed is None
 
 
 def test_a_single_sbatch_round_reads_its_id_or_its_failure() -> None:
     plan = _plan("local", 2)
-    round_ = next_round(plan, _submits(plan)[1:], None)
+    round_ = next_round(plan, _submits(plan)[1:], None, RUN)
     ok = read_round(round_, 0, "77\n")
     assert ok.submitted == ((1, Submitted(job_id="77", cluster=None)),) and ok.error is None
     assert read_round(round_, 1, "").failed == 1

@@ -39,12 +39,35 @@ def show_job_argv(plan: Plan, job_id: str) -> tuple[str, ...]:
     return as_runner(plan.transport, ("scontrol", "-o", "show", "job", job_id))
 
 
-def lookup_by_name_argv(plan: Plan, job_indices: Sequence[int]) -> tuple[str, ...]:
-    """One squeue call finding the user's jobs of this plan by their unique names."""
-    names = ",".join(plan.jobs[i].name for i in job_indices)
+def sbatch_words(plan: Plan, job: int, run: str) -> tuple[str, ...]:
+    """The sbatch command of one job in one run: the plan's submit step (`sbatch
+    --parsable SCRIPT`) with the run's name for the job (`--job-name`, which overrides
+    the script's #SBATCH line), so that squeue by name finds only this run's job."""
+    name = layout.run_job_name(plan.jobs[job].name, run)
+    return ("sbatch", "--parsable", f"--job-name={name}", plan.jobs[job].script_path)
+
+
+def sbatch_argv(plan: Plan, job: int, run: str) -> tuple[str, ...]:
+    """sbatch_words as the user who owns the job (one sbatch per command)."""
+    return as_user(plan.transport, sbatch_words(plan, job, run))
+
+
+def lookup_by_name_argv(plan: Plan, job_indices: Sequence[int], run: str) -> tuple[str, ...]:
+    """One squeue call finding the user's jobs of this plan by this run's names of them."""
+    names = ",".join(layout.run_job_name(plan.jobs[i].name, run) for i in job_indices)
     return as_runner(plan.transport, (
         "squeue", "--noheader", "--states=all", f"--user={plan.transport.user}",
         f"--name={names}", f"--format={SQUEUE_FORMAT}",
+    ))  # fmt: skip
+
+
+def user_jobs_argv(plan: Plan) -> tuple[str, ...]:
+    """One squeue call listing every job of the user Slurm knows: jobs of this plan
+    from any run are among them (their names start with the plan's job names; a run's
+    id, not known here, ends them)."""
+    return as_runner(plan.transport, (
+        "squeue", "--noheader", "--states=all", f"--user={plan.transport.user}",
+        f"--format={SQUEUE_FORMAT}",
     ))  # fmt: skip
 
 

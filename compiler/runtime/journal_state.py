@@ -2,15 +2,20 @@
 
 One JSON object per line, appended and fsync'd:
 
-    {"event": "header", "format": "slurmplan-journal/1", "plan_id": "...", "name": "..."}
-    {"event": "intent", "job": 3, "name": "hello.0123abcd.3"}      before its sbatch
-    {"event": "submitted", "job": 3, "job_id": "1234", "how": "sbatch"|"found"}
-    {"event": "ran", "job": 3}            Slurm forgot it, but its stdout shows it ran
+    {"event": "header", "format": "slurmplan-journal/2", "plan_id": "...", "name": "...",
+     "run": "5f2a9c1e"}
+    {"event": "intent", "job": 3, "name": "hello.0123abcd.3.5f2a9c1e"}   before its sbatch
+    {"event": "submitted", "job": 3, "job_id": "1234", "how": "sbatch"|"found"|"started"}
     {"event": "refused", "job": 3}        sbatch failed for good: it was not submitted
     {"event": "cancelled", "job_ids": ["1234", ...]}
 
-A job with an "intent" and nothing after it was cut off: it may or may not have
-reached Slurm, so it is looked up by name before it is ever submitted again.
+One journal is one run of the plan: the header's `run` (8 hex digits, random) is in
+the name each of its jobs gets in Slurm (layout.run_job_name), so nothing queued or
+written by another run of the same plan is taken for this run's.  A job with an
+"intent" and nothing after it was cut off: it may or may not have reached Slurm, so
+it is looked up by this run's name (how "found"), or, once Slurm forgot it, by the
+start line its script printed to its stdout (how "started"), before it is ever
+submitted again.
 A last line without its newline was cut off mid-write and is ignored.
 
 A journal file is untrusted input: every complete line is checked (ASCII, one JSON
@@ -28,22 +33,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.errors import SlurmplanError
+from compiler.layout import run_job_name
 
-JOURNAL_FORMAT = "slurmplan-journal/1"
+JOURNAL_FORMAT = "slurmplan-journal/2"
 
 Event = dict[str, Any]
 
 # The fields of each event, in the order they are checked ("event" comes first).
 FIELDS: Mapping[str, tuple[str, ...]] = {
-    "header": ("format", "plan_id", "name"),
+    "header": ("format", "plan_id", "name", "run"),
     "intent": ("job", "name"),
     "submitted": ("job", "job_id", "how"),
-    "ran": ("job",),
     "refused": ("job",),
     "cancelled": ("job_ids",),
 }
-HOWS = ("sbatch", "found")
+HOWS = ("sbatch", "found", "started")
 _PLAN_ID = re.compile(r"[0-9a-f]{16}")
+_RUN = re.compile(r"[0-9a-f]{8}")
 _JOB_ID_FORM = "a Slurm job id, a string of ASCII digits 0-9"
 
 
@@ -54,16 +60,16 @@ class JournalError(SlurmplanError, ValueError):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalState:
     plan_id: str | None = None
+    run: str | None = None  # this run's id, from the header
     submitted: Mapping[int, str] = field(default_factory=dict)  # job index -> Slurm job id
-    ran: frozenset[int] = frozenset()  # ran, but Slurm no longer knows its id
     cut_off: frozenset[int] = frozenset()  # intent without an outcome
     refused: frozenset[int] = frozenset()  # sbatch refused it for good; not tried since
     cancelled: bool = False
     events: int = 0
 
     def is_done(self, job: int) -> bool:
-        """The job reached Slurm (its id is known, or its output shows it ran)."""
-        return job in self.submitted or job in self.ran
+        """The job reached Slurm in this run (its id is known)."""
+        return job in self.submitted
 
     @property
     def job_ids(self) -> tuple[str, ...]:
@@ -71,8 +77,16 @@ class JournalState:
         return tuple(self.submitted[j] for j in sorted(self.submitted))
 
 
-def header_event(plan_id: str, name: str) -> Event:
-    return {"event": "header", "format": JOURNAL_FORMAT, "plan_id": plan_id, "name": name}
+def header_event(plan_id: str, name: str, run: str) -> Event:
+    return {
+        "event": "header", "format": JOURNAL_FORMAT, "plan_id": plan_id, "name": name,
+        "run": run,
+    }  # fmt: skip
+
+
+def is_run_id(value: object) -> bool:
+    """A run's id as the header holds it: 8 lowercase hex digits."""
+    return isinstance(value, str) and _RUN.fullmatch(value) is not None
 
 
 def intent_event(job: int, name: str) -> Event:
@@ -81,10 +95,6 @@ def intent_event(job: int, name: str) -> Event:
 
 def submitted_event(job: int, job_id: str, how: str) -> Event:
     return {"event": "submitted", "job": job, "job_id": job_id, "how": how}
-
-
-def ran_event(job: int) -> Event:
-    return {"event": "ran", "job": job}
 
 
 def refused_event(job: int) -> Event:
@@ -200,6 +210,7 @@ def check_event(event: Event, where: str, job_names: Sequence[str] | None = None
         raise JournalError(  # another version: its other fields may mean other things
             f"{where}'format' must be {json_words(JOURNAL_FORMAT)} "
             f"(got {json_words(event['format'])})"
+            + (_OLDER_FORMAT if event["format"] in _OLDER_FORMATS else "")
         )
     for name in fields:
         if name not in event:
@@ -216,6 +227,12 @@ def check_event(event: Event, where: str, job_names: Sequence[str] | None = None
 
 
 _Names = Sequence[str] | None
+_OLDER_FORMATS = ("slurmplan-journal/1",)
+_OLDER_FORMAT = (
+    ": it was written by an older slurmplan, before runs had an id of their own; "
+    "finish that run with the version that wrote it, or start a new run with another "
+    "--journal (submit refuses while jobs of the plan are still queued)"
+)
 
 
 def _must(name: str, form: str, value: object) -> str:
@@ -236,12 +253,13 @@ def _name(value: object, event: Event, names: _Names) -> str | None:
     if event["event"] == "header":
         ok = isinstance(value, str) and value != ""
         return None if ok else _must("name", "the plan's name, a non-empty string", value)
-    if not isinstance(value, str):
-        return _must("name", "the job's name, a string", value)
-    job = event["job"]  # checked before the name
-    if names is not None and value != names[job]:
-        return _must("name", f"{json_words(names[job])}, the name of job {job} of this plan", value)
+    if not isinstance(value, str):  # which name is checked with the header's run (_Folder)
+        return _must("name", "the job's name in Slurm, a string", value)
     return None
+
+
+def _run(value: object, event: Event, names: _Names) -> str | None:
+    return None if is_run_id(value) else _must("run", "a run id, 8 lowercase hex digits", value)
 
 
 def _job(value: object, event: Event, names: _Names) -> str | None:
@@ -277,18 +295,21 @@ def _job_ids(value: object, event: Event, names: _Names) -> str | None:
     return None
 
 
-_FORMS = {"format": _format, "plan_id": _plan_id, "name": _name, "job": _job,
+_FORMS = {"format": _format, "plan_id": _plan_id, "name": _name, "run": _run, "job": _job,
           "job_id": _job_id, "how": _how, "job_ids": _job_ids}  # fmt: skip
 
 
 class _Folder:
     """The state of a journal, line by line; each line checked against those before it."""
 
-    def __init__(self, start: JournalState, path: str, plan_id: str | None) -> None:
-        self.path, self.expected_plan = path, plan_id
+    def __init__(
+        self, start: JournalState, path: str, plan_id: str | None, job_names: _Names = None
+    ) -> None:
+        self.path, self.expected_plan, self.job_names = path, plan_id, job_names
         self.plan_id, self.cancelled, self.count = start.plan_id, start.cancelled, start.events
+        self.run = start.run
         self.submitted = dict(start.submitted)
-        self.ran, self.cut_off = set(start.ran), set(start.cut_off)
+        self.cut_off = set(start.cut_off)
         self.refused = set(start.refused)
 
     def add(self, event: Event, where: str) -> None:
@@ -306,7 +327,12 @@ class _Folder:
                     f"{where}'plan_id' must be {json_words(self.plan_id)}, the plan of the header "
                     f"before, as a journal holds one plan's lines (got {json_words(plan_id)})"
                 )
-            self.plan_id = plan_id
+            if self.run is not None and event["run"] != self.run:
+                raise JournalError(
+                    f"{where}'run' must be {json_words(self.run)}, the run of the header "
+                    f"before, as a journal holds one run (got {json_words(event['run'])})"
+                )
+            self.plan_id, self.run = plan_id, event["run"]
             return
         if self.plan_id is None:
             raise JournalError(
@@ -319,24 +345,34 @@ class _Folder:
         job: int = event["job"]
         self.refused.discard(job)  # any later line about the job means it was tried again
         if kind == "intent":
-            if job not in self.submitted and job not in self.ran:
+            self._check_name(event, where)
+            if job not in self.submitted:
                 self.cut_off.add(job)
         elif kind == "submitted":
             self.submitted[job] = event["job_id"]
             self.cut_off.discard(job)
-        elif kind == "ran":
-            self.ran.add(job)
-            self.cut_off.discard(job)
         else:  # refused
             self.cut_off.discard(job)
-            if job not in self.submitted and job not in self.ran:
+            if job not in self.submitted:
                 self.refused.add(job)
+
+    def _check_name(self, event: Event, where: str) -> None:
+        """An intent names the job as this run submits it (the plan's name and the run)."""
+        if self.job_names is None or self.run is None:
+            return
+        job: int = event["job"]
+        expected = run_job_name(self.job_names[job], self.run)
+        if event["name"] != expected:
+            raise JournalError(
+                f"{where}'name' must be {json_words(expected)}, the name of job {job} of "
+                f"this plan in this run (got {json_words(event['name'])})"
+            )
 
     def state(self) -> JournalState:
         return JournalState(
             plan_id=self.plan_id,
+            run=self.run,
             submitted=self.submitted,
-            ran=frozenset(self.ran),
             cut_off=frozenset(self.cut_off),
             refused=frozenset(self.refused),
             cancelled=self.cancelled,
@@ -364,10 +400,11 @@ def read(
     """The state of a whole journal file's bytes; `path` names it in messages.
 
     With `plan_id` and `job_names` (the plan's, by index), a header of another plan,
-    a job index beyond the plan and an intent naming another job are refused too.
+    a job index beyond the plan and an intent naming another job (or another run's
+    name of it) are refused too.
     """
     end = complete_end(data)
-    folder = _Folder(JournalState(), path, plan_id)
+    folder = _Folder(JournalState(), path, plan_id, job_names)
     for number, raw in enumerate(data[:end].split(b"\n")[:-1], start=1):
         where = f"{path}: line {number}: "
         if not raw.isascii():

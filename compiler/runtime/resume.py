@@ -8,14 +8,14 @@ off between their intent and their id are looked up before anything else.
 
 from __future__ import annotations
 
-import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
+from compiler.layout import run_job_name
 from compiler.plan import MkdirStep, Plan, Step, SubmitStep, UploadStep, WriteStep
-from compiler.runtime.journal_state import JournalState
-from compiler.slurm.parsers import QueuedJob
+from compiler.runtime.journal_state import JournalState, is_run_id
+from compiler.slurm.parsers import JobStart, QueuedJob
 from compiler.transport import TransportKind
 
 
@@ -75,50 +75,58 @@ def step_umask(plan: Plan, step: Step) -> int | None:
 class CutOffTrace:
     """The fate of jobs whose submission was cut off."""
 
-    found: dict[int, str]  # job index -> job id: Slurm knows it, never resubmit
-    ran: frozenset[int]  # Slurm forgot it but its stdout file exists: it ran
-    resubmit: frozenset[int]  # no trace anywhere: it never reached Slurm
+    found: dict[int, str]  # job index -> job id: squeue knows this run's job: never resubmit
+    started: dict[int, str]  # Slurm forgot it, but its stdout's start line names this run
+    resubmit: frozenset[int]  # no trace of this run's job anywhere: it never reached Slurm
     duplicates: dict[int, tuple[str, ...]]  # several jobs of one name (should not happen)
+
+
+def _ids_by_name(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Job ids by name, each name's ids distinct and in numeric order."""
+    out: dict[str, set[str]] = {}
+    for name, job_id in pairs:
+        out.setdefault(name, set()).add(job_id)
+    return {name: sorted(ids, key=int) for name, ids in out.items()}
+
+
+def not_in_squeue(
+    plan: Plan, run: str, jobs: Iterable[int], rows: Sequence[QueuedJob]
+) -> tuple[int, ...]:
+    """Of `jobs`, those squeue showed no job of this run's name for: their stdout
+    files are read for a start line (Slurm may have forgotten a job that ran)."""
+    names = {row.name for row in rows}
+    return tuple(j for j in jobs if run_job_name(plan.jobs[j].name, run) not in names)
 
 
 def trace_cut_off(
     plan: Plan,
+    run: str,
     jobs: Iterable[int],
     rows: Sequence[QueuedJob],
-    workdir_names: Iterable[str] | None,
+    starts: Sequence[JobStart] = (),
 ) -> CutOffTrace:
-    """Decide, from squeue's rows for the jobs' names and `ls` of the workdir (None
-    when the workdir does not exist), which cut-off jobs reached Slurm."""
-    by_name: dict[str, list[str]] = {}
-    for row in rows:
-        by_name.setdefault(row.name, []).append(row.job_id)
-    listed = set(workdir_names or ())
+    """Decide which cut-off jobs of run `run` reached Slurm, from squeue's rows for this
+    run's names of them and the start lines read from their stdout files: only a job
+    of this run's name counts (another run of the same plan writes the same files)."""
+    queued_ids = _ids_by_name((row.name, row.job_id) for row in rows)
+    started_ids = _ids_by_name((s.name, s.job_id) for s in starts)
     found: dict[int, str] = {}
+    started: dict[int, str] = {}
     duplicates: dict[int, tuple[str, ...]] = {}
-    ran: set[int] = set()
     resubmit: set[int] = set()
     for index in jobs:
-        job = plan.jobs[index]
-        ids = sorted(set(by_name.get(job.name, ())), key=int)
-        if ids:
-            found[index] = ids[0]
-            if len(ids) > 1:
-                duplicates[index] = tuple(ids)
-        elif _output_exists(plan, job.stdout, listed):
-            ran.add(index)
-        else:
+        name = run_job_name(plan.jobs[index].name, run)
+        queued, seen = queued_ids.get(name, []), started_ids.get(name, [])
+        ids, into = (queued, found) if queued else (seen, started)
+        if not ids:
             resubmit.add(index)
+            continue
+        into[index] = ids[0]
+        if len(ids) > 1:
+            duplicates[index] = tuple(ids)
     return CutOffTrace(
-        found=found, ran=frozenset(ran), resubmit=frozenset(resubmit), duplicates=duplicates
+        found=found, started=started, resubmit=frozenset(resubmit), duplicates=duplicates
     )
-
-
-def _output_exists(plan: Plan, stdout: str, listed: set[str]) -> bool:
-    # Slurm creates the job's stdout file when the job starts.  Only a plain file
-    # directly in the workdir can be checked with one `ls` of it.
-    if posixpath.dirname(stdout) != plan.workdir or "%" in stdout:
-        return False
-    return posixpath.basename(stdout) in listed
 
 
 def missing_directory(exit_code: int | None, stderr: str) -> bool:
@@ -177,30 +185,50 @@ class StrayJob:
     name: str
     job_id: str
     state: str
+    run: str  # the run that submitted it
 
 
-def stray_jobs(plan: Plan, jobs: Iterable[int], rows: Sequence[QueuedJob]) -> tuple[StrayJob, ...]:
-    """Of squeue's rows for `jobs`' names, those that block a new submission: a job
-    still pending or running (not terminal).  A finished job of an earlier run does
-    not block (re-running a finished plan is allowed).  In job order, then id order."""
+def run_of(index_of: Mapping[str, int], name: str) -> tuple[int, str] | None:
+    """(job index, run id) of a Slurm job name that some run gave one of the jobs in
+    `index_of` (plan job name -> index; layout.run_job_name), None for any other name."""
+    base, dot, run = name.rpartition(".")
+    if not dot or not is_run_id(run):
+        return None
+    index = index_of.get(base)
+    return None if index is None else (index, run)
+
+
+def stray_jobs(
+    plan: Plan, state: JournalState, jobs: Iterable[int], rows: Sequence[QueuedJob]
+) -> tuple[StrayJob, ...]:
+    """Of squeue's rows of the user's jobs, those that block a new submission of `jobs`:
+    a job of this plan (from any run) still pending or running (not terminal) that the
+    journal does not record.  A finished job of an earlier run does not block
+    (re-running a finished plan is allowed).  In job order, then id order."""
     index_of = {plan.jobs[j].name: j for j in jobs}
-    strays = [
-        StrayJob(index_of[row.name], row.name, row.job_id, row.state.value)
-        for row in rows
-        if row.name in index_of and not row.state.terminal
-    ]
+    known = set(state.submitted.values())
+    strays: list[StrayJob] = []
+    for row in rows:
+        of = run_of(index_of, row.name)
+        if of is None or row.state.terminal or row.job_id in known:
+            continue
+        strays.append(StrayJob(of[0], row.name, row.job_id, row.state.value, of[1]))
     return tuple(sorted(set(strays), key=lambda s: (s.job, int(s.job_id))))
 
 
 def stray_message(journal_path: str, strays: Sequence[StrayJob]) -> str:
     """Why submit stops before submitting anything, and the two ways on."""
     ids = " ".join(s.job_id for s in strays)
-    rows = "\n".join(f"  job {s.job} ({s.name}): {s.job_id} {s.state}" for s in strays)
+    rows = "\n".join(
+        f"  job {s.job} ({s.name}): {s.job_id} {s.state}, of run {s.run}" for s in strays
+    )
+    runs = ", ".join(sorted({s.run for s in strays}))
     return (
         f"{len(strays)} job(s) of this plan are still queued or running in Slurm, but the "
-        f"journal {journal_path} does not record them (was it deleted, emptied or cut "
-        f"short?); submitting nothing, so that no job runs twice:\n{rows}\n"
+        f"journal {journal_path} does not record them (they belong to run {runs}: was "
+        f"its journal deleted, emptied or cut short, or is that run still going?); "
+        f"submitting nothing, so that no job runs twice:\n{rows}\n"
         f"Either cancel them (`slurmplan cancel` with the journal that recorded them, or "
         f"`scancel {ids}`) and submit again, or resume with the journal that recorded "
-        f"them (`slurmplan submit PLAN --journal THAT_JOURNAL`)."
+        f"them (`slurmplan submit PLAN --journal THAT_JOURNAL`; its header names run {runs})."
     )

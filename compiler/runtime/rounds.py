@@ -1,11 +1,12 @@
 """Submitting jobs in rounds: which jobs go in one command, that command, and its answer.
 
-Locally and through sudo each sbatch is its own command (sudo may run nothing
+Each job is submitted with its run's name (commands.sbatch_words).  Locally and
+through sudo each sbatch is its own command (sudo may run nothing
 but sbatch itself).  Over ssh every command costs a network round trip, several
 times the cost of an sbatch, so one remote command submits a run of jobs in
 order, through `sh -c` whatever the user's login shell:
 
-    sbatch --parsable /w/job-000003.sbatch && echo :3 && sbatch --parsable ... && echo :4
+    sbatch --parsable --job-name=N.3.RUN /w/job-000003.sbatch && echo :3 && sbatch ... && echo :4
 
 After each job's sbatch output comes a line `:<job index>`; the chain stops at
 the first sbatch that fails.  `submit` journals every job's intent before the command
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compiler.plan import Plan, SubmitStep
-from compiler.runtime.commands import ARGV_CHUNK_CHARS
+from compiler.runtime.commands import ARGV_CHUNK_CHARS, sbatch_argv, sbatch_words
 from compiler.runtime.retry import SSH_FAILED, Verdict
 from compiler.slurm.parsers import ParseError, Submitted, parse_sbatch_parsable
 from compiler.transport import TransportKind, as_user
@@ -38,29 +39,30 @@ class SubmitRound:
     numbered: bool  # each job's sbatch output is followed by a line `:<job>`
 
 
-def _chained(plan: Plan, jobs: Sequence[int]) -> tuple[str, ...]:
+def _chained(plan: Plan, jobs: Sequence[int], run: str) -> tuple[str, ...]:
     chain = " && ".join(
-        f"{shlex.join(('sbatch', '--parsable', plan.jobs[job].script_path))} && echo :{job}"
-        for job in jobs
+        f"{shlex.join(sbatch_words(plan, job, run))} && echo :{job}" for job in jobs
     )
     return as_user(plan.transport, ("sh", "-c", chain))
 
 
-def next_round(plan: Plan, steps: Sequence[SubmitStep], room: int | None) -> SubmitRound:
-    """The next round: the first of `steps` (those left to submit, in order) and,
-    over ssh, the ones after it that fit, at most `room` jobs (None: no limit).
+def next_round(plan: Plan, steps: Sequence[SubmitStep], room: int | None, run: str) -> SubmitRound:
+    """The next round of run `run`: the first of `steps` (those left to submit, in
+    order) and, over ssh, the ones after it that fit, at most `room` jobs (None: no
+    limit).
     """
     if not steps or (room is not None and room < 1):
         raise ValueError("a submit round needs at least one step and room for one job")
     if plan.transport.kind is not TransportKind.SSH:
-        return SubmitRound(jobs=(steps[0].job,), argv=steps[0].argv, numbered=False)
+        job = steps[0].job
+        return SubmitRound(jobs=(job,), argv=sbatch_argv(plan, job, run), numbered=False)
     limit = SSH_ROUND_JOBS if room is None else min(room, SSH_ROUND_JOBS)
     jobs = [steps[0].job]
     for step in steps[1:limit]:  # the remote command is one argument: keep it short
-        if len(_chained(plan, [*jobs, step.job])[-1]) > ARGV_CHUNK_CHARS:
+        if len(_chained(plan, [*jobs, step.job], run)[-1]) > ARGV_CHUNK_CHARS:
             break
         jobs.append(step.job)
-    return SubmitRound(jobs=tuple(jobs), argv=_chained(plan, jobs), numbered=True)
+    return SubmitRound(jobs=tuple(jobs), argv=_chained(plan, jobs, run), numbered=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

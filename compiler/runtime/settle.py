@@ -10,7 +10,11 @@ about it (to_confirm); a state it shows is the job's state (settled if terminal)
 and a job it forgot too was killed before its script ended (cancelled, timed
 out, node failure) and then forgotten: LOST.  A job sbatch refused for good (the
 journal says "refused") is REFUSED, and settled: it has no id to ask about.  Tasks
-get their exit codes from the lane status files.
+get their exit codes and times from the lane status files.
+
+Every run of a plan writes the same files, so a done marker or a lane status line
+counts only when it names the Slurm job id the journal holds for the job
+(this_runs_markers, task_records): what an earlier run left is never this run's.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from dataclasses import dataclass
 from compiler.plan import Plan
 from compiler.runtime.commands import task_outputs
 from compiler.runtime.journal_state import JournalState
-from compiler.slurm.parsers import DoneMarker, QueuedJob
+from compiler.slurm.parsers import DoneMarker, LaneEntry, QueuedJob
+from compiler.slurm.signals import signal_name
 from compiler.slurm.states import RunState, SlurmState
 
 NOT_SUBMITTED = RunState.NOT_SUBMITTED
@@ -63,12 +68,32 @@ class TaskResult:
     state: RunState
     stdout: str
     stderr: str
+    started: int | None = None  # epoch seconds, from its lane status line
+    ended: int | None = None
+
+    @property
+    def seconds(self) -> int | None:
+        """How long the task ran (None: it has no status line)."""
+        if self.started is None or self.ended is None:
+            return None
+        return max(0, self.ended - self.started)
+
+    @property
+    def signal(self) -> str | None:
+        """The signal that killed the task, by the shell's exit code 128 + n (None: none)."""
+        if self.exit_code is None or not killed_by_signal(self.exit_code):
+            return None
+        return signal_name(self.exit_code - 128)
 
     def to_json(self) -> dict[str, object]:
         return {
             "exit_code": self.exit_code,
+            "signal": self.signal,
             "state": self.state,
             "job_id": self.job_id,
+            "started": self.started,
+            "ended": self.ended,
+            "seconds": self.seconds,
             "stdout": self.stdout,
             "stderr": self.stderr,
         }
@@ -136,19 +161,19 @@ def job_views(
         if previous is not None and previous.settled:
             views.append(previous)
             continue
-        marker = markers.get(job.index)
         job_id = state.submitted.get(job.index)
+        marker = markers.get(job.index)
+        if marker is not None and marker.job_id != job_id:
+            marker = None  # an earlier run's: it says nothing about this run's job
         if job_id is None and job.index in state.refused:
             job_state, settled = REFUSED, True
-        elif job_id is None and job.index not in state.ran:
+        elif job_id is None:
             job_state, settled = NOT_SUBMITTED, False
         elif job_id is not None and job_id in by_id:
             slurm_state = by_id[job_id].state
             job_state, settled = RunState.of(slurm_state), slurm_state.terminal
         elif marker is not None:
             job_state, settled = (SUCCEEDED if marker.succeeded else RunState.FAILED), True
-        elif job_id is None:  # ran unseen (found forgotten with its output), no marker
-            job_state, settled = LOST, True
         elif job_id in confirmed:
             job_state, settled = confirmed_state(confirmed[job_id])
         else:  # squeue's silence alone: not proof that it ended
@@ -179,15 +204,23 @@ def markers_wanted(
     polled: Iterable[str],
     skip: Iterable[int] = (),
 ) -> tuple[int, ...]:
-    """Jobs whose done marker is worth reading now: those squeue shows ended, those it
-    was asked about but no longer knows (the marker decides how they ended), and those
-    that ran unseen.  Jobs in `skip` (marker read, or settled before) are left out."""
+    """Jobs whose done marker is worth reading now: those squeue shows ended, and those
+    it was asked about but no longer knows (the marker decides how they ended).  Jobs
+    in `skip` (this run's marker read, or settled before) are left out."""
     seen = {row.job_id: row for row in rows}
     asked = set(polled)
     index_of = {job_id: job for job, job_id in state.submitted.items()}
     gone = {j for j, i in state.submitted.items() if i in asked and i not in seen}
     ended = {index_of[i] for i, row in seen.items() if i in index_of and row.state.terminal}
-    return tuple(sorted((gone | ended | state.ran) - set(skip)))
+    return tuple(sorted((gone | ended) - set(skip)))
+
+
+def this_runs_markers(state: JournalState, markers: Iterable[DoneMarker]) -> dict[int, DoneMarker]:
+    """The done markers written by the Slurm job the journal holds for their job; one
+    an earlier run left (another job id) says nothing about this run."""
+    return {
+        m.job: m for m in markers if m.job in state.submitted and state.submitted[m.job] == m.job_id
+    }
 
 
 def lane_files_present(plan: Plan, listed: Iterable[str], jobs: Iterable[int]) -> tuple[str, ...]:
@@ -211,6 +244,12 @@ def done_files_present(plan: Plan, listed: Iterable[str], jobs: Iterable[int]) -
     return tuple(
         plan.jobs[j].done_path for j in jobs if _listed(plan, plan.jobs[j].done_path, names)
     )
+
+
+def stdout_files_present(plan: Plan, listed: Iterable[str], jobs: Iterable[int]) -> tuple[str, ...]:
+    """The jobs' own stdout files that `ls` of the workdir showed (absolute paths)."""
+    names = set(listed)
+    return tuple(plan.jobs[j].stdout for j in jobs if _listed(plan, plan.jobs[j].stdout, names))
 
 
 def _listed(plan: Plan, path: str, listed: set[str]) -> bool:
@@ -245,13 +284,15 @@ def task_state(view: JobView, exit_code: int | None) -> RunState:
 
 
 def task_results(
-    plan: Plan, views: Sequence[JobView], exit_codes: Mapping[str, int]
+    plan: Plan, views: Sequence[JobView], records: Mapping[str, LaneEntry]
 ) -> dict[str, TaskResult]:
-    """Per task: its exit code from the lane status files and its state (task_state)."""
+    """Per task: its exit code and times from its lane status line (task_records) and
+    its state (task_state)."""
     out: dict[str, TaskResult] = {}
     for job, view in zip(plan.jobs, views, strict=True):
         for task_id in job.tasks:
-            code = exit_codes.get(task_id)
+            entry = records.get(task_id)
+            code = entry.exit_code if entry is not None else None
             stdout, stderr = task_outputs(plan, task_id)
             out[task_id] = TaskResult(
                 task_id=task_id,
@@ -261,13 +302,25 @@ def task_results(
                 state=task_state(view, code),
                 stdout=stdout,
                 stderr=stderr,
+                started=entry.started if entry is not None else None,
+                ended=entry.ended if entry is not None else None,
             )
     return out
 
 
-def exit_codes_by_task(entries: Iterable[tuple[str, int]]) -> dict[str, int]:
-    """Lane status entries as a map (a later line for a task wins: a requeued job reran it)."""
-    return dict(entries)
+def task_records(
+    plan: Plan, state: JournalState, entries: Iterable[LaneEntry], jobs: Iterable[int]
+) -> dict[str, LaneEntry]:
+    """Each task's lane status line among `entries` (read from the lane files of `jobs`),
+    counting only lines that name the Slurm job id the journal holds for the task's
+    job: an earlier run's line is not this run's.  A later line for a task wins (a
+    requeued job ran it again)."""
+    job_id_of: dict[str, str] = {}
+    for j in jobs:
+        job_id = state.submitted.get(j)
+        if job_id is not None:
+            job_id_of.update(dict.fromkeys(plan.jobs[j].tasks, job_id))
+    return {e.task_id: e for e in entries if job_id_of.get(e.task_id) == e.job_id}
 
 
 def all_settled(views: Iterable[JobView]) -> bool:

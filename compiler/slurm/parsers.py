@@ -91,33 +91,57 @@ def parse_scontrol_job(stdout: str, job_id: str) -> SlurmState:
 
 
 _TASK_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_LANE_LINE = re.compile(r"(\S+) ([0-9]{1,3}) ([0-9]{1,20}) ([0-9]{1,20}) ([0-9]{1,20})")
+_LANE_FORM = "'<task id> <exit code> <slurm job id> <start> <end>'"
 
 
-def parse_lane_status(text: str) -> tuple[tuple[str, int], ...]:
-    """(task id, exit code) per line `<id> <code>` of a lane status file (or several, concatenated).
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaneEntry:
+    """One line of a lane status file: a task that ran to its end in job `job_id`."""
+
+    task_id: str
+    exit_code: int
+    job_id: str
+    started: int  # epoch seconds
+    ended: int
+
+
+def parse_lane_status(text: str) -> tuple[LaneEntry, ...]:
+    """Each line `<id> <code> <slurm job id> <start> <end>` of a lane status file (or
+    of several, concatenated).
 
     A last line without its newline is a write cut off mid-way; it is ignored.
     """
-    out: list[tuple[str, int]] = []
+    out: list[LaneEntry] = []
     lines = text.split("\n")
     for line in lines[:-1]:  # the part after the last newline is incomplete (or empty)
         if not line:
             continue
-        task_id, _, code = line.partition(" ")
-        if _TASK_ID.fullmatch(task_id) is None or re.fullmatch(r"[0-9]{1,3}", code) is None:
-            raise ParseError(
-                f"unexpected lane status line {line!r} (expected '<task id> <exit code>')"
+        match = _LANE_LINE.fullmatch(line)
+        if match is None or _TASK_ID.fullmatch(match.group(1)) is None:
+            raise ParseError(f"unexpected lane status line {line!r} (expected {_LANE_FORM})")
+        task_id, code, job_id, started, ended = match.groups()
+        out.append(
+            LaneEntry(
+                task_id=task_id,
+                exit_code=int(code),
+                job_id=job_id,
+                started=int(started),
+                ended=int(ended),
             )
-        out.append((task_id, int(code)))
+        )
     return tuple(out)
 
 
-_DONE = re.compile(r"slurmplan-done job=([0-9]+) tasks=([0-9]+) failed=(-?[0-9]+)")
+_DONE = re.compile(
+    r"slurmplan-done job=([0-9]+) slurm_job=([0-9]{1,20}) tasks=([0-9]+) failed=(-?[0-9]+)"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoneMarker:
     job: int
+    job_id: str  # the Slurm job that wrote it
     tasks: int
     failed: int
 
@@ -127,7 +151,8 @@ class DoneMarker:
 
 
 def parse_done_markers(text: str) -> tuple[DoneMarker, ...]:
-    """Every `slurmplan-done job=J tasks=N failed=K` line (markers may be concatenated)."""
+    """Every `slurmplan-done job=J slurm_job=ID tasks=N failed=K` line (markers may be
+    concatenated)."""
     out: list[DoneMarker] = []
     for line in text.splitlines():
         if not line.strip():
@@ -136,8 +161,33 @@ def parse_done_markers(text: str) -> tuple[DoneMarker, ...]:
         if match is None:
             raise ParseError(
                 f"unexpected done marker line {line!r} "
-                "(expected 'slurmplan-done job=<J> tasks=<N> failed=<K>')"
+                "(expected 'slurmplan-done job=<J> slurm_job=<ID> tasks=<N> failed=<K>')"
             )
-        job, tasks, failed = (int(g) for g in match.groups())
-        out.append(DoneMarker(job=job, tasks=tasks, failed=failed))
+        job, job_id, tasks, failed = match.groups()
+        out.append(DoneMarker(job=int(job), job_id=job_id, tasks=int(tasks), failed=int(failed)))
+    return tuple(out)
+
+
+_START = re.compile(r"slurmplan-start job=([0-9]+) slurm_job=([0-9]{1,20}) name=(\S+)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStart:
+    """The line a job's script prints first to the job's stdout: which Slurm job, of
+    which name (the name carries the run), started the plan's job `job`."""
+
+    job: int
+    job_id: str
+    name: str
+
+
+def parse_start_lines(text: str) -> tuple[JobStart, ...]:
+    """Every `slurmplan-start job=J slurm_job=ID name=NAME` line of jobs' stdout files
+    (concatenated); any other line is the job's own output and is skipped."""
+    out: list[JobStart] = []
+    for line in text.splitlines():
+        match = _START.fullmatch(line.strip())
+        if match is not None:
+            job, job_id, name = match.groups()
+            out.append(JobStart(job=int(job), job_id=job_id, name=name))
     return tuple(out)

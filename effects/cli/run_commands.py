@@ -30,7 +30,7 @@ from effects.cli.progress import Progress
 from effects.cli.tables import table_text
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Executor, prepare_transport
-from effects.journal import default_path
+from effects.journal import default_path, read_state
 from effects.observe import NotSubmitted, Observer, describe, wait
 from effects.submit import submit
 
@@ -130,7 +130,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
     observer = Observer(plan, _journal(args), _executor(args, _stderr))
     views = observer.observe()
     if args.json:
-        out = {"plan_id": plan.plan_id, "jobs": [_view_json(v) for v in views]}
+        out = {
+            "plan_id": plan.plan_id,
+            "run": read_state(observer.journal_path, plan).run,
+            "jobs": [_view_json(v) for v in views],
+        }
         print(json.dumps(out, indent=2))
         return EXIT_OK
     rows = [
@@ -163,6 +167,8 @@ def _failure_line(result: TaskResult) -> str:
     if result.state == RunState.REFUSED:
         return f"task {result.task_id}: REFUSED (sbatch refused job {result.job} for good)"
     code = "" if result.exit_code is None else f", exit code {result.exit_code}"
+    if result.signal is not None:
+        code += f", killed by {result.signal}"
     return (
         f"task {result.task_id}: {result.state}{code} "
         f"(job {result.job_id or '?'}; stderr {result.stderr})"
@@ -179,7 +185,10 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 def _result_row(result: TaskResult) -> list[str]:
     code = "-" if result.exit_code is None else str(result.exit_code)
-    return [result.task_id, result.job_id or "-", result.state, code, result.stdout]
+    if result.signal is not None:
+        code += f" {result.signal}"
+    seconds = "-" if result.seconds is None else str(result.seconds)
+    return [result.task_id, result.job_id or "-", result.state, code, seconds, result.stdout]
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
@@ -188,11 +197,15 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     observer.observe()
     results = observer.results()
     if args.json:
-        out = {"tasks": {task_id: r.to_json() for task_id, r in results.items()}}
+        out = {
+            "run": read_state(observer.journal_path, plan).run,
+            "tasks": {task_id: r.to_json() for task_id, r in results.items()},
+        }
         print(json.dumps(out, indent=2))
         return EXIT_OK
     rows = [_result_row(r) for r in results.values()]
-    sys.stdout.write(table_text([["TASK", "JOB_ID", "STATE", "EXIT", "STDOUT"], *rows]))
+    header = ["TASK", "JOB_ID", "STATE", "EXIT", "SECONDS", "STDOUT"]
+    sys.stdout.write(table_text([header, *rows]))
     return EXIT_OK
 
 
