@@ -210,6 +210,7 @@ def test_sudo_profile() -> None:
         script
     )
     assert has_line(imported.not_carried, "user: /project_dirs/1")
+    assert has_line(imported.not_carried, "profile: /:", "job folders", "jobs_dir")
 
 
 def test_ssh_profile() -> None:

@@ -638,6 +638,13 @@ def _profile(profile: Any, user: Any, resource: Any, report: _Report) -> dict[st
     out.update(_from_user(user, report))
     if kind == "slurm_ssh":
         _ssh(profile, resource, out, report)
+    else:
+        report.skip(
+            doc,
+            (),
+            "fractal puts a sudo user's job folders under <cache_dir>/<year-month>/; "
+            "slurmplan's go under 'jobs_dir' (by default <project_dir>/jobs)",
+        )
     for key, value in profile.items():
         path = (key,)
         if key in ("resource_type", "username") or (kind == "slurm_ssh" and key in _SSH_ONLY):
