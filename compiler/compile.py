@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.errors import Problems, Source, show, unencodable_strings
-from compiler.passes.batch import batch_groups
+from compiler.errors import CompileError, Problems, Source, show, unencodable_strings
+from compiler.passes.batch import Batching, batch_groups
 from compiler.passes.build import build_plan
 from compiler.passes.check import check_schemas
 from compiler.passes.nulls import task_list_top_without_nulls, without_nulls
-from compiler.passes.parse import parse_inputs
+from compiler.passes.parse import Inputs, read_inputs
 from compiler.passes.plan_id import compute_plan_id
-from compiler.passes.resolve import check_mem_per_cpu, group_tasks
+from compiler.passes.resolve import Group, check_mem_per_cpu, group_tasks
 from compiler.passes.task_scan import scan_task_list
 from compiler.plan import Plan, script_bytes
 
@@ -33,17 +33,36 @@ def compile_plan(
             tasks = cleaned
             scan = scan_task_list(tasks)
     schema_check = check_schemas(config, profile, tasks, tasks_valid=scan.valid)
-    inputs = parse_inputs(config, profile, tasks, schema_check, task_columns=scan.columns)
-    groups = group_tasks(inputs.config, inputs.tasks)
-    check_mem_per_cpu(groups, inputs.tasks)
+    inputs, problems = read_inputs(config, profile, tasks, schema_check, task_columns=scan.columns)
+    if inputs is None:
+        problems.raise_if_any()
+    assert inputs is not None
+    batched = _batched(inputs, problems)  # resources are checked beside every other problem
+    problems.raise_if_any()
+    assert batched is not None
     if tasks is task_list:
         plan_id = scan.plan_id(runner_config, user_profile)
     else:
         plan_id = compute_plan_id(runner_config, user_profile, task_list)
-    batched = batch_groups(groups, inputs.config, inputs.tasks)
     plan = build_plan(plan_id, inputs.config, inputs.profile, inputs.tasks, batched)
     _check_encodable(plan, runner_config, user_profile, task_list)
     return plan
+
+
+def _batched(inputs: Inputs, problems: Problems) -> list[tuple[Group, Batching]] | None:
+    """The groups and their batching, or None with their problems added to `problems`.
+    When `problems` has some already, the inputs may lack what was refused (a memory
+    that is not one), and the resources are checked only as far as they can be."""
+    try:
+        groups = group_tasks(inputs.config, inputs.tasks, inputs.account)
+        check_mem_per_cpu(groups, inputs.config, inputs.tasks)
+        return batch_groups(groups, inputs.config, inputs.tasks)
+    except CompileError as error:
+        problems.extend(error.problems)
+    except ValueError:  # settings.resources: a required value the parse pass refused
+        if not problems:
+            raise
+    return None
 
 
 def _check_encodable(plan: Plan, *raw: dict[str, Any]) -> None:

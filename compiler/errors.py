@@ -93,6 +93,30 @@ def _shown(value: object, pieces: list[str], size: list[int], *, depth: int) -> 
     size[0] += len(text)
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice `word` most likely misspells (a few letters off, any case), or None."""
+    best: tuple[int, str] | None = None
+    for choice in sorted(choices):
+        distance = _edit_distance(word.lower(), choice.lower())
+        if distance <= max(1, min(len(word), len(choice)) // 3) and (
+            best is None or distance < best[0]
+        ):
+            best = (distance, choice)
+    return None if best is None else best[1]
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein's: letters inserted, deleted or replaced to turn `a` into `b`."""
+    if abs(len(a) - len(b)) > 8:
+        return abs(len(a) - len(b))  # far apart either way: spare the table
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, start=1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+    return row[-1]
+
+
 class Problems:
     """A collector: passes add problems; the compiler raises them all at once."""
 

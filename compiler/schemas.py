@@ -19,7 +19,7 @@ from jsonschema import ValidationError
 from jsonschema.protocols import Validator
 
 from compiler import package_files
-from compiler.errors import Problem, Source, pointer, show
+from compiler.errors import Problem, Source, closest, pointer, show
 
 _NOT_OVERRIDABLE = frozenset({"partition", "account"})
 
@@ -122,13 +122,21 @@ def _problems_of(error: ValidationError, source: Source) -> Iterator[Problem]:
         allowed = sorted(schema.get("properties", {}))
         extras = sorted(k for k in value if k not in allowed)
         for key in extras:
-            if key in _NOT_OVERRIDABLE and path and path[-1] == "meta":
+            in_meta = bool(path) and path[-1] == "meta"
+            if key in _NOT_OVERRIDABLE and in_meta:
                 message = (
                     f"{key!r} cannot be overridden by a task list; it is set by the runner "
                     f"config (got {show(value[key])})"
                 )
+            elif key == "needs_gpu" and in_meta:  # fractal's WorkflowTask meta holds it
+                message = (
+                    "'needs_gpu' belongs at the top level of the task list, beside 'name': "
+                    f"it picks gpu_slurm_config for the whole list (got {show(value[key])})"
+                )
             else:
-                message = f"unknown key {key!r} (expected one of: {', '.join(allowed)})"
+                guess = closest(key, allowed) if isinstance(key, str) else None
+                hint = "" if guess is None else f": did you mean {guess!r}?"
+                message = f"unknown key {key!r}{hint} (expected one of: {', '.join(allowed)})"
             yield Problem(source=source, pointer=pointer(*path, key), message=message)
         return
     if kind == "required":

@@ -200,7 +200,7 @@ def test_mem_per_cpu_below_one_mib_per_cpu_is_an_error() -> None:
     with pytest.raises(CompileError) as caught:
         _compile(1, default={"cpus_per_task": 4, "mem": 3, "use_mem_per_cpu": True})
     (problem,) = caught.value.problems
-    assert problem.pointer == "/tasks/0"
+    assert (problem.source.value, problem.pointer) == ("config", "/default_slurm_config/mem")
 
 
 def test_time_per_task_scales_with_waves() -> None:
@@ -227,13 +227,13 @@ def test_batching_warnings_are_plan_data() -> None:
     ]
 
 
-def test_batching_errors_point_at_the_groups_first_task() -> None:
+def test_batching_errors_point_at_the_field_that_set_the_value() -> None:
     with pytest.raises(CompileError) as caught:
         _compile(3, default={"cpus_per_task": 40})
     (problem,) = caught.value.problems
-    assert problem.source.value == "tasks"
-    assert problem.pointer == "/tasks/0"
-    assert "max_cpus_per_job=32" in problem.message
+    assert problem.source.value == "config"
+    assert problem.pointer == "/default_slurm_config/cpus_per_task"
+    assert "max_cpus_per_job 32" in problem.message
     assert "'t0'" in problem.message
 
 
@@ -257,4 +257,7 @@ def test_one_problem_per_unbatchable_group() -> None:
     }
     with pytest.raises(CompileError) as caught:
         compile_plan(config, profile, tasks)
-    assert [p.pointer for p in caught.value.problems] == ["/tasks/1", "/tasks/2"]
+    assert [p.pointer for p in caught.value.problems] == [
+        "/tasks/1/meta/cpus_per_task",
+        "/tasks/2/meta/mem",
+    ]

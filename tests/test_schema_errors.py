@@ -216,7 +216,8 @@ def test_all_problems_of_all_three_inputs_are_raised_once() -> None:
     found = {(p.source.value, p.pointer) for p in _problems(config, profile, tasks)}
     assert found == {
         ("config", "/default_slurm_config/mem"),
-        # the schema found config's shape wrong, so its meaning is not checked further
+        # the schema found config's shape wrong; what it accepted is checked for meaning
+        ("config", "/batching_config/target_cpus_per_job"),
         ("profile", "/ssh"),
         ("tasks", "/tasks/4/id"),
         ("tasks", "/parallel_tasks_per_job"),

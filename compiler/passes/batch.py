@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.errors import Problems, SlurmplanError, Source, pointer
+from compiler.errors import Problems, SlurmplanError, Source, pointer, show
 from compiler.passes.parse import BatchingLimits, RunnerConfig, TaskList
-from compiler.passes.resolve import Group
+from compiler.passes.resolve import Group, origin, tasks_like
 from compiler.slurm.units import MAX_MINUTES, format_time
 
 
@@ -129,15 +129,20 @@ def batch_groups(
     cannot be batched, or whose per-task time scaled by its waves overflows Slurm."""
     problems = Problems()
     batched: list[tuple[Group, Batching]] = []
+    given = (tasks.tasks_per_job, tasks.parallel_tasks_per_job)
+    if None in given:  # a half-given pair is the parse pass's problem, reported there
+        given = (None, None)
     for group in groups:
+        if _over_the_max(group, config, tasks, problems):
+            continue
         try:
             batching = choose(
                 n_tasks=len(group.task_indices),
                 cpus=group.resources.cpus_per_task,
                 mem_mb=group.resources.mem_mb,
                 limits=config.batching,
-                tasks_per_job=tasks.tasks_per_job,
-                parallel_tasks_per_job=tasks.parallel_tasks_per_job,
+                tasks_per_job=given[0],
+                parallel_tasks_per_job=given[1],
             )
         except BatchingError as error:
             first = group.task_indices[0]
@@ -152,6 +157,30 @@ def batch_groups(
         _check_scaled_time(group, batching, tasks, problems)
     problems.raise_if_any()
     return batched
+
+
+def _over_the_max(group: Group, config: RunnerConfig, tasks: TaskList, problems: Problems) -> bool:
+    """Does one task of the group need more than a job may have?  Said at the field that
+    set the value, as written there (choose would refuse the group as well)."""
+    r, limits, first = group.resources, config.batching, group.task_indices[0]
+    over = False
+    for key, value, most in (
+        ("cpus_per_task", r.cpus_per_task, "max_cpus_per_job"),
+        ("mem", r.mem_mb, "max_mem_per_job"),
+    ):
+        if value <= getattr(limits, most):
+            continue
+        over = True
+        at = origin(config, tasks, first, key)
+        limit = show(limits.written.get(most, getattr(limits, most)))
+        problems.add(
+            Source.TASKS if at is None else at.source,
+            pointer("tasks", first) if at is None else at.pointer,
+            f"'{key}' per task must be at most batching_config's {most} {limit}, which bounds "
+            f"a whole job (for {tasks_like(group, tasks)}) "
+            f"(got {show(value if at is None else at.written)})",
+        )
+    return over
 
 
 def _check_scaled_time(

@@ -9,8 +9,10 @@ hands its answer in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+from compiler import package_files
 from compiler.errors import Problem, Source
 from compiler.passes.fast_check import task_list_is_valid
 from compiler.schemas import schema_problems
@@ -39,8 +41,46 @@ def check_schemas(
     """`tasks_valid`: task_list_is_valid(raw_tasks) when the caller has it already."""
     if tasks_valid is None:
         tasks_valid = task_list_is_valid(raw_tasks)
+    config = schema_problems("runner_config", Source.CONFIG, raw_config)
+    profile = schema_problems("user_profile", Source.PROFILE, raw_profile)
+    tasks = [] if tasks_valid else schema_problems("task_list", Source.TASKS, raw_tasks)
     return SchemaCheck(
-        config=tuple(schema_problems("runner_config", Source.CONFIG, raw_config)),
-        profile=tuple(schema_problems("user_profile", Source.PROFILE, raw_profile)),
-        tasks=() if tasks_valid else tuple(schema_problems("task_list", Source.TASKS, raw_tasks)),
+        config=tuple(_swapped(Source.CONFIG, raw_config) or config),
+        profile=tuple(_swapped(Source.PROFILE, raw_profile) or profile),
+        tasks=tuple(tasks and (_swapped(Source.TASKS, raw_tasks) or tasks)),
     )
+
+
+_KINDS = {
+    Source.CONFIG: ("runner_config", "runner config"),
+    Source.PROFILE: ("user_profile", "user profile"),
+    Source.TASKS: ("task_list", "task list"),
+}
+
+
+def _swapped(source: Source, doc: object) -> list[Problem]:
+    """One problem saying that `doc` is another of the three inputs, when its keys are
+    that input's much more than its own (rather than one per unknown key); else none."""
+    if type(doc) is not dict:
+        return []
+    keys = {key for key in doc if type(key) is str}
+    own = len(keys & _top_keys(source))
+    hits, other = max((len(keys & _top_keys(s)), s) for s in _KINDS if s is not source)
+    if hits < 2 or hits <= own:
+        return []
+    shared = ", ".join(sorted(keys & _top_keys(other)))
+    return [
+        Problem(
+            source=source,
+            pointer="",
+            message=(
+                f"this looks like a {_KINDS[other][1]}, not a {_KINDS[source][1]} (it has "
+                f"{shared}): were the inputs swapped?"
+            ),
+        )
+    ]
+
+
+@cache
+def _top_keys(source: Source) -> frozenset[str]:
+    return frozenset(package_files.schema(_KINDS[source][0])["properties"])

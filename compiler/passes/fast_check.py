@@ -23,8 +23,10 @@ from compiler import package_files
 from compiler.passes.task_columns import SliceColumns, task_slices
 from compiler.schemas import validator
 
+# Top-level texts checked by the schema itself: rare, and small beside the tasks.
+_TEXT_KEYS = frozenset({"slurm_account", "worker_init"})
 _TOP_KEYS = frozenset(
-    {"name", "needs_gpu", "tasks_per_job", "parallel_tasks_per_job", "meta", "tasks"}
+    {"name", "needs_gpu", "tasks_per_job", "parallel_tasks_per_job", "meta", "tasks"} | _TEXT_KEYS
 )
 _TASK_KEYS = frozenset({"id", "command", "env", "meta"})
 
@@ -109,6 +111,11 @@ def _meta_ok(meta: Any, seen: dict[str, tuple[Any, bool]]) -> bool:
     return valid
 
 
+def _property_ok(key: str, value: Any) -> bool:
+    schema = package_files.schema("task_list")["properties"][key]
+    return bool(validator("task_list").evolve(schema=schema).is_valid(value))
+
+
 def _positive_or_none(value: object) -> bool:
     return value is None or (type(value) is int and value >= 1)
 
@@ -142,6 +149,9 @@ class TaskListCheck:
             return None
         for key in ("tasks_per_job", "parallel_tasks_per_job"):
             if key in doc and not _positive_or_none(doc[key]):
+                return None
+        for key in _TEXT_KEYS & doc.keys():
+            if not _property_ok(key, doc[key]):
                 return None
         metas: dict[str, tuple[Any, bool]] = {}
         if "meta" in doc and not _meta_ok(doc["meta"], metas):

@@ -7,17 +7,19 @@ sbatch options, targets against maxes, paths that climb out, unique ids.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from compiler import package_files
-from compiler.errors import Problems, Source, pointer, show
+from compiler.errors import Problem, Problems, Source, pointer, show
 from compiler.passes.check import SchemaCheck
+from compiler.passes.prune import without
 from compiler.passes.task_columns import TaskColumns
 from compiler.slurm.directives import FIELD_OPTIONS, option_of
 from compiler.slurm.extra_lines import directive_problem, is_directive
@@ -40,6 +42,7 @@ class BatchingLimits:
     max_mem_per_job: int  # MiB
     target_num_jobs: int
     max_num_jobs: int
+    written: Mapping[str, object] = field(default_factory=dict, compare=False)  # as given
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,12 +63,14 @@ class UserProfile:
     cache_dir: str
     jobs_dir: str
     ssh: SshTarget | None
+    slurm_accounts: tuple[str, ...] = ()  # the accounts the user may charge, first the default
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskList:
     name: str
     needs_gpu: bool
+    slurm_account: str | None  # one of the profile's slurm_accounts
     tasks_per_job: int | None
     parallel_tasks_per_job: int | None
     meta: Settings
@@ -114,17 +119,22 @@ def parse_layer(
                 continue
             fields["time"] = TimeLimit(seconds=seconds, per_task=key == "time_per_task")
         elif key == "extra_lines":
-            for index, line in enumerate(value):
+            lines = [(i, line) for i, line in enumerate(value) if line is not None]  # prune.py
+            for index, line in lines:
                 if is_directive(line):
                     message = directive_problem(line)
                     if message is not None:
                         problems.add(source, pointer(*at, key, index), message)
-            fields["extra_lines"] = tuple(value)
+            fields["extra_lines"] = tuple(line for _, line in lines)
         elif key in FIELD_OPTIONS.values():
             options[option_of(key)] = str(value)  # nodes may be an integer
         else:  # partition, cpus_per_task, shebang_line, use_mem_per_cpu
             fields[key] = value
-    return Settings(options=ordered(options), **fields)
+    written = tuple((key, raw[key]) for key in _QUOTED if key in raw)
+    return Settings(options=ordered(options), written=written, **fields)
+
+
+_QUOTED = ("cpus_per_task", "mem", "time", "time_per_task")  # see Settings.written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +142,14 @@ class Inputs:
     config: RunnerConfig
     profile: UserProfile
     tasks: TaskList
+
+    @property
+    def account(self) -> str | None:
+        """The user's account for these jobs, when the profile lists any: the one the
+        task list names, else the first; it overrides the config's `account`."""
+        if self.tasks.slurm_account is not None:
+            return self.tasks.slurm_account
+        return self.profile.slurm_accounts[0] if self.profile.slurm_accounts else None
 
 
 def parse_inputs(
@@ -146,11 +164,35 @@ def parse_inputs(
     meaning problems of every input the schema accepted, so one run reports
     everything wrong, not just the first input's shape.  `task_columns`: see
     parse_task_list."""
+    inputs, problems = read_inputs(
+        raw_config, raw_profile, raw_tasks, schema_check, task_columns=task_columns
+    )
+    problems.raise_if_any()
+    assert inputs is not None
+    return inputs
+
+
+def read_inputs(
+    raw_config: dict[str, Any],
+    raw_profile: dict[str, Any],
+    raw_tasks: dict[str, Any],
+    schema_check: SchemaCheck,
+    *,
+    task_columns: TaskColumns | None = None,
+) -> tuple[Inputs | None, Problems]:
+    """parse_inputs without raising: the inputs as values (None when the schema's
+    problems leave one of them without a value) and every problem found.
+
+    An input with schema problems is checked for meaning too, without the values the
+    schema refused (prune.py): whatever of its shape is left is read as far as it goes."""
     problems = Problems()
     problems.extend(schema_check.problems)
-    config = None if schema_check.config else parse_config(raw_config, problems)
-    profile = None if schema_check.profile else parse_profile(raw_profile, problems)
-    tasks = None if schema_check.tasks else parse_task_list(raw_tasks, problems, task_columns)
+    config = _read(parse_config, raw_config, schema_check.config, problems)
+    profile = _read(parse_profile, raw_profile, schema_check.profile, problems)
+    if schema_check.tasks:
+        tasks = _read(parse_task_list, raw_tasks, schema_check.tasks, problems)
+    else:
+        tasks = parse_task_list(raw_tasks, problems, task_columns)
     if (
         config is not None
         and profile is not None
@@ -163,20 +205,66 @@ def parse_inputs(
             "'scripts_dir' is required when the profile's transport is 'sudo' "
             "(got a config without it)",
         )
-    problems.raise_if_any()
-    assert config is not None and profile is not None and tasks is not None
-    return Inputs(config=config, profile=profile, tasks=tasks)
+    if profile is not None and tasks is not None:
+        _check_account(tasks.slurm_account, profile.slurm_accounts, problems)
+    if config is None or profile is None or tasks is None:
+        return None, problems
+    return Inputs(config=config, profile=profile, tasks=tasks), problems
+
+
+_T = TypeVar("_T")
+
+
+def _read(
+    parse: Callable[[dict[str, Any], Problems], _T | None],
+    raw: Any,
+    schema_problems: tuple[Problem, ...],
+    problems: Problems,
+) -> _T | None:
+    """`parse(raw)`, or for an input with schema problems, its meaning problems as
+    far as what the schema accepted goes (its value is not used: the schema's
+    problems are raised)."""
+    if not schema_problems:
+        return parse(raw, problems)
+    rest = without(raw, (p.pointer for p in schema_problems))
+    if type(rest) is not dict:
+        return None
+    found = Problems()
+    try:
+        parse(rest, found)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError):
+        # a value missing at the end, where the parsed value is built; or a shape the
+        # schema refused that prune.py could not set aside: what was found stands
+        problems.extend(found.items)
+        return None
+    problems.extend(found.items)
+    return None
+
+
+def _check_account(named: str | None, accounts: tuple[str, ...], problems: Problems) -> None:
+    if named is None or named in accounts:
+        return
+    if accounts:
+        listed = ", ".join(map(show, accounts))
+        message = f"'slurm_account' must be one of the profile's slurm_accounts: {listed}"
+    else:
+        message = "'slurm_account' names an account but the profile lists no slurm_accounts"
+    problems.add(Source.TASKS, pointer("slurm_account"), f"{message} (got {show(named)})")
 
 
 def parse_config(raw: dict[str, Any], problems: Problems) -> RunnerConfig:
     src = Source.CONFIG
-    default = parse_layer(raw["default_slurm_config"], src, ("default_slurm_config",), problems)
+    # .get, and the values built last: an input the schema refused in parts is read as
+    # far as it goes (see _read)
+    default = parse_layer(
+        raw.get("default_slurm_config", {}), src, ("default_slurm_config",), problems
+    )
     gpu = (
         parse_layer(raw["gpu_slurm_config"], src, ("gpu_slurm_config",), problems)
         if "gpu_slurm_config" in raw
         else None
     )
-    batching = _parse_batching(raw["batching_config"], problems)
+    batching = _parse_batching(raw.get("batching_config", {}), problems)
     exports: list[tuple[str, str]] = []
     for name, value in sorted(raw.get("user_local_exports", {}).items()):  # as envs: by name
         normalized = posixpath.normpath(value)
@@ -191,14 +279,14 @@ def parse_config(raw: dict[str, Any], problems: Problems) -> RunnerConfig:
     return RunnerConfig(
         default=default,
         gpu=gpu,
-        batching=batching,
+        batching=BatchingLimits(**batching, written=dict(raw.get("batching_config", {}))),
         exports=tuple(exports),
         scripts_dir=posixpath.normpath(raw["scripts_dir"]) if "scripts_dir" in raw else None,
         max_jobs_in_queue=raw.get("submission", {}).get("max_jobs_in_queue"),
     )
 
 
-def _parse_batching(raw: dict[str, Any], problems: Problems) -> BatchingLimits:
+def _parse_batching(raw: dict[str, Any], problems: Problems) -> dict[str, int]:
     values: dict[str, int] = {}
     for key, value in raw.items():
         if key.endswith("_mem_per_job"):
@@ -214,21 +302,21 @@ def _parse_batching(raw: dict[str, Any], problems: Problems) -> BatchingLimits:
         else:
             values[key] = value
     for what in ("cpus_per_job", "mem_per_job", "num_jobs"):
-        target, most = values[f"target_{what}"], values[f"max_{what}"]
-        if target > most:
+        target, most = values.get(f"target_{what}"), values.get(f"max_{what}")
+        if target is not None and most is not None and target > most:
             problems.add(
                 Source.CONFIG,
                 pointer("batching_config", f"target_{what}"),
                 f"'target_{what}' must be ≤ 'max_{what}' "
                 f"(got {show(raw[f'target_{what}'])} > {show(raw[f'max_{what}'])})",
             )
-    return BatchingLimits(**values)
+    return values
 
 
 def parse_profile(raw: dict[str, Any], problems: Problems) -> UserProfile:
     src = Source.PROFILE
-    transport = TransportKind(raw["transport"])
-    project_dir = posixpath.normpath(raw["project_dir"])
+    transport = TransportKind(raw["transport"]) if "transport" in raw else None  # see _read
+    project_dir = posixpath.normpath(raw.get("project_dir", "/"))
     cache_dir = posixpath.normpath(
         raw.get("cache_dir", posixpath.join(project_dir, ".fractal_cache"))
     )
@@ -256,7 +344,7 @@ def parse_profile(raw: dict[str, Any], problems: Problems) -> UserProfile:
                 known_hosts_path=s["known_hosts_path"],
                 control_path=s.get("control_path", DEFAULT_CONTROL_PATH),
             )
-    elif "ssh" in raw:
+    elif "ssh" in raw and transport is not None:
         problems.add(
             src,
             pointer("ssh"),
@@ -264,11 +352,12 @@ def parse_profile(raw: dict[str, Any], problems: Problems) -> UserProfile:
         )
     return UserProfile(
         username=raw["username"],
-        transport=transport,
+        transport=TransportKind(raw["transport"]),
         project_dir=project_dir,
         cache_dir=cache_dir,
         jobs_dir=jobs_dir,
         ssh=ssh,
+        slurm_accounts=tuple(raw.get("slurm_accounts", ())),
     )
 
 
@@ -292,11 +381,17 @@ def parse_task_list(
             f"(got tasks_per_job={show(tasks_per_job)}, parallel_tasks_per_job={show(parallel)})",
         )
     meta = parse_layer(raw.get("meta", {}), src, ("meta",), problems)
-    tasks = raw["tasks"]
-    ids = tuple(map(itemgetter("id"), tasks)) if columns is None else columns.ids
+    if "worker_init" in raw:
+        meta = _with_worker_init(meta, raw["worker_init"], problems)
+    tasks = raw.get("tasks", [])
+    if columns is None and not all(type(task) is dict for task in tasks):
+        tasks = [task if type(task) is dict else {} for task in tasks]  # see _read
+    ids = tuple(task.get("id") for task in tasks) if columns is None else columns.ids
     if len(set(ids)) != len(ids):
         first: dict[str, int] = {}
         for index, task_id in enumerate(ids):
+            if task_id is None:  # set aside (prune.py)
+                continue
             if task_id in first:
                 problems.add(
                     src,
@@ -310,6 +405,7 @@ def parse_task_list(
     return TaskList(
         name=raw["name"],
         needs_gpu=raw.get("needs_gpu", False),
+        slurm_account=raw.get("slurm_account"),
         tasks_per_job=tasks_per_job,
         parallel_tasks_per_job=parallel,
         meta=meta,
@@ -318,6 +414,19 @@ def parse_task_list(
         envs=((),) * len(tasks) if plain else _task_envs(tasks),
         metas=metas,
     )
+
+
+def _with_worker_init(meta: Settings, text: str, problems: Problems) -> Settings:
+    """fractal's request-level worker_init: its non-blank lines follow the list meta's
+    extra lines (a line the config has too is written once: see settings.resources)."""
+    lines = tuple(line for line in text.split("\n") if line.strip())
+    for number, line in enumerate(lines, start=1):
+        message = directive_problem(line) if is_directive(line) else None
+        if message is not None:
+            problems.add(
+                Source.TASKS, pointer("worker_init"), f"line {number} of worker_init: {message}"
+            )
+    return dataclasses.replace(meta, extra_lines=(meta.extra_lines or ()) + lines)
 
 
 def _task_envs(tasks: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], ...], ...]:

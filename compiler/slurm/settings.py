@@ -8,7 +8,7 @@ field set, is a task's Resources.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from compiler.slurm.directives import DIRECTIVES
@@ -41,6 +41,9 @@ class Settings:
     extra_lines: tuple[str, ...] | None = None
     shebang_line: str | None = None
     use_mem_per_cpu: bool | None = None
+    # (input field, its value as written) for the values an error may quote: "8G", not
+    # its MiB.  Not part of what the layer sets: equal layers are equal without it.
+    written: tuple[tuple[str, object], ...] = field(default=(), compare=False)
 
     def __bool__(self) -> bool:
         return self != _EMPTY

@@ -18,7 +18,7 @@ from compiler import CompileError, Plan, Source, compile_plan
 from compiler.plan import script_bytes
 from effects.atomic import atomic_file, write_atomic
 from effects.cli import golden, run_commands
-from effects.cli.inputs_io import InputError, problem_lines, read_json_objects
+from effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
 from effects.cli.plan_files import load_plan, write_plan
 from effects.cli.show import summary
 
@@ -40,6 +40,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         files = {Source.CONFIG: args.config, Source.PROFILE: args.profile,
                  Source.TASKS: args.tasks}  # fmt: skip
         raise InputError(problem_lines(error, files)) from None
+    for warning in plan.warnings:  # also in the plan; said here so that no one misses them
+        group = "" if warning.group is None else f"group {warning.group}: "
+        print(one_line(f"warning: {group}{warning.message}"), file=sys.stderr)
     if args.scripts_to is not None:
         _write_scripts(plan, args.scripts_to)
     # In pieces as it is encoded: the text of a large plan is never whole in memory.

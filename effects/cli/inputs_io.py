@@ -28,12 +28,20 @@ def one_line(text: str) -> str:
     return text.replace("\n", "\\n").replace("\r", "\\r")
 
 
+MAX_PROBLEM_LINES = 100  # then "... and N more problems": 10,000 stay readable
+
+
 def problem_lines(error: CompileError, files: Mapping[Source, str]) -> list[str]:
-    """A CompileError's problems, each labelled with the file it concerns."""
-    return [
-        f"{files.get(p.source, p.source.value)}: {p.pointer or '/'}: {p.message}"
-        for p in error.problems
+    """A CompileError's problems, each labelled with the file it concerns; past
+    MAX_PROBLEM_LINES, one line says how many more there are."""
+    problems = error.problems
+    shown = problems if len(problems) <= MAX_PROBLEM_LINES + 1 else problems[:MAX_PROBLEM_LINES]
+    lines = [
+        f"{files.get(p.source, p.source.value)}: {p.pointer or '/'}: {p.message}" for p in shown
     ]
+    if len(shown) < len(problems):
+        lines.append(f"... and {len(problems) - len(shown)} more problems")
+    return lines
 
 
 class _DuplicateKeyError(ValueError):
