@@ -219,16 +219,25 @@ def run_cli(
 
 
 def squeue_rows(names: Sequence[str]) -> list[tuple[str, str, str, str]]:
-    """(id, state, name, user) of every job, any state, with one of these names (as root)."""
+    """(id, state, name, user) of every job, any state, that some run submitted of one of
+    these plan job names (as root).  In Slurm a job is named `<plan job name>.<run id>`;
+    `name` here is the plan job name (use run_rows for the run ids)."""
+    return [(job_id, state, name, user) for job_id, state, name, user, _ in run_rows(names)]
+
+
+def run_rows(names: Sequence[str]) -> list[tuple[str, str, str, str, str]]:
+    """squeue_rows with the run id each job's Slurm name carries, last."""
     out = subprocess.run(
-        ["squeue", "--noheader", "--states=all", f"--name={','.join(names)}",
-         "--format=%i %T %j %u"],
+        ["squeue", "--noheader", "--states=all", "--format=%i %T %j %u"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    wanted = set(names)
     rows = []
     for line in out.splitlines():
-        job_id, state, name, user = line.split()
-        rows.append((job_id, state, name, user))
+        job_id, state, slurm_name, user = line.split()
+        name, _, run = slurm_name.rpartition(".")
+        if name in wanted:
+            rows.append((job_id, state, name, user, run))
     return rows
 
 

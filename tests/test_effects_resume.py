@@ -145,7 +145,7 @@ def test_submit_killed_at_any_point_then_resumed_submits_every_job_exactly_once(
 
 def test_cut_off_jobs_are_looked_up_before_any_resubmission() -> None:
     """Job 0 reached Slurm but its id was never recorded; job 1 ran and Slurm forgot
-    it (its stdout file exists); job 2 never got past its intent."""
+    it (its stdout's start line names this run); job 2 never got past its intent."""
     bed_facts()
     with workspace() as ws:
         plan, plan_path = _plan(ws.dir_for("alice"), 3, "resume-cut")
@@ -155,17 +155,21 @@ def test_cut_off_jobs_are_looked_up_before_any_resubmission() -> None:
                 path = Path(job.script_path)
                 path.write_bytes(script_bytes(job.script))
                 os.chown(path, *_ids("alice"))
+            run = "5f2a9c1e"
             by_hand = subprocess.run(
-                [*as_user("alice"), "sbatch", "--parsable", plan.jobs[0].script_path],
+                [*as_user("alice"), "sbatch", "--parsable",
+                 f"--job-name={plan.jobs[0].name}.{run}", plan.jobs[0].script_path],
                 capture_output=True, text=True, check=True, cwd="/",
             ).stdout.strip()  # fmt: skip
-            stdout1 = Path(plan.jobs[1].stdout)
-            stdout1.write_text("")
+            stdout1 = Path(plan.jobs[1].stdout)  # what job 1's script printed first
+            stdout1.write_text(
+                f"slurmplan-start job=1 slurm_job=99999 name={plan.jobs[1].name}.{run}\n"
+            )
             os.chown(stdout1, *_ids("alice"))
-            header = {"event": "header", "format": "slurmplan-journal/1",
-                      "plan_id": plan.plan_id, "name": plan.name}  # fmt: skip
+            header = {"event": "header", "format": "slurmplan-journal/2",
+                      "plan_id": plan.plan_id, "name": plan.name, "run": run}  # fmt: skip
             lines = [header] + [
-                {"event": "intent", "job": j.index, "name": j.name} for j in plan.jobs
+                {"event": "intent", "job": j.index, "name": f"{j.name}.{run}"} for j in plan.jobs
             ]
             journal = Path(f"{plan_path}.journal")
             journal.write_text("".join(json.dumps(e) + "\n" for e in lines))
@@ -174,7 +178,9 @@ def test_cut_off_jobs_are_looked_up_before_any_resubmission() -> None:
             done = run_cli("alice", ["submit", str(plan_path)])
             assert done.returncode == 0, show(done)
             assert f"was submitted as {by_hand} before" in done.stderr
-            assert "ran already (Slurm forgot its id)" in done.stderr
+            assert "ran as 99999 already (Slurm forgot it; its stdout names this run)" in (
+                done.stderr
+            )
             assert "1 submitted now" in done.stdout
 
             rows = squeue_rows([j.name for j in plan.jobs])
@@ -182,7 +188,7 @@ def test_cut_off_jobs_are_looked_up_before_any_resubmission() -> None:
             assert names == sorted([plan.jobs[0].name, plan.jobs[2].name])  # job 1: not again
             assert [r[0] for r in rows if r[2] == plan.jobs[0].name] == [by_hand]
             outcome = [(e["event"], e.get("how")) for e in _events(plan_path)[4:]]
-            assert outcome == [("submitted", "found"), ("ran", None),
+            assert outcome == [("submitted", "found"), ("submitted", "started"),
                                ("intent", None), ("submitted", "sbatch")]  # fmt: skip
         finally:
             scancel_plan(plan)

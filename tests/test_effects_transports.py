@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,12 @@ def test_a_multi_job_plan_runs_end_to_end(transport: str) -> None:
 def _check_results(workdir: str, tasks: dict[str, Any], job_ids: list[str]) -> None:
     assert set(tasks) == {"who", "args", "fail", "env", "last"}
     for task_id, result in tasks.items():
-        assert set(result) == {"exit_code", "state", "job_id", "stdout", "stderr"}
+        assert set(result) == {"exit_code", "signal", "state", "job_id", "started", "ended",
+                               "seconds", "stdout", "stderr"}  # fmt: skip
+        assert result["signal"] is None  # every task exited on its own
+        # the lane's epoch seconds, from the node's clock (the same machine here)
+        assert time.time() - 600 < result["started"] <= result["ended"] <= time.time()
+        assert result["seconds"] == result["ended"] - result["started"]
         assert result["stdout"] == f"{workdir}/tasks/{task_id}.out"
         assert result["stderr"] == f"{workdir}/tasks/{task_id}.err"
         assert result["job_id"] in job_ids
