@@ -29,6 +29,7 @@ from compiler.runtime.journal_state import (
 )
 from compiler.runtime.resume import (
     CutOffTrace,
+    adoption,
     left_to_submit,
     needs_lookup,
     needs_queue_count,
@@ -74,6 +75,8 @@ class SubmitReport:
     submitted: int = 0  # by this run's sbatch
     found: int = 0  # cut off earlier, found in Slurm by this run's name
     ran: int = 0  # cut off earlier, forgotten by Slurm, but its stdout names this run
+    adopted: int = 0  # another run's, taken into this journal (submit --adopt)
+    adopted_from: str | None = None  # that run's id
 
 
 def look_up_cut_off(
@@ -115,8 +118,9 @@ def _start_lines(plan: Plan, executor: Executor, jobs: Sequence[int]) -> tuple[J
 class _Submitter:
     def __init__(
         self, plan: Plan, journal: Journal, executor: Executor, progress: Progress,
-        poll_policy: PollPolicy,
+        poll_policy: PollPolicy, *, adopt: bool,
     ) -> None:  # fmt: skip
+        self.adopt = adopt
         self.plan = plan
         self.journal = journal
         self.executor = executor
@@ -160,9 +164,21 @@ class _Submitter:
         jobs = unrecorded_jobs(self.plan, state)
         if not jobs:
             return
-        strays = stray_jobs(self.plan, state, jobs, user_jobs(self.plan, self.executor))
-        if strays:
+        rows = user_jobs(self.plan, self.executor)
+        strays = stray_jobs(self.plan, state, jobs, rows)
+        if not strays:
+            return
+        if not self.adopt:
             raise JobsInSlurm(stray_message(self.journal.path, strays))
+        taken = adoption(self.plan, jobs, rows, strays)
+        if taken.refusal is not None:
+            raise JobsInSlurm(taken.refusal)
+        self.journal.append_many(
+            [submitted_event(job, job_id, "adopted") for job, job_id in taken.jobs.items()]
+        )
+        self.report.adopted, self.report.adopted_from = len(taken.jobs), taken.run
+        for job, job_id in taken.jobs.items():
+            self.progress.advance(f"job {job} adopted: {job_id}, of run {taken.run}")
 
     def _count(self, outcome: CutOffTrace) -> None:
         self.report.found += len(outcome.found)
@@ -272,10 +288,17 @@ def submit(
     executor: Executor,
     progress: Progress,
     poll_policy: PollPolicy | None = None,
+    *,
+    adopt: bool = False,
 ) -> SubmitReport:
-    """Run the plan's remaining steps; safe to call again after any interruption."""
+    """Run the plan's remaining steps; safe to call again after any interruption.
+
+    With `adopt`, jobs of another run of the plan still in Slurm that would otherwise
+    stop the run (JobsInSlurm) are recorded as this run's instead (resume.adoption)."""
     with Journal(journal_path, plan) as journal:
-        submitter = _Submitter(plan, journal, executor, progress, poll_policy or PollPolicy())
+        submitter = _Submitter(
+            plan, journal, executor, progress, poll_policy or PollPolicy(), adopt=adopt
+        )
         try:
             return submitter.run()
         finally:

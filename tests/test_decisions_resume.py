@@ -18,6 +18,7 @@ from compiler.runtime.journal_state import (
     submitted_event,
 )
 from compiler.runtime.resume import (
+    adoption,
     left_to_submit,
     missing_directory,
     needs_lookup,
@@ -231,3 +232,32 @@ def test_the_refusal_names_the_ids_the_jobs_the_run_and_the_ways_on() -> None:
     assert "scancel 22 25" in message and "slurmplan cancel" in message
     assert "p.journal" in message and "--journal" in message
     assert f"its header names run {EARLIER}" in message
+
+
+def test_adoption_takes_every_job_of_the_one_blocking_run_still_shown() -> None:
+    plan = _plan()
+    names = [job.name for job in plan.jobs]
+    rows = parse_squeue(
+        f"21 COMPLETED {names[0]}.{EARLIER}\n"  # ended, still shown: adopted with its run
+        f"22 RUNNING {names[1]}.{EARLIER}\n"
+        f"23 COMPLETED {names[2]}.00000001\n"  # a finished third run: not adopted
+        f"24 PENDING {names[3]}.{EARLIER}\n"
+    )
+    state = _state(plan)
+    strays = stray_jobs(plan, state, [0, 1, 2, 3], rows)
+    taken = adoption(plan, [0, 1, 2, 3], rows, strays)
+    assert (taken.jobs, taken.run, taken.refusal) == ({0: "21", 1: "22", 3: "24"}, EARLIER, None)
+    assert adoption(plan, [1], rows, strays).jobs == {1: "22"}  # only the jobs asked about
+
+
+def test_adoption_refuses_two_runs_or_a_job_twice_in_one() -> None:
+    plan = _plan()
+    names = [job.name for job in plan.jobs]
+    two_runs = parse_squeue(f"22 RUNNING {names[1]}.{EARLIER}\n25 PENDING {names[3]}.{RUN}\n")
+    refused = adoption(plan, [1, 3], two_runs, stray_jobs(plan, _state(plan), [1, 3], two_runs))
+    assert refused.jobs == {} and refused.refusal is not None
+    assert f"jobs of 2 runs are queued ({EARLIER}, {RUN})" in refused.refusal
+    twice = parse_squeue(f"22 RUNNING {names[1]}.{EARLIER}\n26 PENDING {names[1]}.{EARLIER}\n")
+    refused = adoption(plan, [1], twice, stray_jobs(plan, _state(plan), [1], twice))
+    assert refused.jobs == {} and refused.refusal is not None
+    assert "has job 1 in Slurm more than once (22 26)" in refused.refusal

@@ -11,7 +11,9 @@ import pytest
 from fake_slurm import FakeJob
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli
 
+from effects.cancel import cancel
 from effects.errors import Interrupted
+from effects.submit import submit
 
 
 def _sbatches(bench: Bench) -> int:
@@ -162,3 +164,54 @@ def test_resuming_with_the_right_journal_never_doubles(tmp_path: Path, transport
     bench.submit()
     report = bench.submit()
     assert report.already == 10 and _jobs(bench) == 10
+
+
+# -- adopting a lost run's jobs (submit --adopt) -----------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_adopt_takes_the_lost_runs_jobs_still_in_slurm_and_sends_only_the_rest(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 4)
+    bench.submit()
+    lost_run, first = bench.run(), bench.ids()
+    bench.slurm.jobs[first[0]].timeline = ["COMPLETED"]  # ended, still shown by squeue
+    bench.slurm.jobs[first[3]].timeline = [None]  # ended and forgotten: not adopted
+    os.unlink(bench.journal)
+    report = submit(bench.plan, bench.journal, bench.executor(), bench.notes, adopt=True)
+    assert (report.adopted, report.adopted_from, report.submitted) == (3, lost_run, 1)
+    ids = bench.ids()
+    assert {j: ids[j] for j in (0, 1, 2)} == {j: first[j] for j in (0, 1, 2)}
+    assert ids[3] != first[3] and _jobs(bench) == 5
+    assert bench.run() != lost_run  # a new run, holding the lost run's jobs
+    assert {"event": "submitted", "how": "adopted", "job": 1, "job_id": first[1]} in (
+        bench.events()
+    )
+    # now the new journal reaches them: one scancel for all
+    ids_cancelled = cancel(bench.plan, bench.journal, bench.executor(), bench.notes)
+    assert set(ids_cancelled) == set(ids.values())
+
+
+def test_adopt_refuses_jobs_of_two_runs_and_submits_nothing(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.submit()
+    os.unlink(bench.journal)
+    bench.slurm.jobs["900"] = FakeJob("900", f"{bench.plan.jobs[1].name}.0badc0de", ["RUNNING"])
+    with pytest.raises(Interrupted, match="jobs of 2 runs are queued"):
+        submit(bench.plan, bench.journal, bench.executor(), bench.notes, adopt=True)
+    assert _jobs(bench) == 3 and _sbatches(bench) == 2
+
+
+def test_the_cli_says_how_many_jobs_it_adopted_and_from_which_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.submit()
+    lost_run = bench.run()
+    os.unlink(bench.journal)
+    cli = Cli(bench, monkeypatch, capsys)
+    code, _, err = cli("submit")
+    assert code == 3 and "--adopt" in err
+    code, out, _ = cli("submit", "--adopt")
+    assert code == 0 and f"2 adopted from run {lost_run}" in out

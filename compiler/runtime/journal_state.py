@@ -5,7 +5,8 @@ One JSON object per line, appended and fsync'd:
     {"event": "header", "format": "slurmplan-journal/2", "plan_id": "...", "name": "...",
      "run": "5f2a9c1e"}
     {"event": "intent", "job": 3, "name": "hello.0123abcd.3.5f2a9c1e"}   before its sbatch
-    {"event": "submitted", "job": 3, "job_id": "1234", "how": "sbatch"|"found"|"started"}
+    {"event": "submitted", "job": 3, "job_id": "1234",
+     "how": "sbatch"|"found"|"started"|"adopted"}
     {"event": "refused", "job": 3}        sbatch failed for good: it was not submitted
     {"event": "cancelled", "job_ids": ["1234", ...]}
 
@@ -47,7 +48,7 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
     "refused": ("job",),
     "cancelled": ("job_ids",),
 }
-HOWS = ("sbatch", "found", "started")
+HOWS = ("sbatch", "found", "started", "adopted")
 _PLAN_ID = re.compile(r"[0-9a-f]{16}")
 _RUN = re.compile(r"[0-9a-f]{8}")
 _JOB_ID_FORM = "a Slurm job id, a string of ASCII digits 0-9"

@@ -216,6 +216,47 @@ def stray_jobs(
     return tuple(sorted(set(strays), key=lambda s: (s.job, int(s.job_id))))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adoption:
+    """What `submit --adopt` records of another run's jobs, or why it cannot."""
+
+    jobs: dict[int, str]  # job index -> job id, journaled `submitted` (how "adopted")
+    run: str | None  # the run they come from
+    refusal: str | None  # why nothing is adopted (None: adopt `jobs`)
+
+
+def adoption(
+    plan: Plan, jobs: Iterable[int], rows: Sequence[QueuedJob], strays: Sequence[StrayJob]
+) -> Adoption:
+    """Which of squeue's rows a new run takes for its own when asked to (`--adopt`): every
+    job, in any state Slurm still shows, of the one run whose jobs block it (`strays`),
+    for the `jobs` the journal has no line about.  Jobs of that run that Slurm no longer
+    shows are not adopted and are submitted again.  Strays of several runs, or one
+    run with two jobs of one plan job, are refused: which to keep is not ours to guess."""
+    runs = sorted({s.run for s in strays})
+    if len(runs) != 1:
+        return Adoption(jobs={}, run=None, refusal=(
+            f"--adopt takes the jobs of one run, but jobs of {len(runs)} runs are queued "
+            f"({', '.join(runs)}): cancel all but one run's jobs first"
+        ))  # fmt: skip
+    run = runs[0]
+    index_of = {plan.jobs[j].name: j for j in jobs}
+    ids: dict[int, set[str]] = {}
+    for row in rows:
+        of = run_of(index_of, row.name)
+        if of is not None and of[1] == run:
+            ids.setdefault(of[0], set()).add(row.job_id)
+    twice = sorted(j for j, found in ids.items() if len(found) > 1)
+    if twice:
+        found = " ".join(sorted(ids[twice[0]], key=int))
+        return Adoption(jobs={}, run=run, refusal=(
+            f"--adopt: run {run} has job {twice[0]} in Slurm more than once ({found}): "
+            "cancel the extra ones first"
+        ))  # fmt: skip
+    return Adoption(jobs={j: found.pop() for j, found in sorted(ids.items())}, run=run,
+                    refusal=None)  # fmt: skip
+
+
 def stray_message(journal_path: str, strays: Sequence[StrayJob]) -> str:
     """Why submit stops before submitting anything, and the two ways on."""
     ids = " ".join(s.job_id for s in strays)
@@ -230,5 +271,7 @@ def stray_message(journal_path: str, strays: Sequence[StrayJob]) -> str:
         f"submitting nothing, so that no job runs twice:\n{rows}\n"
         f"Either cancel them (`slurmplan cancel` with the journal that recorded them, or "
         f"`scancel {ids}`) and submit again, or resume with the journal that recorded "
-        f"them (`slurmplan submit PLAN --journal THAT_JOURNAL`; its header names run {runs})."
+        f"them (`slurmplan submit PLAN --journal THAT_JOURNAL`; its header names run {runs}), "
+        f"or take them into this journal's run with `slurmplan submit PLAN --adopt` (the jobs "
+        f"of that run still in Slurm are recorded, not sent again; `cancel` then reaches them)."
     )

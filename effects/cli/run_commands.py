@@ -103,11 +103,14 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     plan = _load(args)
     progress = Progress(len(plan.jobs), "submit")
     executor = _executor(args, progress.note)
-    report = submit(plan, _journal(args), executor, progress, _poll_policy(args))
+    report = submit(
+        plan, _journal(args), executor, progress, _poll_policy(args), adopt=args.adopt
+    )
     print(
         f"{report.total} jobs: {report.submitted} submitted now, {report.already} before"
         + (f", {report.found} found by name" if report.found else "")
         + (f", {report.ran} ran already" if report.ran else "")
+        + (f", {report.adopted} adopted from run {report.adopted_from}" if report.adopted else "")
         + f"; journal {_journal(args)}"
     )
     return EXIT_OK
@@ -254,6 +257,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("submit", help="submit a plan's jobs (resumable; journaled)")
     _common(p)
     _polling(p, "queue checks when submission.max_jobs_in_queue is reached")
+    p.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take the jobs of another run of this plan still in Slurm (its journal lost) "
+        "into this journal instead of stopping; they are not sent again",
+    )
     p.set_defaults(run=_guarded("submit", _cmd_submit))
 
     p = subparsers.add_parser("status", help="each job's state (one squeue for all jobs)")
