@@ -177,8 +177,10 @@ def test_compiled_jobs_keep_the_invariants(case: Case) -> None:
         plan = compile_plan(case.config, PROFILE, case.tasks)
     except CompileError as error:
         assert expected is None, error
-        # at the task, or at the field that set the value refused (a meta or the config)
+        # at the task, or at the field that set the value refused (a meta, the config,
+        # the list's tasks_per_job or parallel_tasks_per_job)
         at = ("/tasks/", "/meta/", "/default_slurm_config/", "/gpu_slurm_config/")
+        at += ("/tasks_per_job", "/parallel_tasks_per_job")
         assert all(p.pointer.startswith(at) for p in error.problems), error
         return
     assert expected is not None, "compiled although a group cannot be batched"

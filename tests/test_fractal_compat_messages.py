@@ -130,3 +130,28 @@ def test_swapped_inputs_are_named_in_one_line_each(
     for problem in problems:
         assert f"looks like a {said[problem.source.value]}" in problem.message
         assert "swapped" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("top", "pointer", "said"),
+    [
+        ({"tasks_per_job": 3, "parallel_tasks_per_job": 3}, "/parallel_tasks_per_job", "cpus"),
+        ({"tasks_per_job": 1, "parallel_tasks_per_job": 1}, "/tasks_per_job", "max_num_jobs"),
+    ],
+)
+def test_a_given_batching_that_does_not_fit_points_at_its_field(
+    top: dict[str, Any], pointer: str, said: str
+) -> None:
+    config = sample_inputs.config(cpus_per_task=4)
+    config["batching_config"].update(target_num_jobs=2, max_num_jobs=2)
+    (problem,) = _problems(config=config, tasks={**TASKS, **top})
+    assert (problem.source.value, problem.pointer) == ("tasks", pointer)
+    assert said in problem.message
+
+
+def test_a_scaled_time_overflow_points_at_the_time_per_task_as_written() -> None:
+    tasks = {**TASKS, "tasks_per_job": 3, "parallel_tasks_per_job": 1}
+    tasks["meta"] = {"time_per_task": "30000000"}
+    (problem,) = _problems(tasks=tasks)
+    assert (problem.source.value, problem.pointer) == ("tasks", "/meta/time_per_task")
+    assert "'30000000'" in problem.message

@@ -16,7 +16,12 @@ from compiler.slurm.units import MAX_MINUTES, format_time
 
 
 class BatchingError(SlurmplanError, ValueError):
-    """The group cannot be batched within the limits; the message says why."""
+    """The group cannot be batched within the limits; the message says why, and `field`
+    names the task list's field whose value does not fit, if one does not."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +100,8 @@ def _given(
     if cpus_per_job > limits.max_cpus_per_job:
         raise BatchingError(
             f"parallel_tasks_per_job={parallel} * cpus_per_task={cpus} = {cpus_per_job} CPUs "
-            f"exceeds batching_config.max_cpus_per_job={limits.max_cpus_per_job}"
+            f"exceeds batching_config.max_cpus_per_job={limits.max_cpus_per_job}",
+            field="parallel_tasks_per_job",
         )
     if cpus_per_job > limits.target_cpus_per_job:
         warnings.append(
@@ -105,7 +111,8 @@ def _given(
     if mem_per_job > limits.max_mem_per_job:
         raise BatchingError(
             f"parallel_tasks_per_job={parallel} * mem={mem_mb}M = {mem_per_job}M "
-            f"exceeds batching_config.max_mem_per_job={limits.max_mem_per_job}M"
+            f"exceeds batching_config.max_mem_per_job={limits.max_mem_per_job}M",
+            field="parallel_tasks_per_job",
         )
     if mem_per_job > limits.target_mem_per_job:
         warnings.append(
@@ -115,7 +122,8 @@ def _given(
     if num_jobs > limits.max_num_jobs:
         raise BatchingError(
             f"tasks_per_job={tasks} gives {num_jobs} jobs for {n_tasks} tasks, "
-            f"more than batching_config.max_num_jobs={limits.max_num_jobs}"
+            f"more than batching_config.max_num_jobs={limits.max_num_jobs}",
+            field="tasks_per_job",
         )
     if num_jobs > limits.target_num_jobs:
         warnings.append(f"{num_jobs} jobs exceeds target_num_jobs={limits.target_num_jobs}")
@@ -148,13 +156,13 @@ def batch_groups(
             first = group.task_indices[0]
             problems.add(
                 Source.TASKS,
-                pointer("tasks", first),
+                pointer("tasks", first) if error.field is None else pointer(error.field),
                 f"cannot batch the {len(group.task_indices)} task(s) alike to "
                 f"{tasks.ids[first]!r}: {error}",
             )
             continue
         batched.append((group, batching))
-        _check_scaled_time(group, batching, tasks, problems)
+        _check_scaled_time(group, batching, config, tasks, problems)
     problems.raise_if_any()
     return batched
 
@@ -184,7 +192,7 @@ def _over_the_max(group: Group, config: RunnerConfig, tasks: TaskList, problems:
 
 
 def _check_scaled_time(
-    group: Group, batching: Batching, tasks: TaskList, problems: Problems
+    group: Group, batching: Batching, config: RunnerConfig, tasks: TaskList, problems: Problems
 ) -> None:
     time = group.resources.time
     if time is None or not time.per_task or time.seconds is None:
@@ -192,10 +200,12 @@ def _check_scaled_time(
     waves = batching.waves
     if time.seconds * waves > MAX_MINUTES * 60:
         first = group.task_indices[0]
+        at = origin(config, tasks, first, "time_per_task")
+        written = format_time(time.seconds) if at is None else show(at.written)
         problems.add(
-            Source.TASKS,
-            pointer("tasks", first),
-            f"time_per_task={format_time(time.seconds)} * {waves} waves exceeds the longest "
-            f"limit Slurm can hold, {format_time(MAX_MINUTES * 60)} (tasks alike to "
-            f"{tasks.ids[first]!r})",
+            Source.TASKS if at is None else at.source,
+            pointer("tasks", first) if at is None else at.pointer,
+            f"time_per_task={written} * {waves} waves exceeds the longest "
+            f"limit Slurm can hold, {format_time(MAX_MINUTES * 60)} (for "
+            f"{tasks_like(group, tasks)})",
         )
