@@ -45,7 +45,7 @@ from compiler.runtime.resume import (
     unrecorded_jobs,
 )
 from compiler.runtime.retry import PollPolicy, classify, next_poll_delay, stderr_tail
-from compiler.runtime.rounds import next_round, round_result
+from compiler.runtime.rounds import next_round, refusal_message, round_result
 from compiler.runtime.settle import stdout_files_present
 from compiler.runtime.upload import scripts_tar
 from compiler.slurm.parsers import JobStart, Submitted, parse_start_lines
@@ -231,7 +231,8 @@ class _Submitter:
                     tail = stderr_tail(done.stdout + done.stderr)
                     raise ExecutionError(done.argv, 0, tail, reason=result.bad_output)
                 if result.refused is not None:
-                    self.journal.append(refused_event(result.refused))
+                    message = refusal_message(done.stderr)
+                    self.journal.append(refused_event(result.refused, message))
             if result.progress:  # the retry budget starts again
                 failures = 0
             if not result.failed:

@@ -57,24 +57,24 @@ def test_found_started_and_refused_clear_a_cut_off_intent() -> None:
             *(intent_event(j, "a") for j in range(3)),
             submitted_event(0, "8", "found"),
             submitted_event(1, "9", "started"),
-            refused_event(2),
+            refused_event(2, "no"),
         )
     )
     assert state.cut_off == frozenset()
     assert dict(state.submitted) == {0: "8", 1: "9"} and state.is_done(1)
     assert not state.is_done(2)  # refused: not submitted, to be submitted again
-    assert state.refused == {2}
+    assert state.refused == {2: "no"}
 
 
 def test_refused_lasts_until_the_job_is_tried_again() -> None:
-    refused = (intent_event(0, "a"), refused_event(0))
-    assert read(_bytes(HEADER, *refused)).refused == {0}
+    refused = (intent_event(0, "a"), refused_event(0, "no"))
+    assert read(_bytes(HEADER, *refused)).refused == {0: "no"}
     again = read(_bytes(HEADER, *refused, intent_event(0, "a")))
-    assert (again.refused, again.cut_off) == (frozenset(), {0})  # tried again, cut off
+    assert (again.refused, again.cut_off) == ({}, {0})  # tried again, cut off
     done = read(_bytes(HEADER, *refused, intent_event(0, "a"), submitted_event(0, "7", "sbatch")))
-    assert (done.refused, dict(done.submitted)) == (frozenset(), {0: "7"})
+    assert (done.refused, dict(done.submitted)) == ({}, {0: "7"})
     started = submitted_event(0, "8", "started")
-    assert read(_bytes(HEADER, *refused, started)).refused == frozenset()
+    assert read(_bytes(HEADER, *refused, started)).refused == {}
 
 
 def test_an_intent_after_a_submission_does_not_undo_it() -> None:
@@ -162,7 +162,8 @@ def test_read_for_a_plan_refuses_jobs_and_names_not_of_the_plan_and_run() -> Non
     state = read(good, "j", plan_id="0123456789abcdef", job_names=names)
     assert dict(state.submitted) == {1: "7"}
     with pytest.raises(JournalError, match=r"^j: line 2: 'job' must be .* below 2 \(got 2\)$"):
-        read(_bytes(HEADER, refused_event(2)), "j", plan_id="0123456789abcdef", job_names=names)
+        bad = _bytes(HEADER, refused_event(2, "no"))
+        read(bad, "j", plan_id="0123456789abcdef", job_names=names)
     with pytest.raises(
         JournalError, match=r"^j: line 2: 'name' must be \"hello.01234567.0.5f2a9c1e\", the name"
     ):

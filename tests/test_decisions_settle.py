@@ -101,6 +101,13 @@ def test_gone_without_a_marker_is_lost_and_a_terminal_squeue_state_is_settled() 
         ("COMPLETED", True),
     ]
     assert all_settled(views)
+    assert views[0].reason is not None and "scontrol no longer knows it" in views[0].reason
+    assert views[1].reason is None and views[2].reason is None
+    results = task_results(plan, views, _lines({"a4": 0}))  # a5: no line in a COMPLETED job
+    assert results["a0"].reason == views[0].reason  # a task of a LOST job: the job's why
+    assert results["a5"].state == LOST and results["a5"].reason is not None
+    assert "left no status line of this run" in results["a5"].reason
+    assert results["a4"].reason is None
 
 
 def test_squeue_silence_alone_never_settles_a_job_scontrol_decides() -> None:
@@ -112,7 +119,9 @@ def test_squeue_silence_alone_never_settles_a_job_scontrol_decides() -> None:
     rows = parse_squeue(f"11 RUNNING {plan.jobs[1].name}\n")  # silent about 10
     unconfirmed = job_views(plan, state, rows, {}, known)[0]
     assert (unconfirmed.state, unconfirmed.settled) == ("RUNNING", False)  # as last seen
-    assert job_views(plan, state, rows, {})[0].settled is False
+    silent = job_views(plan, state, rows, {})[0]
+    assert (silent.state, silent.settled) == (LOST, False)  # not settled: no proof yet
+    assert silent.reason is not None and "scontrol is asked" in silent.reason
     for shown, expected in [
         (SlurmState.RUNNING, ("RUNNING", False)),  # poll again
         (SlurmState.COMPLETING, ("COMPLETING", False)),
@@ -246,6 +255,7 @@ def test_task_results_from_lane_files_then_job_states() -> None:
         "started": 5,
         "ended": 9,
         "seconds": 4,
+        "reason": None,
         "stdout": f"{plan.workdir}/tasks/a0.out",
         "stderr": f"{plan.workdir}/tasks/a0.err",
     }
@@ -270,7 +280,7 @@ def test_a_job_sbatch_refused_for_good_is_refused_and_settled_with_its_tasks() -
         plan,
         submitted_event(0, "10", "sbatch"),
         intent_event(1, plan.jobs[1].name),
-        refused_event(1),
+        refused_event(1, "sbatch: error: Invalid partition name specified"),
     )
     rows = parse_squeue(f"10 COMPLETED {plan.jobs[0].name}\n")
     views = job_views(plan, state, rows, {})
@@ -291,8 +301,11 @@ def test_a_job_sbatch_refused_for_good_is_refused_and_settled_with_its_tasks() -
         "a5": (None, NOT_SUBMITTED, ""),
     }
     assert results["a2"].to_json()["exit_code"] is None  # JSON says null
+    said = "sbatch refused it: sbatch: error: Invalid partition name specified"
+    assert views[1].reason == said == results["a2"].reason == results["a3"].to_json()["reason"]
+    assert results["a0"].reason is None and results["a4"].reason is None
     # Submitted again later (another `submit`): it is no longer refused.
-    again = _state(plan, refused_event(1), intent_event(1, plan.jobs[1].name),
+    again = _state(plan, refused_event(1, "no"), intent_event(1, plan.jobs[1].name),
                    submitted_event(1, "11", "sbatch"))  # fmt: skip
     assert job_views(plan, again, parse_squeue("11 RUNNING x\n"), {})[1].state == "RUNNING"
 

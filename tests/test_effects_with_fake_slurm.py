@@ -397,7 +397,8 @@ def test_a_job_sbatch_refuses_for_good_is_journaled_refused(tmp_path: Path, tran
     bench.slurm.replies = [ACCEPT, FATAL]
     with pytest.raises(ExecutionError, match="Invalid partition"):
         bench.submit()
-    assert {"event": "refused", "job": 1} in bench.events()
+    said = "sbatch: error: Batch job submission failed: Invalid partition name specified"
+    assert {"event": "refused", "job": 1, "message": said} in bench.events()  # sbatch's words
     state = read_state(bench.journal, bench.plan)
     expected_cut_off = {2} if transport == "ssh" else set()  # never ran, after the failed one
     assert (sorted(state.submitted), state.cut_off) == ([0], expected_cut_off)
@@ -568,14 +569,18 @@ def test_the_cli_shows_a_refused_job_and_its_tasks_and_wait_exits_1(
     code, out, err = cli("status")
     assert code == 0
     assert "REFUSED" in out.splitlines()[2] and "REFUSED=1" in out
+    said = "sbatch: error: Batch job submission failed: Invalid partition name specified"
+    assert f"job 1: REFUSED: sbatch refused it: {said}" in out  # sbatch's own words
     _no_python_none(out, err)
     code, out, _ = cli("status", "--json")
-    assert [job["state"] for job in json.loads(out)["jobs"]] == ["COMPLETED", "REFUSED"]
+    jobs = json.loads(out)["jobs"]
+    assert [job["state"] for job in jobs] == ["COMPLETED", "REFUSED"]
+    assert [job["reason"] for job in jobs] == [None, f"sbatch refused it: {said}"]
 
     code, out, err = cli("wait")
     assert code == 1, err
     assert "1/2 tasks succeeded" in out
-    assert "task t1: REFUSED" in err
+    assert f"task t1: REFUSED (job 1: sbatch refused it: {said})" in err
     _no_python_none(out, err)
 
     code, out, err = cli("collect")
@@ -586,6 +591,7 @@ def test_the_cli_shows_a_refused_job_and_its_tasks_and_wait_exits_1(
     code, out, _ = cli("collect", "--json")
     t1 = json.loads(out)["tasks"]["t1"]
     assert (t1["state"], t1["exit_code"], t1["job_id"]) == ("REFUSED", None, "")
+    assert t1["reason"] == f"sbatch refused it: {said}"
 
 
 def test_the_cli_never_prints_none_for_a_cancelled_task(

@@ -183,7 +183,7 @@ BAD: list[tuple[str, bytes, int, list[str]]] = [
     ),
     (
         "unknown-key",
-        HEADER + _line({"event": "refused", "job": 0, "x": 1}),
+        HEADER + _line({"event": "refused", "job": 0, "message": "no", "x": 1}),
         2,
         ['unknown key "x"', 'in a "refused" line'],
     ),
@@ -289,12 +289,12 @@ def test_a_valid_journal_means_what_it_meant(tmp_path: Path) -> None:
         encode(journal_state.intent_event(1, f"{PLAN.jobs[1].name}.{RUN}")),
         encode(journal_state.submitted_event(1, "12", "found")),
         encode(journal_state.intent_event(2, f"{PLAN.jobs[2].name}.{RUN}")),
-        encode(journal_state.refused_event(2)),
+        encode(journal_state.refused_event(2, "sbatch: error: no")),
         encode(journal_state.cancelled_event(["11", "12"])),
     ]
     path.write_bytes(b"".join(lines))
     state = read_state(str(path), PLAN)
-    assert dict(state.submitted) == {0: "11", 1: "12"} and state.refused == {2}
+    assert dict(state.submitted) == {0: "11", 1: "12"} and state.refused == {2: "sbatch: error: no"}
     assert state.cancelled and state.cut_off == frozenset() and state.events == 8
     assert state.run == RUN
     path.write_bytes(b"".join(lines) + b'{"event":"refused","job":"0"}\n')

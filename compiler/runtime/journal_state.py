@@ -7,7 +7,8 @@ One JSON object per line, appended and fsync'd:
     {"event": "intent", "job": 3, "name": "hello.0123abcd.3.5f2a9c1e"}   before its sbatch
     {"event": "submitted", "job": 3, "job_id": "1234",
      "how": "sbatch"|"found"|"started"|"adopted"}
-    {"event": "refused", "job": 3}        sbatch failed for good: it was not submitted
+    {"event": "refused", "job": 3, "message": "sbatch: error: ..."}   sbatch said no for
+                                          good (its message): it was not submitted
     {"event": "cancelled", "job_ids": ["1234", ...]}
 
 One journal is one run of the plan: the header's `run` (8 hex digits, random) is in
@@ -45,12 +46,13 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
     "header": ("format", "plan_id", "name", "run"),
     "intent": ("job", "name"),
     "submitted": ("job", "job_id", "how"),
-    "refused": ("job",),
+    "refused": ("job", "message"),
     "cancelled": ("job_ids",),
 }
 HOWS = ("sbatch", "found", "started", "adopted")
 _PLAN_ID = re.compile(r"[0-9a-f]{16}")
 _RUN = re.compile(r"[0-9a-f]{8}")
+MESSAGE_CHARS = 1000  # a refusal's message is sbatch's last words, not its whole output
 _JOB_ID_FORM = "a Slurm job id, a string of ASCII digits 0-9"
 
 
@@ -64,7 +66,8 @@ class JournalState:
     run: str | None = None  # this run's id, from the header
     submitted: Mapping[int, str] = field(default_factory=dict)  # job index -> Slurm job id
     cut_off: frozenset[int] = frozenset()  # intent without an outcome
-    refused: frozenset[int] = frozenset()  # sbatch refused it for good; not tried since
+    refused: Mapping[int, str] = field(default_factory=dict)  # job -> sbatch's message:
+    # sbatch refused it for good; not tried since
     cancelled: bool = False
     events: int = 0
 
@@ -98,8 +101,8 @@ def submitted_event(job: int, job_id: str, how: str) -> Event:
     return {"event": "submitted", "job": job, "job_id": job_id, "how": how}
 
 
-def refused_event(job: int) -> Event:
-    return {"event": "refused", "job": job}
+def refused_event(job: int, message: str) -> Event:
+    return {"event": "refused", "job": job, "message": message}
 
 
 def cancelled_event(job_ids: Sequence[str]) -> Event:
@@ -259,6 +262,13 @@ def _name(value: object, event: Event, names: _Names) -> str | None:
     return None
 
 
+def _message(value: object, event: Event, names: _Names) -> str | None:
+    if isinstance(value, str) and len(value) <= MESSAGE_CHARS:
+        return None
+    return _must("message", f"sbatch's message, a string of at most {MESSAGE_CHARS} characters",
+                 value)  # fmt: skip
+
+
 def _run(value: object, event: Event, names: _Names) -> str | None:
     return None if is_run_id(value) else _must("run", "a run id, 8 lowercase hex digits", value)
 
@@ -297,7 +307,7 @@ def _job_ids(value: object, event: Event, names: _Names) -> str | None:
 
 
 _FORMS = {"format": _format, "plan_id": _plan_id, "name": _name, "run": _run, "job": _job,
-          "job_id": _job_id, "how": _how, "job_ids": _job_ids}  # fmt: skip
+          "job_id": _job_id, "how": _how, "job_ids": _job_ids, "message": _message}  # fmt: skip
 
 
 class _Folder:
@@ -311,7 +321,7 @@ class _Folder:
         self.run = start.run
         self.submitted = dict(start.submitted)
         self.cut_off = set(start.cut_off)
-        self.refused = set(start.refused)
+        self.refused = dict(start.refused)
 
     def add(self, event: Event, where: str) -> None:
         self.count += 1
@@ -344,7 +354,7 @@ class _Folder:
             self.cancelled = True
             return
         job: int = event["job"]
-        self.refused.discard(job)  # any later line about the job means it was tried again
+        self.refused.pop(job, None)  # any later line about the job means it was tried again
         if kind == "intent":
             self._check_name(event, where)
             if job not in self.submitted:
@@ -355,7 +365,7 @@ class _Folder:
         else:  # refused
             self.cut_off.discard(job)
             if job not in self.submitted:
-                self.refused.add(job)
+                self.refused[job] = event["message"]
 
     def _check_name(self, event: Event, where: str) -> None:
         """An intent names the job as this run submits it (the plan's name and the run)."""
@@ -375,7 +385,7 @@ class _Folder:
             run=self.run,
             submitted=self.submitted,
             cut_off=frozenset(self.cut_off),
-            refused=frozenset(self.refused),
+            refused=self.refused,
             cancelled=self.cancelled,
             events=self.count,
         )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from compiler.plan import Plan, SubmitStep
 from compiler.runtime.commands import ARGV_CHUNK_CHARS, sbatch_argv, sbatch_words
+from compiler.runtime.journal_state import MESSAGE_CHARS
 from compiler.runtime.retry import SSH_FAILED, Verdict
 from compiler.slurm.parsers import ParseError, Submitted, parse_sbatch_parsable
 from compiler.transport import TransportKind, as_user
@@ -119,6 +120,17 @@ def read_round(round_: SubmitRound, exit_code: int | None, stdout: str) -> Round
     return RoundOutcome(
         submitted=tuple(submitted), failed=round_.jobs[done] if known else None, error=None
     )
+
+
+def refusal_message(stderr: str) -> str:
+    """What the journal keeps of sbatch's refusal, for `status`, `wait` and `collect` to
+    show: its last lines (warnings may come first), on one line, within the journal's
+    limit; "(sbatch printed nothing)" when it said nothing."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()][-3:]
+    text = " / ".join(lines) or "(sbatch printed nothing)"
+    if len(text) > MESSAGE_CHARS:
+        text = "..." + text[-(MESSAGE_CHARS - 3) :]
+    return text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

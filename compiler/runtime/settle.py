@@ -35,6 +35,14 @@ REFUSED = RunState.REFUSED  # sbatch refused it for good
 LOST = RunState.LOST  # gone from squeue without a done marker
 SUCCEEDED = RunState.COMPLETED
 
+# Why a job or task is LOST, for a person (JobView.reason, TaskResult.reason).
+FORGOTTEN = (
+    "gone from squeue with no done marker of this run, and scontrol no longer knows it: "
+    "killed before its script ended (cancelled, timed out, node failure), then forgotten"
+)
+UNCONFIRMED = "squeue shows no row for it; scontrol is asked before it counts as ended"
+NO_LINE = "its job ended COMPLETED but left no status line of this run for the task"
+
 # The states of a job Slurm killed: a task the signal killed (exit code 128 + signal)
 # takes the job's state rather than FAILED.
 KILLED_BY_SLURM = frozenset(
@@ -57,6 +65,7 @@ class JobView:
     settled: bool
     tasks: int
     failed_tasks: int | None  # from the done marker, when there is one
+    reason: str | None = None  # why it is REFUSED or LOST, in words for a person
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +79,7 @@ class TaskResult:
     stderr: str
     started: int | None = None  # epoch seconds, from its lane status line
     ended: int | None = None
+    reason: str | None = None  # why it is REFUSED or LOST, in words for a person
 
     @property
     def seconds(self) -> int | None:
@@ -94,6 +104,7 @@ class TaskResult:
             "started": self.started,
             "ended": self.ended,
             "seconds": self.seconds,
+            "reason": self.reason,
             "stdout": self.stdout,
             "stderr": self.stderr,
         }
@@ -165,8 +176,10 @@ def job_views(
         marker = markers.get(job.index)
         if marker is not None and marker.job_id != job_id:
             marker = None  # an earlier run's: it says nothing about this run's job
+        reason = None
         if job_id is None and job.index in state.refused:
             job_state, settled = REFUSED, True
+            reason = f"sbatch refused it: {state.refused[job.index]}"
         elif job_id is None:
             job_state, settled = NOT_SUBMITTED, False
         elif job_id is not None and job_id in by_id:
@@ -176,8 +189,10 @@ def job_views(
             job_state, settled = (SUCCEEDED if marker.succeeded else RunState.FAILED), True
         elif job_id in confirmed:
             job_state, settled = confirmed_state(confirmed[job_id])
+            reason = FORGOTTEN if job_state == LOST else None
         else:  # squeue's silence alone: not proof that it ended
             job_state, settled = (previous.state if previous is not None else LOST), False
+            reason = UNCONFIRMED if job_state == LOST else None
         views.append(
             JobView(
                 index=job.index,
@@ -187,6 +202,7 @@ def job_views(
                 settled=settled,
                 tasks=len(job.tasks),
                 failed_tasks=marker.failed if marker is not None else None,
+                reason=reason,
             )
         )
     return tuple(views)
@@ -304,8 +320,16 @@ def task_results(
                 stderr=stderr,
                 started=entry.started if entry is not None else None,
                 ended=entry.ended if entry is not None else None,
+                reason=_task_reason(view, code),
             )
     return out
+
+
+def _task_reason(view: JobView, exit_code: int | None) -> str | None:
+    state = task_state(view, exit_code)
+    if state == LOST and view.state != LOST:
+        return NO_LINE
+    return view.reason if state in (LOST, REFUSED) else None
 
 
 def task_records(

@@ -103,9 +103,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     plan = _load(args)
     progress = Progress(len(plan.jobs), "submit")
     executor = _executor(args, progress.note)
-    report = submit(
-        plan, _journal(args), executor, progress, _poll_policy(args), adopt=args.adopt
-    )
+    report = submit(plan, _journal(args), executor, progress, _poll_policy(args), adopt=args.adopt)
     print(
         f"{report.total} jobs: {report.submitted} submitted now, {report.already} before"
         + (f", {report.found} found by name" if report.found else "")
@@ -125,6 +123,7 @@ def _view_json(view: JobView) -> dict[str, object]:
         "settled": view.settled,
         "tasks": view.tasks,
         "failed_tasks": view.failed_tasks,
+        "reason": view.reason,
     }
 
 
@@ -146,6 +145,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
         for v in views
     ]  # fmt: skip
     sys.stdout.write(table_text([["JOB", "NAME", "JOB_ID", "STATE", "TASKS", "FAILED"], *rows]))
+    for view in views:  # why a job is REFUSED or LOST: below the table, not cut to a column
+        if view.reason is not None:
+            print(f"job {view.index}: {view.state}: {view.reason}")
     print(describe(views))
     return EXIT_OK
 
@@ -168,7 +170,12 @@ def _cmd_wait(args: argparse.Namespace) -> int:
 def _failure_line(result: TaskResult) -> str:
     """One task that did not succeed, for a person: its exit code only when it has one."""
     if result.state == RunState.REFUSED:
-        return f"task {result.task_id}: REFUSED (sbatch refused job {result.job} for good)"
+        return f"task {result.task_id}: REFUSED (job {result.job}: {result.reason})"
+    if result.state == RunState.LOST:
+        return (
+            f"task {result.task_id}: LOST ({result.reason}; "
+            f"job {result.job_id or '?'}; stderr {result.stderr})"
+        )
     code = "" if result.exit_code is None else f", exit code {result.exit_code}"
     if result.signal is not None:
         code += f", killed by {result.signal}"
