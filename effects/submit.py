@@ -127,6 +127,7 @@ class _Submitter:
         self.progress = progress
         self.poll_policy = poll_policy
         self.room: int | None = None  # submissions allowed before asking squeue again
+        self.traced: set[int] = set()  # cut off, looked up here, no trace: to resubmit
         self.report = SubmitReport(total=len(plan.jobs))
 
     def run(self) -> SubmitReport:
@@ -181,6 +182,7 @@ class _Submitter:
             self.progress.advance(f"job {job} adopted: {job_id}, of run {taken.run}")
 
     def _count(self, outcome: CutOffTrace) -> None:
+        self.traced |= outcome.resubmit
         self.report.found += len(outcome.found)
         self.report.ran += len(outcome.started)
         for job in sorted([*outcome.found, *outcome.started]):
@@ -206,7 +208,7 @@ class _Submitter:
                     return
                 run = self.journal.run
                 round_ = next_round(self.plan, pending, self.room, run)
-                if needs_lookup(state, round_.jobs):
+                if needs_lookup(state, round_.jobs, self.traced):
                     self._count(
                         look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
                     )
@@ -220,6 +222,7 @@ class _Submitter:
                         for job in round_.jobs
                     ]
                 )
+                self.traced -= set(round_.jobs)  # a new intent: cut off again, look it up
                 if failures == 0:  # --retry-max-seconds counts from here, not from
                     start = clock()  # before a wait for queue room or the last round
                 done = self.executor.once(round_.argv)

@@ -95,6 +95,7 @@ def test_decisions_per_job() -> None:
     assert [s.job for s in left_to_submit(state, submits)] == [1, 2, 3]
     assert needs_lookup(state, [1]) and needs_lookup(state, [2, 1])
     assert not needs_lookup(state, [2, 3]) and not needs_lookup(state, [0])
+    assert not needs_lookup(state, [1], traced={1})  # looked up already: no trace of it
     assert fold([cancelled_event(["10"])], state).cancelled
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_slurm import CRASH_BEFORE_SBATCH, Crash
+from fake_slurm import CRASH_BEFORE_SBATCH, TRANSIENT_BUT_CREATED, Crash
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, _finish
 
 from compiler.runtime.retry import PollPolicy
@@ -88,3 +88,30 @@ def test_an_earlier_runs_job_output_does_not_count_as_this_run_having_run(
     state = read_state(bench.journal, bench.plan)
     assert sorted(state.submitted) == [0, 1]
     assert not set(state.submitted.values()) & first
+
+
+def test_a_cut_off_job_with_no_trace_is_looked_up_once_then_submitted(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.slurm.replies = [CRASH_BEFORE_SBATCH]
+    with pytest.raises(Crash):
+        bench.submit()
+    before = len(bench.slurm.named("squeue"))
+    report = bench.submit()
+    assert report.submitted == 2
+    lookups = [c for c in bench.slurm.named("squeue")[before:] if "--name=" in " ".join(c)]
+    assert len(lookups) == 1, lookups  # not again before its own round
+
+
+def test_a_traced_job_whose_new_sbatch_fails_transiently_is_looked_up_again(
+    tmp_path: Path,
+) -> None:
+    """The job looked up once (no trace) gets a new intent; its sbatch then times out
+    though Slurm took it: it must be looked up again, not sent a second time."""
+    bench = Bench(tmp_path, "local", 1)
+    bench.slurm.replies = [CRASH_BEFORE_SBATCH]
+    with pytest.raises(Crash):
+        bench.submit()
+    bench.slurm.replies = [TRANSIENT_BUT_CREATED]
+    report = bench.submit()
+    assert (report.submitted, report.found) == (0, 1)
+    assert bench.copies(0) == 1

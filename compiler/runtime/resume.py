@@ -8,7 +8,7 @@ off between their intent and their id are looked up before anything else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -24,10 +24,14 @@ def left_to_submit(state: JournalState, steps: Iterable[SubmitStep]) -> list[Sub
     return [step for step in steps if not state.is_done(step.job)]
 
 
-def needs_lookup(state: JournalState, jobs: Iterable[int]) -> bool:
-    """Whether any of `jobs` was cut off: then every cut-off job is looked up by
-    name (one squeue) before these are submitted."""
-    return any(job in state.cut_off for job in jobs)
+def needs_lookup(
+    state: JournalState, jobs: Iterable[int], traced: Collection[int] = ()
+) -> bool:
+    """Whether any of `jobs` was cut off and not `traced` yet: then every cut-off job is
+    looked up by name (one squeue) before these are submitted.  `traced` are the jobs a
+    lookup in this process found no trace of (to be submitted again): looking them up
+    again before their own round would find nothing new."""
+    return any(job in state.cut_off and job not in traced for job in jobs)
 
 
 def steps_to_run(plan: Plan, state: JournalState) -> tuple[Step, ...]:
