@@ -27,12 +27,18 @@ DEFAULT_TIMEOUT_S = 300.0
 class Completed:
     argv: tuple[str, ...]
     exit_code: int | None  # None: killed at the time limit
-    stdout: str
+    stdout: str  # decoded for people (bytes that are not UTF-8 shown as \xNN)
     stderr: str
+    data: bytes | None = None  # stdout's exact bytes, when the runner kept them
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+    @property
+    def stdout_bytes(self) -> bytes:
+        """stdout as the command wrote it (a file read with `cat` is returned exact)."""
+        return self.data if self.data is not None else self.stdout.encode()
 
 
 def _text(data: bytes | None) -> str:
@@ -64,7 +70,9 @@ def run_once(
         return Completed(command, None, _text(expired.stdout), _text(expired.stderr) + note)
     except OSError as error:  # not found, not executable: like a shell's 127/126
         return Completed(command, 127, "", f"{command[0]}: {error.strerror or error}")
-    return Completed(command, done.returncode, _text(done.stdout), _text(done.stderr))
+    return Completed(
+        command, done.returncode, _text(done.stdout), _text(done.stderr), data=done.stdout
+    )
 
 
 class Runner(Protocol):
