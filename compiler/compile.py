@@ -55,13 +55,18 @@ def _batched(inputs: Inputs, problems: Problems) -> list[tuple[Group, Batching]]
     that is not one), and the resources are checked only as far as they can be."""
     try:
         groups = group_tasks(inputs.config, inputs.tasks, inputs.account)
-        check_mem_per_cpu(groups, inputs.config, inputs.tasks)
-        return batch_groups(groups, inputs.config, inputs.tasks)
-    except CompileError as error:
-        problems.extend(error.problems)
     except ValueError:  # settings.resources: a required value the parse pass refused
         if not problems:
             raise
+        return None
+    try:  # one's problems do not hide the other's
+        check_mem_per_cpu(groups, inputs.config, inputs.tasks)
+    except CompileError as error:
+        problems.extend(error.problems)
+    try:
+        return batch_groups(groups, inputs.config, inputs.tasks)
+    except CompileError as error:
+        problems.extend(error.problems)
     return None
 
 

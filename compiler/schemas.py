@@ -67,11 +67,33 @@ def validator(name: str) -> Validator:
 
 def schema_problems(name: str, source: Source, instance: Any) -> list[Problem]:
     """Every violation of the schema `name`, in document order."""
-    errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    problems: list[Problem] = []
-    for error in errors:
-        problems.extend(_problems_of(error, source))
-    return problems
+    return [problem for _, problem in sorted(placed_problems(name, source, instance), key=_place)]
+
+
+Place = list[str | int]  # where a problem is, as a path: problems sort by it
+
+
+def placed_problems(
+    name: str,
+    source: Source,
+    instance: Any,
+    *,
+    schema: dict[str, Any] | None = None,
+    at: tuple[str | int, ...] = (),
+) -> list[tuple[Place, Problem]]:
+    """Every violation, each with its place, unsorted; with `schema` (a part of the
+    schema `name`) and `at`, of `instance` standing at path `at` of a document."""
+    check = validator(name) if schema is None else validator(name).evolve(schema=schema)
+    placed: list[tuple[Place, Problem]] = []
+    for error in check.iter_errors(instance):
+        error.path.extendleft(reversed(at))
+        place = list(error.absolute_path)
+        placed.extend((place, problem) for problem in _problems_of(error, source))
+    return placed
+
+
+def _place(item: tuple[Place, Problem]) -> Place:
+    return item[0]
 
 
 def _field_name(path: list[str | int]) -> str:

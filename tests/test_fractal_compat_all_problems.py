@@ -109,3 +109,18 @@ def test_resource_problems_come_with_meaning_problems() -> None:
         "tasks": [*TASKS["tasks"], {"id": "big", "command": ["true"], "meta": {"mem": "9G"}}],
     }
     assert _found(tasks=tasks) == {("tasks", "/meta/extra_lines/0"), ("tasks", "/tasks/3/meta/mem")}
+
+
+def test_zero_memory_per_cpu_hides_no_batching_problem() -> None:
+    config = sample_inputs.config(use_mem_per_cpu=True)
+    tasks = {
+        **TASKS,
+        "tasks": [
+            {"id": "a", "command": ["true"], "meta": {"mem": "2M", "cpus_per_task": 4}},
+            {"id": "b", "command": ["true"], "meta": {"cpus_per_task": 9}},
+        ],
+    }
+    assert _found(config=config, tasks=tasks) == {
+        ("tasks", "/tasks/0/meta/mem"),
+        ("tasks", "/tasks/1/meta/cpus_per_task"),
+    }
