@@ -59,6 +59,9 @@ class Observer:
     markers: dict[int, DoneMarker] = field(default_factory=dict)
     views: tuple[JobView, ...] | None = None
     polls: int = 0
+    # Lane lines of jobs whose lanes were read: settled is final, so they are read once.
+    records: dict[str, LaneEntry] = field(default_factory=dict)
+    lanes_read: set[int] = field(default_factory=set)
 
     def observe(self) -> tuple[JobView, ...]:
         """Each job's state now (settled views are final and not asked about again)."""
@@ -84,16 +87,17 @@ class Observer:
         """Per task: exit code and times (from the lane files of settled jobs), state,
         job id, logs."""
         views = self.views if self.views is not None else self.observe()
-        settled = [v.index for v in views if v.settled]
-        records: dict[str, LaneEntry] = {}
+        settled = [v.index for v in views if v.settled and v.index not in self.lanes_read]
         if settled:
             listing = list_workdir(self.plan, self.executor) or ()
             paths = lane_files_present(self.plan, listing, settled)
             if paths:
                 text = read_files(self.plan, self.executor, paths)
                 state = read_state(self.journal_path, self.plan)
-                records = task_records(self.plan, state, parse_lane_status(text), settled)
-        return task_results(self.plan, views, records)
+                entries = parse_lane_status(text)
+                self.records.update(task_records(self.plan, state, entries, settled))
+            self.lanes_read.update(settled)
+        return task_results(self.plan, views, self.records)
 
 
 def describe(views: tuple[JobView, ...]) -> str:
@@ -106,10 +110,11 @@ def describe(views: tuple[JobView, ...]) -> str:
 def wait(
     observer: Observer,
     policy: PollPolicy,
-    report: Callable[[str], None],
+    on_change: Callable[[tuple[JobView, ...]], None],
     timeout: float | None = None,
-) -> tuple[JobView, ...] | None:
-    """Poll until every job is settled (None: `timeout` seconds passed first)."""
+) -> tuple[JobView, ...]:
+    """Poll until every job is settled, or `timeout` seconds passed (then some views are
+    not settled); `on_change` gets the views first and whenever a job's state changed."""
     views = observer.observe()
     missing = [v.index for v in views if v.state == NOT_SUBMITTED]
     if missing:
@@ -125,12 +130,12 @@ def wait(
         states = [v.state for v in views]
         changed = states != previous
         if changed:
-            report(describe(views))
+            on_change(views)
         if all_settled(views):
             return views
         previous = states
         delay = next_poll_delay(policy, delay, changed)
         if timeout is not None and clock() - start + delay > timeout:
-            return None
+            return views
         observer.executor.sleep(delay)
         views = observer.observe()

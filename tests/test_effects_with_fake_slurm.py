@@ -29,6 +29,7 @@ from sample_inputs import one_task_per_job_config, profile, tasks
 
 from compiler import Plan, SubmitStep, compile_plan
 from compiler.runtime.retry import PollPolicy, RetryPolicy
+from compiler.runtime.settle import all_settled
 from compiler.slurm.states import RunState
 from effects.cancel import cancel
 from effects.cli import main, run_commands
@@ -131,8 +132,12 @@ def test_submit_places_the_scripts_submits_every_job_once_and_journals_its_id(
         assert bench.slurm.jobs[ids[job.index]].name == f"{job.name}.{run}"
         if transport == "ssh":  # uploaded: the tar stream the fake's tar unpacked
             assert bench.slurm.files[job.script_path] == job.script
+        elif transport == "sudo":  # on sbatch's stdin: the runner writes no script file
+            assert not Path(job.script_path).exists()
         else:  # written by the runner itself
             assert Path(job.script_path).read_text() == job.script
+    if transport == "sudo":
+        assert bench.slurm.scripts_read == [job.script for job in bench.plan.jobs]
     assert bench.plan.workdir in bench.slurm.dirs
     sbatches = [c for c in bench.slurm.argvs if "sbatch" in " ".join(c)]
     if transport == "ssh":
@@ -270,10 +275,16 @@ def test_wait_polls_with_back_off_until_every_job_settled_then_collects_exit_cod
     _finish(bench, 0, [0])
     _finish(bench, 1, [3])
     observer = Observer(bench.plan, bench.journal, bench.executor())
-    said: list[str] = []
-    views = wait(observer, PollPolicy(first=2.0, factor=1.5, max=30.0), said.append)
-    assert views is not None
+    seen: list[tuple[str, ...]] = []
+    views = wait(
+        observer,
+        PollPolicy(first=2.0, factor=1.5, max=30.0),
+        lambda changed: seen.append(tuple(v.state for v in changed)),
+    )
     assert [v.state for v in views] == [RunState.COMPLETED, RunState.FAILED]
+    assert seen == [  # the first views, then each change
+        ("PENDING", "RUNNING"), ("RUNNING", "FAILED"), ("COMPLETED", "FAILED"),
+    ]  # fmt: skip
     assert observer.polls == 4
     assert bench.clock.slept == [2.0, 2.0, 3.0]  # back to the start on a change, then slower
     results = observer.results()
@@ -363,7 +374,8 @@ def test_wait_gives_up_at_its_timeout_on_the_fake_clock(tmp_path: Path) -> None:
     bench = Bench(tmp_path, "local", 1)
     bench.submit()
     observer = Observer(bench.plan, bench.journal, bench.executor())
-    assert wait(observer, PollPolicy(first=5.0, max=5.0), lambda s: None, timeout=12.0) is None
+    views = wait(observer, PollPolicy(first=5.0, max=5.0), lambda s: None, timeout=12.0)
+    assert not all_settled(views) and views[0].state == RunState.PENDING
     assert bench.clock.slept == [5.0, 5.0]
 
 

@@ -76,6 +76,7 @@ def test_wheel_carries_schemas_templates_and_effects(wheel: Path) -> None:
         assert template in names
         assert archive.read(template).decode() == (ROOT / "templates/job.sbatch.j2").read_text()
         assert "effects/__init__.py" in names
+        assert {"slurmplan/__init__.py", "slurmplan/py.typed"} <= names  # the public API
         for module in ("__init__", "compile", "slurm/sbatch_options", "slurm/units"):
             assert f"compiler/{module}.py" in names
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
@@ -129,6 +130,19 @@ def test_installed_wheel_compiles_the_examples_outside_the_repo(
     assert facts["tasks"] == len(example_tasks)
     assert facts["jobs"] >= 1
     assert facts["shebang"] == "#!/bin/bash"
+
+
+API_PROBE = """
+import slurmplan
+assert slurmplan.Run and slurmplan.compile_plan and slurmplan.Snapshot
+print(slurmplan.__file__)
+"""
+
+
+def test_installed_wheel_offers_the_public_api(installed: Path, tmp_path: Path) -> None:
+    result = _run([str(installed / "bin" / "python"), "-c", API_PROBE], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(str(installed))
 
 
 def test_installed_console_script(installed: Path, tmp_path: Path) -> None:

@@ -20,19 +20,18 @@ from collections.abc import Callable
 from compiler import Plan
 from compiler.runtime.journal_state import JournalError
 from compiler.runtime.retry import PollPolicy, RetryPolicy
-from compiler.runtime.settle import JobView, TaskResult, all_succeeded
+from compiler.runtime.settle import JobView, TaskResult
 from compiler.slurm.parsers import ParseError
 from compiler.slurm.states import RunState
-from effects.cancel import cancel
 from effects.cli.inputs_io import InputError
 from effects.cli.plan_files import load_plan
 from effects.cli.progress import Progress
 from effects.cli.tables import table_text
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Executor, prepare_transport
-from effects.journal import default_path, read_state
-from effects.observe import NotSubmitted, Observer, describe, wait
-from effects.submit import submit
+from effects.journal import default_path
+from effects.observe import NotSubmitted, describe
+from effects.run import Run
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -99,11 +98,16 @@ def _load(args: argparse.Namespace) -> Plan:
     return plan
 
 
+def _run(args: argparse.Namespace, plan: Plan, report: Callable[[str], None] = _stderr) -> Run:
+    """The command line's commands are the library's: one Run of the plan's journal."""
+    poll = _poll_policy(args) if hasattr(args, "poll_interval") else None  # submit, wait
+    return Run(plan, _journal(args), poll=poll, executor=_executor(args, report))
+
+
 def _cmd_submit(args: argparse.Namespace) -> int:
     plan = _load(args)
     progress = Progress(len(plan.jobs), "submit")
-    executor = _executor(args, progress.note)
-    report = submit(plan, _journal(args), executor, progress, _poll_policy(args), adopt=args.adopt)
+    report = _run(args, plan, progress.note).submit(adopt=args.adopt, progress=progress)
     print(
         f"{report.total} jobs: {report.submitted} submitted now, {report.already} before"
         + (f", {report.found} found by name" if report.found else "")
@@ -129,12 +133,12 @@ def _view_json(view: JobView) -> dict[str, object]:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     plan = _load(args)
-    observer = Observer(plan, _journal(args), _executor(args, _stderr))
-    views = observer.observe()
+    run = _run(args, plan)
+    views = run.poll_jobs()
     if args.json:
         out = {
             "plan_id": plan.plan_id,
-            "run": read_state(observer.journal_path, plan).run,
+            "run": run.run_id,
             "jobs": [_view_json(v) for v in views],
         }
         print(json.dumps(out, indent=2))
@@ -154,17 +158,17 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_wait(args: argparse.Namespace) -> int:
     plan = _load(args)
-    observer = Observer(plan, _journal(args), _executor(args, _stderr))
-    views = wait(observer, _poll_policy(args), _stderr, args.timeout)
-    if views is None:
+    run = _run(args, plan)
+    snap = run.wait(args.timeout, lambda s: _stderr(describe(s.jobs)))
+    if not snap.done:
         _stderr(f"slurmplan wait: not every job settled within {args.timeout:g} s")
         return EXIT_TIMEOUT
-    results = observer.results()
+    results = snap.tasks
     failed = [r for r in results.values() if r.exit_code != 0]
     for result in failed[:20]:
         _stderr(_failure_line(result))
-    print(f"{len(results) - len(failed)}/{len(results)} tasks succeeded; {observer.polls} polls")
-    return EXIT_OK if all_succeeded(results) else EXIT_TASKS_FAILED
+    print(f"{len(results) - len(failed)}/{len(results)} tasks succeeded; {run.polls} polls")
+    return EXIT_OK if snap.succeeded else EXIT_TASKS_FAILED
 
 
 def _failure_line(result: TaskResult) -> str:
@@ -187,8 +191,7 @@ def _failure_line(result: TaskResult) -> str:
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
     plan = _load(args)
-    progress = Progress(0, "cancel")
-    ids = cancel(plan, _journal(args), _executor(args, _stderr), progress)
+    ids = _run(args, plan).cancel(Progress(0, "cancel"))
     print(f"cancelled {len(ids)} job(s)" + (f": {' '.join(ids)}" if ids else ""))
     return EXIT_OK
 
@@ -203,12 +206,11 @@ def _result_row(result: TaskResult) -> list[str]:
 
 def _cmd_collect(args: argparse.Namespace) -> int:
     plan = _load(args)
-    observer = Observer(plan, _journal(args), _executor(args, _stderr))
-    observer.observe()
-    results = observer.results()
+    snap = _run(args, plan).poll()
+    results = snap.tasks
     if args.json:
         out = {
-            "run": read_state(observer.journal_path, plan).run,
+            "run": snap.run,
             "tasks": {task_id: r.to_json() for task_id, r in results.items()},
         }
         print(json.dumps(out, indent=2))

@@ -1,0 +1,171 @@
+"""`Run`: one run of a plan, for a program that carries plans out from its own process.
+
+The command line's submit/status/wait/cancel/collect are this class's methods.  A
+Run holds its journal's path (one journal, one run: docs/effects.md, "Runs") and one
+Observer, so what is settled is read once; `cancel()` may be called from another
+thread while `wait()` polls, and wakes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from compiler import Plan
+from compiler.runtime.commands import read_files_argv, task_outputs
+from compiler.runtime.retry import PollPolicy, RetryPolicy
+from compiler.runtime.settle import JobView, TaskResult, all_settled, all_succeeded
+from effects.cancel import cancel
+from effects.execute import Executor, Runner, prepare_transport, run_once
+from effects.journal import read_state
+from effects.observe import Observer, wait
+from effects.submit import Progress, SubmitReport, submit
+
+STREAMS = ("stdout", "stderr")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One observation of a run: each job's view and each task's result."""
+
+    run: str | None  # the journal's run id (None: nothing submitted yet)
+    jobs: tuple[JobView, ...]
+    tasks: Mapping[str, TaskResult]
+
+    @property
+    def done(self) -> bool:
+        """Every job is settled: nothing will change any more."""
+        return all_settled(self.jobs)
+
+    @property
+    def succeeded(self) -> bool:
+        """Every task ran and exited 0."""
+        return all_succeeded(self.tasks)
+
+
+class _Quiet:
+    """A Progress that says nothing (a library caller gets the report instead)."""
+
+    done = 0
+
+    def advance(self, message: str, step: int = 1) -> None:
+        self.done += step
+
+    def note(self, message: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Run:
+    """One run of `plan`, recorded in `journal` (a new file starts a new run; the command
+    line's default is PLAN.journal).  `executor` runs the commands (default: real
+    processes, with `retry`); tests hand in one with a fake Slurm and clock, or just a
+    `runner` (the fake Slurm) to keep the Run's own sleep, which cancel() wakes."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        journal: str | os.PathLike[str],
+        *,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        executor: Executor | None = None,
+        runner: Runner | None = None,
+    ) -> None:
+        self.plan = plan
+        self.journal = os.fspath(journal)
+        self.poll_policy = poll or PollPolicy()
+        self._wake = threading.Event()  # set by cancel(): a waiting wait() polls now
+        self._cancelling = False
+        if executor is None:
+            if runner is None:
+                prepare_transport(plan)
+            executor = Executor(
+                policy=retry or RetryPolicy(), sleep=self._sleep, runner=runner or run_once
+            )
+        self.executor = executor
+        self._observer = Observer(plan, self.journal, executor)
+
+    def _sleep(self, seconds: float) -> None:
+        # After cancel(), poll at the first interval: the cancelled states come quickly.
+        limit = min(seconds, self.poll_policy.first) if self._cancelling else seconds
+        if self._wake.wait(limit):
+            self._wake.clear()
+
+    # -- carrying it out ---------------------------------------------------------
+
+    def submit(self, *, adopt: bool = False, progress: Progress | None = None) -> SubmitReport:
+        """Submit every job not in Slurm yet; resumable, never submits a job twice."""
+        return submit(
+            self.plan, self.journal, self.executor, progress or _Quiet(), self.poll_policy,
+            adopt=adopt,
+        )  # fmt: skip
+
+    def cancel(self, progress: Progress | None = None) -> tuple[str, ...]:
+        """One scancel of every job of this run; a wait() in another thread returns soon."""
+        self._cancelling = True
+        try:
+            return cancel(self.plan, self.journal, self.executor, progress or _Quiet())
+        finally:
+            self._wake.set()
+
+    # -- looking at it -------------------------------------------------------------
+
+    def poll(self) -> Snapshot:
+        """One observation: one squeue for the unsettled jobs, the files of ended ones."""
+        return self._snapshot(self._observer.observe())
+
+    def poll_jobs(self) -> tuple[JobView, ...]:
+        """poll() without the tasks: each job's view only (no lane file is read)."""
+        return self._observer.observe()
+
+    @property
+    def polls(self) -> int:
+        """How many observations this Run made."""
+        return self._observer.polls
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        on_change: Callable[[Snapshot], None] | None = None,
+    ) -> Snapshot:
+        """Poll with back-off until every job is settled or `timeout` seconds passed
+        (then `done` is False); `on_change(snapshot)` first and on each change."""
+
+        def changed(views: tuple[JobView, ...]) -> None:
+            if on_change is not None:
+                on_change(self._snapshot(views))
+
+        views = wait(self._observer, self.poll_policy, changed, timeout)
+        return self._snapshot(views)
+
+    async def wait_async(
+        self,
+        timeout: float | None = None,
+        on_change: Callable[[Snapshot], None] | None = None,
+    ) -> Snapshot:
+        """wait() in a worker thread: the event loop keeps running meanwhile."""
+        return await asyncio.to_thread(self.wait, timeout, on_change)
+
+    def read(self, task_id: str, stream: str = "stdout", limit: int = 65536) -> bytes:
+        """The first `limit` bytes of a task's stdout or stderr, read with `cat` as the
+        user (the only reading command sudo allows, so the whole file crosses)."""
+        if stream not in STREAMS:
+            raise ValueError(f"stream must be one of {', '.join(STREAMS)} (got {stream!r})")
+        if not any(task_id in job.tasks for job in self.plan.jobs):
+            raise KeyError(f"no task {task_id!r} in plan {self.plan.plan_id}")
+        path = task_outputs(self.plan, task_id)[STREAMS.index(stream)]
+        return self.executor.run(read_files_argv(self.plan, [path])).stdout_bytes[:limit]
+
+    @property
+    def run_id(self) -> str | None:
+        """The journal's run id (None before the first submit)."""
+        return read_state(self.journal, self.plan).run
+
+    def _snapshot(self, views: tuple[JobView, ...]) -> Snapshot:
+        return Snapshot(run=self.run_id, jobs=views, tasks=self._observer.results())

@@ -1,0 +1,43 @@
+"""slurmplan: compile (runner config, user profile, task list) into a SLURM submission
+plan, and carry it out locally, through sudo or over ssh.
+
+    import slurmplan
+    plan = slurmplan.compile_plan(config, profile, task_list)   # CompileError on bad input
+    run = slurmplan.Run(plan, journal="plan.journal")           # one run of the plan
+    run.submit()                                                # resumable, never twice
+    snap = run.wait(timeout=600, on_change=print)               # a Snapshot
+    snap.tasks["img_0001"].state == "COMPLETED"
+
+`__all__` is the API; everything else (the `compiler` and `effects` packages) is private.
+"""
+
+from compiler import CompileError, Plan, Problem, SlurmplanError, compile_plan, plan_from_json
+from compiler.runtime.retry import PollPolicy, RetryPolicy
+from compiler.runtime.settle import JobView, TaskResult
+from compiler.slurm.states import RunState
+from effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
+from effects.observe import NotSubmitted
+from effects.run import Run, Snapshot
+from effects.submit import SubmitReport
+
+__all__ = [
+    "CompileError",
+    "ExecutionError",
+    "Interrupted",
+    "JobView",
+    "JobsInSlurm",
+    "JournalLost",
+    "NotSubmitted",
+    "Plan",
+    "PollPolicy",
+    "Problem",
+    "RetryPolicy",
+    "Run",
+    "RunState",
+    "SlurmplanError",
+    "Snapshot",
+    "SubmitReport",
+    "TaskResult",
+    "compile_plan",
+    "plan_from_json",
+]
