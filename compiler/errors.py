@@ -135,8 +135,17 @@ class Problems:
         return bool(self.items)
 
     def raise_if_any(self) -> None:
+        """Raise them, input by input (passes find them pass by pass), in the order found
+        within one input."""
         if self.items:
-            raise CompileError(self.items)
+            raise CompileError(sorted(self.items, key=_input_order))
+
+
+_SOURCES = list(Source)
+
+
+def _input_order(problem: Problem) -> int:
+    return _SOURCES.index(problem.source)
 
 
 def unencodable_strings(doc: Any, at: str = "") -> Iterator[tuple[str, str]]:

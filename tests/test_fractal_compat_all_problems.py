@@ -124,3 +124,12 @@ def test_zero_memory_per_cpu_hides_no_batching_problem() -> None:
         ("tasks", "/tasks/0/meta/mem"),
         ("tasks", "/tasks/1/meta/cpus_per_task"),
     }
+
+
+def test_problems_come_input_by_input() -> None:
+    config = {**CONFIG, "batching_config": {**CONFIG["batching_config"], "target_num_jobs": 50}}
+    tasks = {**TASKS, "name": "a b"}
+    with pytest.raises(CompileError) as caught:
+        compile_plan(config, {**PROFILE, "username": "-x"}, tasks)
+    sources = [p.source.value for p in caught.value.problems]
+    assert sources == ["config", "profile", "tasks"]  # the config's meaning problem first
