@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, assert_never
 
-from compiler.errors import CompileError, Problem, Source, pointer
+from compiler import layout
+from compiler.errors import CompileError, Problem, Source, pointer, show
 from compiler.schemas import schema_problems
-from compiler.transport import SshTarget, Transport, TransportKind
+from compiler.transport import SshTarget, Transport, TransportKind, as_user
 
 FORMAT = "slurmplan/1"
 
@@ -124,6 +128,7 @@ class Plan:
             "groups": [_fields(g) for g in self.groups],
             "jobs": [_job_json(j) for j in self.jobs],
             "steps": [_step_json(s) for s in self.steps],
+            "digest": plan_digest(self.jobs, self.steps),
         }
 
 
@@ -177,20 +182,106 @@ def _step_from_json(d: dict[str, Any]) -> Step:
         return WriteStep(path=d["path"], job=d["job"], mode=int(d["mode"], 8))
     if kind == "upload":
         return UploadStep(argv=tuple(d["argv"]), directory=d["directory"], jobs=tuple(d["jobs"]))
-    return SubmitStep(job=d["job"], argv=tuple(d["argv"]))
+    if kind == "submit":
+        return SubmitStep(job=d["job"], argv=tuple(d["argv"]))
+    raise ValueError(f"unknown step kind {kind!r}")  # the schema refuses it first
+
+
+STEP_KINDS = ("mkdir", "write", "upload", "submit")
+
+
+def _unknown_kinds(d: Any) -> list[Problem]:
+    """A problem per step whose kind is none of STEP_KINDS (at the step's pointer)."""
+    steps = d.get("steps") if isinstance(d, dict) else None
+    if not isinstance(steps, list):
+        return []
+    return [
+        Problem(
+            source=Source.PLAN,
+            pointer=pointer("steps", i),
+            message=f"'kind' must be one of {', '.join(map(repr, STEP_KINDS))} "
+            f"(got {show(step.get('kind'))})",
+        )
+        for i, step in enumerate(steps)
+        if isinstance(step, dict) and step.get("kind") not in STEP_KINDS
+    ]
+
+
+def script_on_stdin(transport: Transport) -> bool:
+    """Whether sbatch reads the job's script on its standard input rather than a file:
+    through sudo, so that no file the runner wrote is read by the user, and no other
+    user can read or swap it (docs/decisions.md)."""
+    return transport.kind is TransportKind.SUDO
+
+
+def submit_words(transport: Transport, job: Job) -> tuple[str, ...]:
+    """sbatch's words for one job (compiler.runtime.commands adds the run's --job-name)."""
+    if script_on_stdin(transport):
+        return ("sbatch", "--parsable")
+    return ("sbatch", "--parsable", job.script_path)
+
+
+def derive_steps(
+    transport: Transport, workdir: str, script_dir: str, jobs: Sequence[Job]
+) -> tuple[Step, ...]:
+    """The steps of a plan: a pure function of its transport, folders and jobs.
+
+    The compiler builds a plan's steps with it, and plan_from_json refuses a file
+    whose steps differ from it: a plan file cannot widen what the runner runs.
+    """
+    mkdir_work = ("mkdir", "-p", "--", workdir, layout.join(workdir, layout.TASKS_SUBDIR))
+    steps: list[Step] = [MkdirStep(argv=as_user(transport, mkdir_work))]
+    match transport.kind:
+        case TransportKind.SSH:
+            steps.append(
+                UploadStep(
+                    argv=as_user(transport, ("tar", "-x", "-m", "-f", "-", "-C", script_dir)),
+                    directory=script_dir,
+                    jobs=tuple(job.index for job in jobs),
+                )
+            )
+        case TransportKind.LOCAL:
+            steps.extend(WriteStep(path=job.script_path, job=job.index) for job in jobs)
+        case TransportKind.SUDO:
+            pass  # the scripts go to sbatch on stdin (submit_words)
+    steps.extend(
+        SubmitStep(job=job.index, argv=as_user(transport, submit_words(transport, job)))
+        for job in jobs
+    )
+    return tuple(steps)
+
+
+def plan_digest(jobs: Sequence[Job], steps: Sequence[Step]) -> str:
+    """SHA-256 of the jobs' scripts and the steps, as the plan file records it: a script
+    cut short or edited is refused on load.  (Whoever can rewrite the file can recompute
+    it: the file's permissions are what keep others out.)"""
+    digest = hashlib.sha256()
+    for job in jobs:
+        data = script_bytes(job.script)
+        digest.update(b"%d %d\n" % (job.index, len(data)))
+        digest.update(data)
+    for start in range(0, len(steps), 1000):  # in slices: never the whole text at once
+        part = [_step_json(s) for s in steps[start : start + 1000]]
+        text = json.dumps(part, sort_keys=True, separators=(",", ":"))
+        digest.update(text.encode("ascii"))  # json.dumps escapes every non-ASCII character
+    return "sha256:" + digest.hexdigest()
 
 
 def plan_from_json(d: dict[str, Any]) -> Plan:
     """The plan of a JSON form; `plan_from_json(p.to_json()) == p`.
 
-    Raises CompileError (source 'plan') when `d` is not a plan of this format.
+    Raises CompileError (source 'plan') when `d` is not a plan of this format, or
+    when it is not what the compiler makes: a job's name or paths other than the
+    layout's, steps other than derive_steps', a digest other than plan_digest's.
     """
+    kinds = _unknown_kinds(d)
     problems = schema_problems("plan", Source.PLAN, d)
-    if problems:
-        raise CompileError(problems)
+    if problems or kinds:  # a step of an unknown kind: said plainly, not as the oneOf
+        bad_steps = {p.pointer for p in kinds}
+        raise CompileError([*kinds, *(p for p in problems if p.pointer not in bad_steps)])
     t = d["transport"]
     ssh = SshTarget(**t["ssh"]) if "ssh" in t else None
-    return Plan(
+    plan = Plan(
         format=d["format"],
         plan_id=d["plan_id"],
         name=d["name"],
@@ -212,6 +303,10 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
         ),
         steps=tuple(_step_from_json(s) for s in d["steps"]),
     )
+    problems = _loaded_problems(plan, d["digest"])
+    if problems:
+        raise CompileError(problems)
+    return plan
 
 
 def _invariant_problems(plan: Plan) -> list[Problem]:
@@ -251,3 +346,107 @@ def _invariant_problems(plan: Plan) -> list[Problem]:
                     pointer("steps", i), f"step refers to job {ref}, but the plan has {n_jobs} jobs"
                 )
     return problems
+
+
+_MAX_LOAD_PROBLEMS = 100  # a plan whose user was changed differs in every step
+
+
+def _loaded_problems(plan: Plan, digest: str) -> list[Problem]:
+    """Where a plan read from a file differs from what the compiler would make of its
+    own name, id, transport, folders and jobs (the runner runs only that)."""
+    problems: list[Problem] = []
+    for where, expected, got in _differences(plan):
+        message = (
+            "not what the compiler derives from the plan's name, id, transport and jobs: "
+            f"expected {expected} (got {got})"
+        )
+        problems.append(Problem(source=Source.PLAN, pointer=where, message=message))
+        if len(problems) == _MAX_LOAD_PROBLEMS:
+            return problems
+    if not problems and digest != plan_digest(plan.jobs, plan.steps):
+        message = (
+            f"'digest' must be the SHA-256 of the jobs' scripts and the steps, "
+            f"{show(plan_digest(plan.jobs, plan.steps))} (got {show(digest)}): "
+            "a script was edited or cut short; compile the plan again"
+        )
+        problems.append(Problem(source=Source.PLAN, pointer="/digest", message=message))
+    return problems
+
+
+def _differences(plan: Plan) -> Iterator[tuple[str, str, str]]:
+    """(pointer, expected, received) for each field that is not the compiler's."""
+    folder = layout.run_folder_name(plan.name, plan.plan_id)
+    if not _plain_folder(plan.workdir, folder):
+        yield "/workdir", f"an absolute path without . or .. ending /{folder}", show(plan.workdir)
+    if plan.transport.kind is TransportKind.SUDO:
+        if not _plain_folder(plan.script_dir, folder):
+            yield (
+                "/script_dir",
+                f"an absolute path without . or .. ending /{folder}",
+                show(plan.script_dir),
+            )
+    elif plan.script_dir != plan.workdir:
+        yield "/script_dir", f"the workdir, {show(plan.workdir)}", show(plan.script_dir)
+    for job in plan.jobs:
+        yield from _job_differences(plan, job)
+    derived = derive_steps(plan.transport, plan.workdir, plan.script_dir, plan.jobs)
+    if len(derived) != len(plan.steps):
+        yield "/steps", f"{len(derived)} steps", f"{len(plan.steps)}"
+    for i in range(max(len(derived), len(plan.steps))):
+        if i < len(derived) and i < len(plan.steps) and derived[i] == plan.steps[i]:
+            continue
+        want = _step_json(derived[i]) if i < len(derived) else _NOTHING
+        have = _step_json(plan.steps[i]) if i < len(plan.steps) else _NOTHING
+        if want != have:
+            yield _first_difference(pointer("steps", i), want, have)
+
+
+def _plain_folder(path: str, name: str) -> bool:
+    """An absolute folder without '.', '..' or empty parts, named `name`."""
+    parts = path.split("/")[1:]
+    return parts[-1] == name and all(p not in ("", ".", "..") for p in parts)
+
+
+def _job_differences(plan: Plan, job: Job) -> Iterator[tuple[str, str, str]]:
+    i, stem = job.index, layout.job_stem(job.index)
+    expected: dict[str, Any] = {
+        "name": layout.job_name(plan.name, plan.plan_id, i),
+        "script_path": layout.join(plan.script_dir, f"{stem}.sbatch"),
+        "stdout": layout.join(plan.workdir, f"{stem}.out"),
+        "stderr": layout.join(plan.workdir, f"{stem}.err"),
+        "lane_status_paths": layout.join_all(plan.workdir, layout.lane_status_files(i, job.ntasks)),
+        "done_path": layout.join(plan.workdir, layout.done_file(i)),
+    }
+    for field, want in expected.items():
+        have = getattr(job, field)
+        if have != want:
+            yield _first_difference(pointer("jobs", i, field), _listed(want), _listed(have))
+
+
+def _listed(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+_NOTHING = object()  # one list is shorter: nothing where the other has a value
+
+
+def _first_difference(at: str, want: Any, have: Any) -> tuple[str, str, str]:
+    """The pointer of the first place two JSON values differ, and the values there
+    (a step's kind before its other fields)."""
+    if isinstance(want, dict) and isinstance(have, dict):
+        keys = sorted(want.keys() | have.keys(), key=lambda k: (k != "kind", k))
+        for key in keys:
+            a, b = want.get(key, _NOTHING), have.get(key, _NOTHING)
+            if a != b:
+                return _first_difference(at + pointer(key), a, b)
+    if isinstance(want, list) and isinstance(have, list):
+        for n in range(max(len(want), len(have))):
+            a = want[n] if n < len(want) else _NOTHING
+            b = have[n] if n < len(have) else _NOTHING
+            if a != b:
+                return _first_difference(at + pointer(n), a, b)
+    return at, _words(want), _words(have)
+
+
+def _words(value: Any) -> str:
+    return "nothing" if value is _NOTHING else show(value)

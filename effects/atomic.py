@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
+# Files slurmplan writes (plans, scripts, golden files) may hold secrets (task env,
+# extra lines): they get at most this mode, narrowed by the umask (0600 under 077).
+FILE_MODE = 0o644
+
+
+def _temporary(directory: str, mode: int) -> tuple[int, str]:
+    """A new file beside the target, created with `mode` less the umask (as open(2)
+    does: mkstemp would make it 0600 and only a chmod could widen it, past the umask)."""
+    while True:
+        path = os.path.join(directory, f".slurmplan-{os.urandom(8).hex()}.tmp")
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+            return os.open(path, flags, mode), path
+        except FileExistsError:
+            continue
+
 
 @contextlib.contextmanager
-def atomic_file(path: str, mode: int = 0o644, *, durable: bool = True) -> Iterator[BinaryIO]:
+def atomic_file(path: str, mode: int = FILE_MODE, *, durable: bool = True) -> Iterator[BinaryIO]:
     """A binary file to write; it becomes `path` in one step when the block ends without error.
 
     Until then `path` keeps its old content (or stays absent): the bytes go to a
@@ -19,15 +34,14 @@ def atomic_file(path: str, mode: int = 0o644, *, durable: bool = True) -> Iterat
     (the block raising included). `durable` fsyncs the data before the rename, so
     that it survives a power cut; job scripts skip that (see docs/decisions.md):
     sbatch copies a script into slurmctld, and a script not yet submitted is
-    written again by the next run.
+    written again by the next run.  The file gets `mode` less the umask, never more.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".slurmplan-", suffix=".tmp")
+    fd, temp = _temporary(directory, mode)
     try:
         with os.fdopen(fd, "wb") as out:
             yield out
             out.flush()
-            os.fchmod(out.fileno(), mode)  # mkstemp makes 0600; umask does not apply here
             if durable:
                 os.fsync(out.fileno())
         os.replace(temp, path)
@@ -37,7 +51,7 @@ def atomic_file(path: str, mode: int = 0o644, *, durable: bool = True) -> Iterat
         raise
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
+def write_atomic(path: str, data: bytes, mode: int = FILE_MODE, *, durable: bool = True) -> None:
     """Write `data` to `path` in one step: the old file or the new one, never a mix."""
     with atomic_file(path, mode, durable=durable) as out:
         out.write(data)

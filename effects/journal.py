@@ -26,6 +26,7 @@ from compiler.runtime.journal_state import (
     fold,
     header_event,
 )
+from effects.atomic import FILE_MODE
 from effects.errors import JournalLost
 
 
@@ -80,7 +81,9 @@ class Journal:
         self.plan = plan
         existed = os.path.exists(path)
         try:
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            # FILE_MODE less the umask, as open(2) applies it: 0600 under umask 077.
+            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+            self._fd = os.open(path, flags, FILE_MODE)
         except OSError as error:
             raise JournalError(f"{path}: cannot be opened: {error.strerror or error}") from None
         opened = os.fstat(self._fd)

@@ -37,7 +37,6 @@ from compiler.runtime.resume import (
     parse_queue_count,
     queue_room,
     room_after,
-    step_umask,
     steps_to_run,
     stray_jobs,
     stray_message,
@@ -141,11 +140,14 @@ class _Submitter:
             self._refuse_unrecorded_jobs_in_slurm()
             steps = steps_to_run(self.plan, self.journal.state)
         submits = [step for step in steps if isinstance(step, SubmitStep)]
+        # A plan's steps are what compiler.plan.derive_steps makes of its jobs and
+        # transport (plan_from_json refuses a file whose steps differ), and the sbatch
+        # commands come from compiler.runtime.rounds, not from the submit steps' argv.
         for step in steps:
             match step:
                 case MkdirStep():
-                    self.executor.run(step.argv, umask=step_umask(self.plan, step))
-                case WriteStep():
+                    self.executor.run(step.argv)
+                case WriteStep():  # the path is the job's script_path, under the workdir
                     job = self.plan.jobs[step.job]
                     write_atomic(step.path, script_bytes(job.script), step.mode, durable=False)
                 case UploadStep():
@@ -225,7 +227,7 @@ class _Submitter:
                 self.traced -= set(round_.jobs)  # a new intent: cut off again, look it up
                 if failures == 0:  # --retry-max-seconds counts from here, not from
                     start = clock()  # before a wait for queue room or the last round
-                done = self.executor.once(round_.argv)
+                done = self.executor.once(round_.argv, stdin=round_.stdin)
                 verdict = None if done.ok else classify(done.argv, done.exit_code, done.stderr)
                 result = round_result(round_, done.exit_code, done.stdout, verdict)
                 self._record(result.submitted)

@@ -110,6 +110,7 @@ class FakeSlurm:
         self.argvs: list[tuple[str, ...]] = []
         self.commands: list[tuple[str, ...]] = []  # without the sudo/ssh prefix
         self.stdins: list[bytes] = []
+        self.scripts_read: list[str] = []  # scripts sbatch read on stdin (sudo)
         self.after_sbatch: Callable[[FakeJob], None] | None = None  # a hook: each new job
 
     # -- the Runner ------------------------------------------------------------
@@ -153,7 +154,7 @@ class FakeSlurm:
     def _run(self, command: tuple[str, ...], stdin: bytes | None) -> tuple[int, str, str]:
         program, args = command[0], command[1:]
         if program == "sbatch":
-            return self._sbatch(args)
+            return self._sbatch(args, stdin)
         if program == "echo":
             return 0, " ".join(args) + "\n", ""
         if program == "squeue":
@@ -192,12 +193,19 @@ class FakeSlurm:
             return 0, "", ""
         return 127, "", f"{program}: command not found in the fake Slurm\n"
 
-    def _sbatch(self, args: tuple[str, ...]) -> tuple[int, str, str]:
+    def _sbatch(self, args: tuple[str, ...], stdin: bytes | None) -> tuple[int, str, str]:
         assert args[0] == "--parsable", args
+        on_stdin = args[-1].startswith("-")  # no script file: sbatch reads the script on stdin
+        assert on_stdin == (stdin is not None), args
+        if on_stdin:
+            self.scripts_read.append(stdin.decode() if stdin is not None else "")
         reply = self.replies.pop(0) if self.replies else ACCEPT
         job_id = str(self.next_id)
         if reply.creates_job:
-            name = _options(args[1:-1]).get("job-name", self.names[args[-1]])
+            options = _options(args[1:] if on_stdin else args[1:-1])
+            default = None if on_stdin else self.names[args[-1]]
+            name = options.get("job-name", default)
+            assert name is not None, args
             self.jobs[job_id] = FakeJob(job_id, name)
             self.next_id += 1
             if self.after_sbatch is not None:

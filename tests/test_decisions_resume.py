@@ -27,7 +27,6 @@ from compiler.runtime.resume import (
     parse_queue_count,
     queue_room,
     run_of,
-    step_umask,
     steps_to_run,
     stray_jobs,
     stray_message,
@@ -139,12 +138,11 @@ def test_several_jobs_of_one_name_pick_the_first_and_are_reported() -> None:
     assert outcome.duplicates == {0: ("99", "105")}
 
 
-def test_the_sudo_scripts_folder_is_made_world_readable_and_nothing_else() -> None:
+def test_through_sudo_the_runner_makes_no_folder_and_writes_no_script() -> None:
+    # The scripts go to sbatch on stdin (docs/decisions.md): only the user's mkdir is left.
     sudo = _plan("sudo")
-    mkdirs = [s for s in sudo.steps if isinstance(s, MkdirStep)]
-    assert [step_umask(sudo, s) for s in mkdirs] == [None, 0o022]  # as alice, then as runner
-    local = _plan("local")
-    assert all(step_umask(local, s) is None for s in local.steps)
+    assert [type(s) for s in sudo.steps] == [MkdirStep] + [SubmitStep] * len(sudo.jobs)
+    assert sudo.steps[0].argv[:4] == ("sudo", "--non-interactive", "-u", "alice")
 
 
 def test_missing_directory_is_gnu_ls_exit_2_only() -> None:

@@ -20,6 +20,7 @@ from compiler.runtime.commands import (
     poll_argv,
     read_files_argv,
     sbatch_argv,
+    sbatch_stdin,
     sbatch_words,
     show_job_argv,
     task_outputs,
@@ -97,7 +98,10 @@ def test_sbatch_is_the_plans_submit_step_with_the_runs_name_for_the_job(transpor
     for step in (s for s in plan.steps if isinstance(s, SubmitStep)):
         name = f"--job-name={plan.jobs[step.job].name}.5f2a9c1e"
         words = sbatch_words(plan, step.job, "5f2a9c1e")
-        assert words == ("sbatch", "--parsable", name, plan.jobs[step.job].script_path)
+        script = () if transport == "sudo" else (plan.jobs[step.job].script_path,)
+        assert words == ("sbatch", "--parsable", name, *script)  # sudo: the script on stdin
+        stdin = sbatch_stdin(plan, step.job)
+        assert stdin == (plan.jobs[step.job].script.encode() if transport == "sudo" else None)
         if transport != "ssh":  # over ssh the words go into a remote round (rounds.py)
             at = step.argv.index("--parsable") + 1
             assert sbatch_argv(plan, step.job, "5f2a9c1e") == (

@@ -48,7 +48,8 @@ def test_without_ssh_each_round_is_one_plan_step(transport: str) -> None:
         at = steps[1].argv.index("--parsable") + 1
         named = f"--job-name={plan.jobs[1].name}.{RUN}"
         argv = (*steps[1].argv[:at], named, *steps[1].argv[at:])
-        assert round_ == SubmitRound(jobs=(1,), argv=argv, numbered=False)
+        stdin = plan.jobs[1].script.encode() if transport == "sudo" else None  # no file
+        assert round_ == SubmitRound(jobs=(1,), argv=argv, numbered=False, stdin=stdin)
 
 
 def test_an_ssh_round_takes_the_next_jobs_up_to_its_size_and_the_room() -> None:

@@ -104,11 +104,10 @@ def test_sudo_steps() -> None:
     assert plan.script_dir == folder
     sudo = ("sudo", "--non-interactive", "-u", "alice")
     scripts = [f"{folder}/job-00000{i}.sbatch" for i in range(3)]
-    assert plan.steps == (
+    assert [j.script_path for j in plan.jobs] == scripts  # named, but nothing is written there:
+    assert plan.steps == (  # each script goes to sbatch on its stdin (docs/decisions.md)
         MkdirStep(argv=(*sudo, "mkdir", "-p", "--", work, f"{work}/tasks")),
-        MkdirStep(argv=("mkdir", "-p", "--", folder)),  # the runner's own folder
-        *(WriteStep(path=scripts[i], job=i) for i in range(3)),
-        *(SubmitStep(job=i, argv=(*sudo, "sbatch", "--parsable", scripts[i])) for i in range(3)),
+        *(SubmitStep(job=i, argv=(*sudo, "sbatch", "--parsable")) for i in range(3)),
     )
 
 
@@ -146,7 +145,7 @@ def test_sudo_only_ever_wraps_the_allowed_commands() -> None:
     for argv in wrapped:
         assert argv[:4] == ("sudo", "--non-interactive", "-u", "alice")
     unwrapped = {argv[0] for argv in _all_argvs(plan) if argv[0] != "sudo"}
-    assert unwrapped == {"mkdir", "squeue"}  # the runner's scripts folder, and polling
+    assert unwrapped == {"squeue"}  # polling; the scripts go to sbatch on stdin
 
 
 def test_ssh_reuses_one_connection_and_one_remote_string() -> None:

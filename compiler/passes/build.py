@@ -12,22 +12,12 @@ from compiler.passes.batch import Batching, ceil_div
 from compiler.passes.parse import RunnerConfig, TaskList, UserProfile
 from compiler.passes.render import ScriptShape, lane_texts, task_lines
 from compiler.passes.resolve import Group
-from compiler.plan import (
-    GroupSummary,
-    Job,
-    MkdirStep,
-    Plan,
-    PlanWarning,
-    Step,
-    SubmitStep,
-    UploadStep,
-    WriteStep,
-)
+from compiler.plan import GroupSummary, Job, Plan, PlanWarning, derive_steps
 from compiler.slurm.extra_lines import is_directive
 from compiler.slurm.quoting import sh_env_command, sh_word_columns, sh_words_many
 from compiler.slurm.settings import Resources
 from compiler.slurm.units import format_time
-from compiler.transport import Transport, TransportKind, as_user
+from compiler.transport import Transport, TransportKind
 
 _T = TypeVar("_T")
 
@@ -142,7 +132,7 @@ def build_plan(
         warnings=_warnings(config, tasks, batched),
         groups=tuple(_summary(g, b, tasks) for g, b in batched),
         jobs=tuple(jobs),
-        steps=_steps(transport, workdir, script_dir, jobs),
+        steps=derive_steps(transport, workdir, script_dir, jobs),  # as plan_from_json checks
     )
 
 
@@ -274,29 +264,3 @@ def _pick(items: tuple[_T, ...], indices: tuple[int, ...]) -> Sequence[_T]:
     if indices[-1] - indices[0] == len(indices) - 1:
         return items[indices[0] : indices[-1] + 1]
     return [items[i] for i in indices]
-
-
-def _steps(
-    transport: Transport, workdir: str, script_dir: str, jobs: list[Job]
-) -> tuple[Step, ...]:
-    mkdir_work = ("mkdir", "-p", "--", workdir, layout.join(workdir, layout.TASKS_SUBDIR))
-    steps: list[Step] = [MkdirStep(argv=as_user(transport, mkdir_work))]
-    if transport.kind is TransportKind.SSH:
-        steps.append(
-            UploadStep(
-                argv=as_user(transport, ("tar", "-x", "-m", "-f", "-", "-C", script_dir)),
-                directory=script_dir,
-                jobs=tuple(job.index for job in jobs),
-            )
-        )
-    else:
-        if script_dir != workdir:  # sudo: the runner's own folder, readable by the user
-            steps.append(MkdirStep(argv=("mkdir", "-p", "--", script_dir)))
-        steps.extend(WriteStep(path=job.script_path, job=job.index) for job in jobs)
-    steps.extend(
-        SubmitStep(
-            job=job.index, argv=as_user(transport, ("sbatch", "--parsable", job.script_path))
-        )
-        for job in jobs
-    )
-    return tuple(steps)

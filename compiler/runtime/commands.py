@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from compiler import layout
-from compiler.plan import Plan
+from compiler.plan import Plan, script_bytes, script_on_stdin, submit_words
 from compiler.slurm.parsers import SQUEUE_FORMAT
 from compiler.transport import as_runner, as_user
 
@@ -41,10 +41,18 @@ def show_job_argv(plan: Plan, job_id: str) -> tuple[str, ...]:
 
 def sbatch_words(plan: Plan, job: int, run: str) -> tuple[str, ...]:
     """The sbatch command of one job in one run: the plan's submit step (`sbatch
-    --parsable SCRIPT`) with the run's name for the job (`--job-name`, which overrides
-    the script's #SBATCH line), so that squeue by name finds only this run's job."""
+    --parsable SCRIPT`; through sudo without SCRIPT, see sbatch_stdin) with the run's
+    name for the job (`--job-name`, which overrides the script's #SBATCH line), so that
+    squeue by name finds only this run's job."""
     name = layout.run_job_name(plan.jobs[job].name, run)
-    return ("sbatch", "--parsable", f"--job-name={name}", plan.jobs[job].script_path)
+    head, *script = submit_words(plan.transport, plan.jobs[job])[1:]
+    return ("sbatch", head, f"--job-name={name}", *script)
+
+
+def sbatch_stdin(plan: Plan, job: int) -> bytes | None:
+    """What sbatch reads on its standard input: through sudo the job's script (no file
+    of the runner's for the user to read, or anyone else to swap), else nothing."""
+    return script_bytes(plan.jobs[job].script) if script_on_stdin(plan.transport) else None
 
 
 def sbatch_argv(plan: Plan, job: int, run: str) -> tuple[str, ...]:

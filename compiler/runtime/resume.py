@@ -16,7 +16,6 @@ from compiler.layout import run_job_name
 from compiler.plan import MkdirStep, Plan, Step, SubmitStep, UploadStep, WriteStep
 from compiler.runtime.journal_state import JournalState, is_run_id
 from compiler.slurm.parsers import JobStart, QueuedJob
-from compiler.transport import TransportKind
 
 
 def left_to_submit(state: JournalState, steps: Iterable[SubmitStep]) -> list[SubmitStep]:
@@ -24,9 +23,7 @@ def left_to_submit(state: JournalState, steps: Iterable[SubmitStep]) -> list[Sub
     return [step for step in steps if not state.is_done(step.job)]
 
 
-def needs_lookup(
-    state: JournalState, jobs: Iterable[int], traced: Collection[int] = ()
-) -> bool:
+def needs_lookup(state: JournalState, jobs: Iterable[int], traced: Collection[int] = ()) -> bool:
     """Whether any of `jobs` was cut off and not `traced` yet: then every cut-off job is
     looked up by name (one squeue) before these are submitted.  `traced` are the jobs a
     lookup in this process found no trace of (to be submitted again): looking them up
@@ -60,19 +57,6 @@ def steps_to_run(plan: Plan, state: JournalState) -> tuple[Step, ...]:
             case _:
                 assert_never(step)
     return tuple(out)
-
-
-def step_umask(plan: Plan, step: Step) -> int | None:
-    """The umask for a step run as the runner that makes a folder the user must read.
-
-    In sudo mode the runner creates the scripts' folder under scripts_dir and the
-    user's sbatch reads the scripts there, so it must be world-readable whatever
-    the runner's own umask.  Steps run as the user keep the user's umask (None).
-    """
-    runner_mkdir = isinstance(step, MkdirStep) and step.argv[:1] == ("mkdir",)
-    if plan.transport.kind is TransportKind.SUDO and runner_mkdir:
-        return 0o022
-    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,10 +1,10 @@
 """Submitting jobs in rounds: which jobs go in one command, that command, and its answer.
 
 Each job is submitted with its run's name (commands.sbatch_words).  Locally and
-through sudo each sbatch is its own command (sudo may run nothing
-but sbatch itself).  Over ssh every command costs a network round trip, several
-times the cost of an sbatch, so one remote command submits a run of jobs in
-order, through `sh -c` whatever the user's login shell:
+through sudo each sbatch is its own command (sudo may run nothing but sbatch
+itself, and sbatch reads the script on stdin).  Over ssh every command costs a
+network round trip, several times the cost of an sbatch, so one remote command
+submits a run of jobs in order, through `sh -c` whatever the user's login shell:
 
     sbatch --parsable --job-name=N.3.RUN /w/job-000003.sbatch && echo :3 && sbatch ... && echo :4
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compiler.plan import Plan, SubmitStep
-from compiler.runtime.commands import ARGV_CHUNK_CHARS, sbatch_argv, sbatch_words
+from compiler.runtime.commands import ARGV_CHUNK_CHARS, sbatch_argv, sbatch_stdin, sbatch_words
 from compiler.runtime.journal_state import MESSAGE_CHARS
 from compiler.runtime.retry import SSH_FAILED, Verdict
 from compiler.slurm.parsers import ParseError, Submitted, parse_sbatch_parsable
@@ -38,6 +38,7 @@ class SubmitRound:
     jobs: tuple[int, ...]  # in plan order
     argv: tuple[str, ...]
     numbered: bool  # each job's sbatch output is followed by a line `:<job>`
+    stdin: bytes | None = None  # through sudo, the one job's script (commands.sbatch_stdin)
 
 
 def _chained(plan: Plan, jobs: Sequence[int], run: str) -> tuple[str, ...]:
@@ -56,7 +57,12 @@ def next_round(plan: Plan, steps: Sequence[SubmitStep], room: int | None, run: s
         raise ValueError("a submit round needs at least one step and room for one job")
     if plan.transport.kind is not TransportKind.SSH:
         job = steps[0].job
-        return SubmitRound(jobs=(job,), argv=sbatch_argv(plan, job, run), numbered=False)
+        return SubmitRound(
+            jobs=(job,),
+            argv=sbatch_argv(plan, job, run),
+            numbered=False,
+            stdin=sbatch_stdin(plan, job),
+        )
     limit = SSH_ROUND_JOBS if room is None else min(room, SSH_ROUND_JOBS)
     jobs = [steps[0].job]
     for step in steps[1:limit]:  # the remote command is one argument: keep it short

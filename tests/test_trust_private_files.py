@@ -1,0 +1,84 @@
+"""Private by default (issue 9): every file slurmplan writes (the plan, the scripts of
+--scripts-to and of a local submit, the journal) gets 0644 less the umask: 0600 under
+umask 077, never wider than 0644."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from test_effects_with_fake_slurm import Bench
+
+from effects.cli import main
+from effects.journal import Journal
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o077, 0o600), (0o022, 0o644), (0o000, 0o644)])
+def test_compile_writes_the_plan_and_scripts_with_0644_less_the_umask(
+    tmp_path: Path, mask: int, mode: int
+) -> None:
+    for kind in ("config", "profile", "tasks"):
+        shutil.copy(GOLDEN / "transport_sudo" / f"{kind}.json", tmp_path / f"{kind}.json")
+    plan, scripts = tmp_path / "plan.json", tmp_path / "scripts"
+    with _umask(mask):
+        code = main(
+            ["compile", "--config", str(tmp_path / "config.json"),
+             "--profile", str(tmp_path / "profile.json"), "--tasks", str(tmp_path / "tasks.json"),
+             "-o", str(plan), "--scripts-to", str(scripts)]
+        )  # fmt: skip
+    assert code == 0
+    assert _mode(plan) == mode
+    written = sorted(scripts.iterdir())
+    assert written and all(_mode(p) == mode for p in written)
+
+
+def test_an_existing_world_readable_plan_is_replaced_by_a_private_one(tmp_path: Path) -> None:
+    for kind in ("config", "profile", "tasks"):
+        shutil.copy(GOLDEN / "user_batching" / f"{kind}.json", tmp_path / f"{kind}.json")
+    plan = tmp_path / "plan.json"
+    plan.write_text("{}")
+    plan.chmod(0o666)
+    args = ["compile", "--config", str(tmp_path / "config.json"),
+            "--profile", str(tmp_path / "profile.json"), "--tasks", str(tmp_path / "tasks.json"),
+            "-o", str(plan)]  # fmt: skip
+    with _umask(0o077):
+        assert main(args) == 0
+    assert _mode(plan) == 0o600
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o077, 0o600), (0o022, 0o644)])
+def test_the_journal_and_a_local_submits_scripts_follow_the_umask(
+    tmp_path: Path, mask: int, mode: int
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    with _umask(mask):
+        bench.submit()
+    assert _mode(bench.journal) == mode
+    assert all(_mode(job.script_path) == mode for job in bench.plan.jobs)
+
+
+def test_a_new_journal_is_created_private_under_umask_077(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "sudo", 1)
+    with _umask(0o077), Journal(bench.journal, bench.plan):
+        pass
+    assert _mode(bench.journal) == 0o600
