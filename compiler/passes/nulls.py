@@ -4,7 +4,7 @@ Such keys are dropped before anything else looks at the inputs, so the schema, t
 parse pass and the plan id see the input as if the key had never been written (the
 plan of `"time": null` is the plan without it).  A required field that is null stays,
 and the schema says so in its own words ("... (got null)").  Which fields are
-optional the schemas say: each is read once into a tree of `_Node`s.
+optional the schemas say: each is read once into a tree of `Node`s.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from compiler import package_files
 
 
 @dataclass(frozen=True, slots=True)
-class _Node:
+class Node:
     """What an object (or a list of objects) of a schema may hold."""
 
     optional: frozenset[str] = frozenset()  # keys whose null is dropped
-    children: dict[str, _Node] = field(default_factory=dict)  # keys to walk into
-    items: _Node | None = None  # a list: each item's node
+    children: dict[str, Node] = field(default_factory=dict)  # keys to walk into
+    items: Node | None = None  # a list: each item's node
 
 
 def without_nulls(name: str, doc: Any) -> Any:
     """`doc` with every null optional field of schemas/<name>.schema.json dropped;
     `doc` itself when there is none (nothing is copied then)."""
-    return _walk(doc, _tree(name))
+    return _walk(doc, optional_tree(name))
 
 
 def task_list_top_without_nulls(doc: Any) -> Any:
@@ -47,7 +47,7 @@ def task_list_top_without_nulls(doc: Any) -> Any:
 _DROP = object()
 
 
-def _walk(value: Any, node: _Node) -> Any:
+def _walk(value: Any, node: Node) -> Any:
     if type(value) is list:
         if node.items is None:
             return value
@@ -75,7 +75,9 @@ def _walk(value: Any, node: _Node) -> Any:
 
 
 @cache
-def _tree(name: str) -> _Node:
+def optional_tree(name: str) -> Node:
+    """Where schemas/<name>.schema.json has optional fields: each object's, and the
+    objects and lists to walk into to reach more."""
     return _node(package_files.schema(name), name)
 
 
@@ -92,11 +94,11 @@ def _resolved(schema: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
     return schema, name
 
 
-def _node(schema: dict[str, Any], name: str) -> _Node:
+def _node(schema: dict[str, Any], name: str) -> Node:
     schema, name = _resolved(schema, name)
     if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
         items = _node(schema["items"], name)
-        return _Node(items=items) if items.optional or items.children else _Node()
+        return Node(items=items) if items.optional or items.children else Node()
     required: set[str] = set()
     properties: dict[str, tuple[dict[str, Any], str]] = {}
     for piece in (schema, *schema.get("allOf", ())):
@@ -109,4 +111,4 @@ def _node(schema: dict[str, Any], name: str) -> _Node:
         child = _node(sub, sub_name)
         if child.optional or child.children or child.items:
             children[key] = child
-    return _Node(optional=frozenset(properties) - required, children=children)
+    return Node(optional=frozenset(properties) - required, children=children)
