@@ -150,7 +150,8 @@ def _problems_of(error: ValidationError, source: Source) -> Iterator[Problem]:
                     f"{key!r} cannot be overridden by a task list; it is set by the runner "
                     f"config (got {show(value[key])})"
                 )
-            elif key == "needs_gpu" and in_meta:  # fractal's WorkflowTask meta holds it
+            elif key == "needs_gpu" and (in_meta or path[:1] == ["tasks"]):
+                # fractal's WorkflowTask meta holds it; a task list sets it once for all
                 message = (
                     "'needs_gpu' belongs at the top level of the task list, beside 'name': "
                     f"it picks gpu_slurm_config for the whole list (got {show(value[key])})"

@@ -100,15 +100,18 @@ def test_an_unknown_key_like_none_suggests_nothing() -> None:
     assert problem.message.startswith("unknown key 'zzzzzz' (expected one of: ")
 
 
-@pytest.mark.parametrize("where", [("meta",), ("tasks", 0, "meta")])
+@pytest.mark.parametrize("where", [("meta",), ("tasks", 0, "meta"), ("tasks", 0)])
 def test_needs_gpu_inside_a_meta_says_where_it_belongs(where: tuple[str | int, ...]) -> None:
     tasks = sample_inputs.tasks(3, name="seg")
     node: Any = tasks
     for part in where[:-1]:
         node = node[part]
-    node[where[-1]] = {"needs_gpu": True, "mem": "1G"}
+    if where[-1] == "meta":
+        node[where[-1]] = {"needs_gpu": True, "mem": "1G"}
+    else:
+        node[where[-1]]["needs_gpu"] = True
     (problem,) = _problems(tasks=tasks)
-    assert problem.pointer.endswith("/meta/needs_gpu")
+    assert problem.pointer == "/".join(("", *map(str, where), "needs_gpu"))
     assert "top level of the task list" in problem.message
     assert problem.message.endswith("(got true)")
 
