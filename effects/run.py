@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from compiler import Plan
 from compiler.runtime.commands import read_files_argv, task_outputs
@@ -20,6 +21,7 @@ from compiler.runtime.retry import PollPolicy, RetryPolicy
 from compiler.runtime.settle import JobView, TaskResult, all_settled, all_succeeded
 from effects.cancel import cancel
 from effects.execute import Executor, Runner, prepare_transport, run_once
+from effects.fetch import fetch
 from effects.journal import read_state
 from effects.observe import Observer, wait
 from effects.submit import Progress, SubmitReport, submit
@@ -161,6 +163,15 @@ class Run:
             raise KeyError(f"no task {task_id!r} in plan {self.plan.plan_id}")
         path = task_outputs(self.plan, task_id)[STREAMS.index(stream)]
         return self.executor.run(read_files_argv(self.plan, [path])).stdout_bytes[:limit]
+
+    def fetch(
+        self, dest: str | os.PathLike[str], task_ids: Iterable[str] | None = None
+    ) -> dict[str, Path]:
+        """Copy each task's stdout and stderr (default: every task's) into `dest` as
+        dest/tasks/<id>.out and .err; returns {path on the cluster: local path}.  Over
+        ssh one tar stream for all; through sudo one `cat` each; locally a copy.  Files
+        that do not exist are reported per task (FetchIncomplete) after the rest came."""
+        return fetch(self.plan, self.executor, dest, task_ids)
 
     @property
     def run_id(self) -> str | None:

@@ -16,6 +16,7 @@ from compiler.runtime.retry import PollPolicy, RetryPolicy
 from compiler.runtime.settle import JobView, TaskResult
 from compiler.slurm.states import RunState
 from effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
+from effects.fetch import FetchIncomplete
 from effects.observe import NotSubmitted
 from effects.run import Run, Snapshot
 from effects.submit import SubmitReport
@@ -23,6 +24,7 @@ from effects.submit import SubmitReport
 __all__ = [
     "CompileError",
     "ExecutionError",
+    "FetchIncomplete",
     "Interrupted",
     "JobView",
     "JobsInSlurm",

@@ -5,15 +5,22 @@ tests/fake_slurm.py on every transport."""
 from __future__ import annotations
 
 import asyncio
+import io
+import posixpath
+import shlex
+import tarfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from test_effects_with_fake_slurm import TRANSPORTS, Bench, _finish
+from fake_slurm import FakeSlurm
+from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli, _finish
 
 import slurmplan
 from compiler.runtime.retry import PollPolicy
+from effects.execute import Completed
 
 
 def _run(bench: Bench) -> slurmplan.Run:
@@ -136,3 +143,140 @@ def test_read_returns_a_tasks_output_as_bytes_through_the_transport(
         run.read("t0", "stdin")
     with pytest.raises(slurmplan.ExecutionError, match="No such file"):
         run.read("t0", "stdout")  # never written: cat says so
+
+
+class TarOnTheCluster:
+    """The fake Slurm, plus the `tar -c ... -C DIR --null -T -` fetch runs over ssh:
+    the named files of its in-memory file system as a tar stream (missing ones left out
+    with a warning, as --ignore-failed-read does)."""
+
+    def __init__(self, slurm: FakeSlurm) -> None:
+        self.slurm = slurm
+        self.tars: list[tuple[str, ...]] = []
+
+    def __call__(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        timeout: float = 300.0,
+        umask: int | None = None,
+    ) -> Completed:
+        remote = shlex.split(argv[-1]) if argv[0] == "ssh" else list(argv)
+        if remote[0] != "tar" or "-c" not in remote:
+            return self.slurm(argv, stdin=stdin, timeout=timeout, umask=umask)
+        self.tars.append(tuple(argv))
+        folder = remote[remote.index("-C") + 1]
+        buffer, warnings = io.BytesIO(), ""
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name in filter(None, (stdin or b"").decode().split("\0")):
+                text = self.slurm.files.get(posixpath.join(folder, name))
+                if text is None:
+                    warnings += f"tar: {name}: Warning: Cannot stat: No such file or directory\n"
+                    continue
+                info = tarfile.TarInfo(name)
+                info.size = len(text.encode())
+                tar.addfile(info, io.BytesIO(text.encode()))
+        data = buffer.getvalue()
+        return Completed(tuple(argv), 0, data.decode("latin-1"), warnings, data=data)
+
+
+def _outputs(bench: Bench, tasks: Sequence[str], local: bool) -> None:
+    """Each task's stdout and stderr, where the fake cluster (or, locally, the disk) has them."""
+    for task in tasks:
+        for ext in ("out", "err"):
+            path = f"{bench.plan.workdir}/tasks/{task}.{ext}"
+            if local:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_text(f"{task} {ext}\n")
+            else:
+                bench.slurm.files[path] = f"{task} {ext}\n"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_fetch_brings_every_tasks_stdout_and_stderr_home(tmp_path: Path, transport: str) -> None:
+    bench = Bench(tmp_path, transport, 3)
+    runner = TarOnTheCluster(bench.slurm)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=runner)
+    run.submit()
+    _outputs(bench, ["t0", "t1", "t2"], local=transport == "local")
+    before = len(bench.slurm.commands)
+    fetched = run.fetch(tmp_path / "home")
+    assert len(fetched) == 6
+    for remote, local in fetched.items():
+        assert local == tmp_path / "home" / "tasks" / Path(remote).name
+        task, ext = Path(remote).stem, Path(remote).suffix[1:]
+        assert local.read_text() == f"{task} {ext}\n"
+    commands = len(bench.slurm.commands) - before
+    if transport == "ssh":
+        assert len(runner.tars) == 1 and commands == 0  # one tar stream for every file
+    elif transport == "sudo":
+        assert commands == 6 and {c[0] for c in bench.slurm.commands[before:]} == {"cat"}
+    else:
+        assert commands == 0  # copied
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_fetch_reports_missing_files_per_task_after_fetching_the_rest(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = Bench(tmp_path, transport, 3)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    run.submit()
+    _outputs(bench, ["t0", "t2"], local=transport == "local")
+    with pytest.raises(slurmplan.FetchIncomplete) as caught:
+        run.fetch(tmp_path / "home", ["t0", "t1", "t2"])
+    assert set(caught.value.missing) == {"t1"}
+    assert sorted(Path(p).name for p in caught.value.missing["t1"]) == ["t1.err", "t1.out"]
+    assert sorted(p.name for p in caught.value.fetched.values()) == [
+        "t0.err", "t0.out", "t2.err", "t2.out",
+    ]  # fmt: skip
+    assert all(p.exists() for p in caught.value.fetched.values())
+    with pytest.raises(ValueError, match="no task 'nope'"):
+        run.fetch(tmp_path / "home", ["nope"])
+
+
+# -- the command line on the same API --------------------------------------------
+
+
+def test_slurmplan_fetch_copies_and_names_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    cli = Cli(bench, monkeypatch, capsys)
+    assert cli("submit")[0] == 0
+    _outputs(bench, ["t0"], local=True)
+    code, out, err = cli("fetch", str(tmp_path / "home"), "--task", "t0")
+    assert (code, out) == (0, f"fetched 2 file(s) into {tmp_path / 'home'}\n")
+    assert (tmp_path / "home/tasks/t0.err").read_text() == "t0 err\n"
+    code, out, err = cli("fetch", str(tmp_path / "home"))
+    assert code == 1 and "2 missing" in out
+    assert f"task t1: not on the cluster: {bench.plan.workdir}/tasks/t1.out" in err
+    code, _, err = cli("fetch", str(tmp_path / "home"), "--task", "nope")
+    assert code == 2 and "no task 'nope'" in err
+
+
+@pytest.mark.parametrize("cancel_on_interrupt", [False, True])
+def test_wait_interrupted_cancels_only_when_asked(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    cancel_on_interrupt: bool,
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    cli = Cli(bench, monkeypatch, capsys)
+    assert cli("submit")[0] == 0
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while wait sleeps between polls
+
+    monkeypatch.setattr(bench.clock, "sleep", interrupted)
+    options = ["--cancel-on-interrupt"] if cancel_on_interrupt else []
+    code, _, err = cli("wait", *options)
+    assert code == 130
+    states = {job.state for job in bench.slurm.jobs.values()}
+    if cancel_on_interrupt:
+        assert "cancelled 2 job(s)" in err and states == {"CANCELLED"}
+    else:
+        assert "nothing was cancelled" in err and "slurmplan cancel" in err
+        assert states == {"PENDING"}

@@ -13,9 +13,11 @@ out; 130 interrupted (run the same command again to resume).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from compiler import Plan
 from compiler.runtime.journal_state import JournalError
@@ -29,6 +31,7 @@ from effects.cli.progress import Progress
 from effects.cli.tables import table_text
 from effects.errors import ExecutionError, Interrupted
 from effects.execute import Executor, prepare_transport
+from effects.fetch import FetchIncomplete
 from effects.journal import default_path
 from effects.observe import NotSubmitted, describe
 from effects.run import Run
@@ -159,7 +162,19 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_wait(args: argparse.Namespace) -> int:
     plan = _load(args)
     run = _run(args, plan)
-    snap = run.wait(args.timeout, lambda s: _stderr(describe(s.jobs)))
+    try:
+        with _sigterm_as_interrupt(args.cancel_on_interrupt):
+            snap = run.wait(args.timeout, lambda s: _stderr(describe(s.jobs)))
+    except KeyboardInterrupt:
+        if not args.cancel_on_interrupt:
+            _stderr(
+                "slurmplan wait: interrupted; the jobs go on (nothing was cancelled): "
+                "`slurmplan wait` again to go on waiting, `slurmplan cancel` to stop them"
+            )
+            return EXIT_INTERRUPTED
+        ids = run.cancel(Progress(0, "cancel"))
+        _stderr(f"slurmplan wait: interrupted; cancelled {len(ids)} job(s) (--cancel-on-interrupt)")
+        return EXIT_INTERRUPTED
     if not snap.done:
         _stderr(f"slurmplan wait: not every job settled within {args.timeout:g} s")
         return EXIT_TIMEOUT
@@ -169,6 +184,24 @@ def _cmd_wait(args: argparse.Namespace) -> int:
         _stderr(_failure_line(result))
     print(f"{len(results) - len(failed)}/{len(results)} tasks succeeded; {run.polls} polls")
     return EXIT_OK if snap.succeeded else EXIT_TASKS_FAILED
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt(enabled: bool) -> Iterator[None]:
+    """With --cancel-on-interrupt, SIGTERM (a service manager stopping us) is handled as
+    Ctrl-C is: the jobs are cancelled before exiting."""
+    if not enabled:
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _failure_line(result: TaskResult) -> str:
@@ -202,6 +235,22 @@ def _result_row(result: TaskResult) -> list[str]:
         code += f" {result.signal}"
     seconds = "-" if result.seconds is None else str(result.seconds)
     return [result.task_id, result.job_id or "-", result.state, code, seconds, result.stdout]
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    plan = _load(args)
+    try:
+        fetched = _run(args, plan).fetch(args.dest, args.task or None)
+    except ValueError as error:  # a task id the plan does not have
+        raise InputError([f"{args.plan}: {error}"]) from None
+    except FetchIncomplete as error:
+        for task_id, paths in list(error.missing.items())[:20]:
+            _stderr(f"task {task_id}: not on the cluster: {', '.join(paths)}")
+        print(f"fetched {len(error.fetched)} file(s) into {args.dest}; "
+              f"{sum(map(len, error.missing.values()))} missing")  # fmt: skip
+        return EXIT_TASKS_FAILED
+    print(f"fetched {len(fetched)} file(s) into {args.dest}")
+    return EXIT_OK
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
@@ -283,11 +332,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _common(p)
     _polling(p, "polls")
     p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 4)")
+    p.add_argument(
+        "--cancel-on-interrupt",
+        action="store_true",
+        help="on Ctrl-C or SIGTERM, cancel the run's jobs (default: leave them running)",
+    )
     p.set_defaults(run=_guarded("wait", _cmd_wait))
 
     p = subparsers.add_parser("cancel", help="cancel every job of the plan (one scancel)")
     _common(p)
     p.set_defaults(run=_guarded("cancel", _cmd_cancel))
+
+    p = subparsers.add_parser(
+        "fetch", help="copy tasks' stdout/stderr into DEST/tasks/ (ssh: one tar stream)"
+    )
+    _common(p)
+    p.add_argument("dest", metavar="DEST", help="the local folder to copy into")
+    p.add_argument("--task", action="append", metavar="ID", help="only this task (repeatable)")
+    p.set_defaults(run=_guarded("fetch", _cmd_fetch))
 
     p = subparsers.add_parser("collect", help="per task: exit code, state, job id, log paths")
     _common(p)

@@ -1,0 +1,104 @@
+"""Run.fetch: copy tasks' stdout and stderr from the cluster into a local folder.
+
+Locally the files are copied; through sudo each is read with `cat` as the user (the
+only reading command the sudo rule allows); over ssh one `tar` streams them all
+(compiler.runtime.fetch).  Files land at DEST/tasks/<id>.out and .err, as in the
+workdir.  Every file that could be read is written before a missing one is reported.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from compiler import Plan
+from compiler.errors import SlurmplanError
+from compiler.runtime.commands import read_files_argv
+from compiler.runtime.fetch import Wanted, missing_by_task, tar_argv, tar_names, wanted_files
+from compiler.transport import TransportKind
+from effects.execute import Completed, Executor
+
+
+class FetchIncomplete(SlurmplanError):
+    """Some requested files do not exist on the cluster (a task that never ran, or was
+    killed before it wrote them); the others were fetched."""
+
+    def __init__(self, fetched: Mapping[str, Path], missing: Mapping[str, list[str]]) -> None:
+        self.fetched = dict(fetched)
+        self.missing = dict(missing)
+        first = next(iter(self.missing.items()))
+        super().__init__(
+            f"{sum(map(len, self.missing.values()))} file(s) of {len(self.missing)} task(s) "
+            f"do not exist on the cluster (first: task {first[0]}: {', '.join(first[1])}); "
+            f"the other {len(self.fetched)} were fetched"
+        )
+
+
+def fetch(
+    plan: Plan, executor: Executor, dest: str | os.PathLike[str], task_ids: Iterable[str] | None
+) -> dict[str, Path]:
+    """Copy the files into `dest`; returns {path on the cluster: local path}.  Raises
+    FetchIncomplete (after copying the rest) when some do not exist."""
+    files = wanted_files(plan, task_ids)
+    root = Path(dest)
+    match plan.transport.kind:
+        case TransportKind.LOCAL:
+            got = _copy(files, root)
+        case TransportKind.SUDO:
+            got = _cat_each(plan, executor, files, root)
+        case TransportKind.SSH:
+            got = _tar_stream(plan, executor, files, root)
+    fetched = {f.remote: root / f.relative for f in files if f.relative in got}
+    missing = missing_by_task(files, got)
+    if missing:
+        raise FetchIncomplete(fetched, missing)
+    return fetched
+
+
+def _write(root: Path, relative: str, data: bytes) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _copy(files: Sequence[Wanted], root: Path) -> set[str]:
+    got: set[str] = set()
+    for f in files:
+        (root / f.relative).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(f.remote, root / f.relative)
+        except FileNotFoundError:
+            continue
+        got.add(f.relative)
+    return got
+
+
+def _cat_each(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
+    def missing(done: Completed) -> bool:
+        return done.exit_code == 1 and "No such file or directory" in done.stderr
+
+    got: set[str] = set()
+    for f in files:
+        done = executor.run(read_files_argv(plan, [f.remote]), accept=missing)
+        if done.ok:
+            _write(root, f.relative, done.stdout_bytes)
+            got.add(f.relative)
+    return got
+
+
+def _tar_stream(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
+    done = executor.run(tar_argv(plan), stdin=tar_names(files))
+    wanted = {f.relative for f in files}
+    got: set[str] = set()
+    with tarfile.open(fileobj=io.BytesIO(done.stdout_bytes), mode="r|") as tar:
+        for member in tar:
+            # Only the regular files asked for, written by us: no links, no other paths.
+            if member.isfile() and member.name in wanted:
+                data = tar.extractfile(member)
+                _write(root, member.name, data.read() if data is not None else b"")
+                got.add(member.name)
+    return got

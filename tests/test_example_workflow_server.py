@@ -1,0 +1,105 @@
+"""examples/workflow_server.py on the real testbed, run as the service user through sudo
+and over ssh (and as alice locally): the library API end to end (README, "As a
+library"), and SIGTERM cancelling the run's jobs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from effects_helpers import (
+    REPO,
+    as_user,
+    bed_facts,
+    run_rows,
+    ssh_block,
+    ssh_control,
+    user_python,
+    workspace,
+)
+
+from compiler import compile_plan
+
+pytestmark = pytest.mark.testbed
+
+EXAMPLE = REPO / "examples" / "workflow_server.py"
+TASKS = REPO / "examples" / "testbed" / "tasks.json"
+
+
+def _inputs(folder: Path, transport: str, tb: dict[str, str], tasks: Any) -> list[str]:
+    """config, profile and tasks files for the example, readable by the runner."""
+    config = json.loads((REPO / "examples/testbed/config.json").read_text())
+    config["scripts_dir"] = tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"]
+    profile: dict[str, Any] = {"username": "alice", "transport": transport,
+                               "project_dir": str(folder.parent / "alice" / "project")}  # fmt: skip
+    if transport == "ssh":
+        profile["ssh"] = ssh_block(tb, f"~/.ssh/sp-{folder.parent.name}-%C")
+    paths = []
+    for name, value in (("config", config), ("profile", profile), ("tasks", tasks)):
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(value))
+        path.chmod(0o644)
+        paths.append(str(path))
+    return paths
+
+
+def _example(user: str, args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*as_user(user), user_python(), str(EXAMPLE), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
+def test_the_example_compiles_submits_waits_reports_and_fetches(transport: str) -> None:
+    tb = bed_facts()
+    user = "alice" if transport == "local" else "runner"
+    with workspace() as ws:
+        ws.dir_for("alice")
+        folder = ws.dir_for(user)
+        tasks = json.loads(TASKS.read_text())
+        inputs = _inputs(folder, transport, tb, tasks)
+        try:
+            process = _example(user, [*inputs, str(folder / "work")])
+            out, err = process.communicate(timeout=300)
+            assert process.returncode == 1, (out, err)  # the task `fails` exits 3 on purpose
+            assert "Traceback" not in err, err
+            lines = out.splitlines()
+            assert lines[0].startswith("run ") and "job(s) submitted" in lines[0]
+            assert any(line.endswith("jobs settled") for line in lines)
+            assert "fails: FAILED exit=3 seconds=" in out
+            assert "who: COMPLETED exit=0 seconds=" in out
+            outputs = folder / "work" / "outputs" / "tasks"
+            assert (outputs / "who.out").read_text() == "alice\n"
+            assert (outputs / "fails.err").read_text() == "about to fail\n"
+            assert f"fetched {2 * len(tasks['tasks'])} file(s)" in out
+        finally:
+            if transport == "ssh":
+                ssh_control({"ssh": ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")}, "exit")
+
+
+def test_sigterm_cancels_the_runs_jobs_and_wait_returns_their_states() -> None:
+    tb = bed_facts()
+    with workspace() as ws:
+        ws.dir_for("alice")
+        folder = ws.dir_for("runner")
+        tasks = {"name": "sigterm", "tasks": [
+            {"id": f"s{i}", "command": ["sleep", "300"]} for i in range(2)]}  # fmt: skip
+        inputs = _inputs(folder, "sudo", tb, tasks)
+        process = _example("runner", [*inputs, str(folder / "work")])
+        assert process.stdout is not None
+        first = process.stdout.readline()  # printed once every job is in Slurm
+        assert "job(s) submitted" in first, first
+        time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 1, (first, out, err)
+        assert "s0: CANCELLED" in out and "s1: CANCELLED" in out, out
+        plan = compile_plan(*(json.loads(Path(p).read_text()) for p in inputs))
+        rows = run_rows([job.name for job in plan.jobs])
+        assert rows and {row[1] for row in rows} == {"CANCELLED"}  # nothing left running
