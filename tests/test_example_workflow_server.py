@@ -1,6 +1,7 @@
 """examples/workflow_server.py on the real testbed, run as the service user through sudo
 and over ssh (and as alice locally): the library API end to end (README, "As a
-library"), and SIGTERM cancelling the run's jobs."""
+library"), SIGTERM cancelling the run's jobs, and wait_async and read as the service
+user."""
 
 from __future__ import annotations
 
@@ -103,3 +104,44 @@ def test_sigterm_cancels_the_runs_jobs_and_wait_returns_their_states() -> None:
         plan = compile_plan(*(json.loads(Path(p).read_text()) for p in inputs))
         rows = run_rows([job.name for job in plan.jobs])
         assert rows and {row[1] for row in rows} == {"CANCELLED"}  # nothing left running
+
+
+ASYNC_READ = """
+import asyncio, json, sys
+import slurmplan
+config, profile, tasks, journal = sys.argv[1:5]
+plan = slurmplan.compile_plan(*(json.load(open(p)) for p in (config, profile, tasks)))
+run = slurmplan.Run(plan, journal=journal)
+run.submit()
+snap = asyncio.run(run.wait_async(timeout=300))
+print(json.dumps({
+    "done": snap.done,
+    "states": {t: r.state for t, r in snap.tasks.items()},
+    "who": run.read("who", "stdout").decode(),
+    "fails": run.read("fails", "stderr", limit=5).decode(),
+    "polls": run.polls,
+}))
+"""
+
+
+@pytest.mark.parametrize("transport", ["sudo", "ssh"])
+def test_wait_async_and_read_as_the_service_user(transport: str) -> None:
+    tb = bed_facts()
+    with workspace() as ws:
+        ws.dir_for("alice")
+        folder = ws.dir_for("runner")
+        inputs = _inputs(folder, transport, tb, json.loads(TASKS.read_text()))
+        try:
+            done = subprocess.run(
+                [*as_user("runner"), user_python(), "-c", ASYNC_READ, *inputs,
+                 str(folder / "plan.journal")],
+                capture_output=True, text=True, timeout=300, check=False, cwd="/",
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            facts = json.loads(done.stdout)
+            assert facts["done"] and facts["states"]["fails"] == "FAILED"
+            assert facts["states"]["who"] == "COMPLETED"
+            assert (facts["who"], facts["fails"]) == ("alice\n", "about")  # as alice, cut to 5
+        finally:
+            if transport == "ssh":
+                ssh_control({"ssh": ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")}, "exit")
