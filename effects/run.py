@@ -84,6 +84,8 @@ class Run:
         self.poll_policy = poll or PollPolicy()
         self._wake = threading.Event()  # set by cancel(): a waiting wait() polls now
         self._cancelling = False
+        if executor is not None and (retry is not None or runner is not None):
+            raise ValueError("give either an executor, or retry/runner for the Run to make one")
         if executor is None:
             if runner is None:
                 prepare_transport(plan)

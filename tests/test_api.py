@@ -280,3 +280,9 @@ def test_wait_interrupted_cancels_only_when_asked(
     else:
         assert "nothing was cancelled" in err and "slurmplan cancel" in err
         assert states == {"PENDING"}
+
+
+def test_an_executor_and_the_parts_of_one_are_not_given_together(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 1)
+    with pytest.raises(ValueError, match="either an executor, or retry/runner"):
+        slurmplan.Run(bench.plan, bench.journal, executor=bench.executor(), runner=bench.slurm)
