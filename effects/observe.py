@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from compiler import Plan
 from compiler.errors import SlurmplanError
+from compiler.runtime.journal_state import JournalState
 from compiler.runtime.retry import PollPolicy, next_poll_delay
 from compiler.runtime.settle import (
     NOT_SUBMITTED,
@@ -62,10 +63,14 @@ class Observer:
     # Lane lines of jobs whose lanes were read: settled is final, so they are read once.
     records: dict[str, LaneEntry] = field(default_factory=dict)
     lanes_read: set[int] = field(default_factory=set)
+    # What the last observation read, for results() to use rather than read again.
+    _state: JournalState | None = None
+    _listing: tuple[str, ...] | None = None
 
     def observe(self) -> tuple[JobView, ...]:
         """Each job's state now (settled views are final and not asked about again)."""
-        state = read_state(self.journal_path, self.plan)
+        state = self._state = read_state(self.journal_path, self.plan)
+        self._listing = None
         known = {v.index: v for v in self.views or ()}
         settled = [i for i, v in known.items() if v.settled]
         ids = ids_to_poll(state, settled)
@@ -73,7 +78,7 @@ class Observer:
         self.polls += 1
         wanted = markers_wanted(state, rows, ids, skip=[*settled, *self.markers])
         if wanted:
-            listing = list_workdir(self.plan, self.executor) or ()
+            listing = self._listing = list_workdir(self.plan, self.executor) or ()
             paths = done_files_present(self.plan, listing, wanted)
             if paths:
                 text = read_files(self.plan, self.executor, paths)
@@ -89,11 +94,14 @@ class Observer:
         views = self.views if self.views is not None else self.observe()
         settled = [v.index for v in views if v.settled and v.index not in self.lanes_read]
         if settled:
-            listing = list_workdir(self.plan, self.executor) or ()
+            # The observation's ls and journal: a job it settled had written its lanes.
+            listing = self._listing
+            if listing is None:
+                listing = list_workdir(self.plan, self.executor) or ()
             paths = lane_files_present(self.plan, listing, settled)
             if paths:
                 text = read_files(self.plan, self.executor, paths)
-                state = read_state(self.journal_path, self.plan)
+                state = self._state or read_state(self.journal_path, self.plan)
                 entries = parse_lane_status(text)
                 self.records.update(task_records(self.plan, state, entries, settled))
             self.lanes_read.update(settled)

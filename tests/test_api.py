@@ -286,3 +286,17 @@ def test_an_executor_and_the_parts_of_one_are_not_given_together(tmp_path: Path)
     bench = Bench(tmp_path, "local", 1)
     with pytest.raises(ValueError, match="either an executor, or retry/runner"):
         slurmplan.Run(bench.plan, bench.journal, executor=bench.executor(), runner=bench.slurm)
+
+
+def test_one_poll_of_ended_jobs_lists_the_workdir_once(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 3)
+    run = _run(bench)
+    run.submit()
+    for job, job_id in bench.ids().items():
+        bench.slurm.jobs[job_id].timeline = [None]  # ended and aged out of squeue
+        _finish(bench, job, [0])
+    before = len(bench.slurm.commands)
+    snap = run.poll()
+    assert snap.done and snap.succeeded
+    programs = [c[0] for c in bench.slurm.commands[before:]]
+    assert programs == ["squeue", "ls", "cat", "cat"]  # markers, then the lane files
