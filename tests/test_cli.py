@@ -46,6 +46,13 @@ def _expected_plan(case: str) -> str:
     return dump_plan(compile_plan(*raw))
 
 
+def _plan_file(tmp_path: Path, case: str) -> Path:
+    """The case's plan compiled into a file (golden plan.json files are in the golden form)."""
+    path = tmp_path / f"{case}.plan.json"
+    path.write_text(_expected_plan(case))
+    return path
+
+
 def _stderr_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -210,8 +217,10 @@ def test_an_unwritable_output_is_a_clear_error(
 # -- show ---------------------------------------------------------------------------------------
 
 
-def test_show_summarizes_groups_jobs_and_warnings(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["show", str(GOLDEN / "user_batching" / "plan.json")]) == 0
+def test_show_summarizes_groups_jobs_and_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", str(_plan_file(tmp_path, "user_batching"))]) == 0
     out = capsys.readouterr().out
     assert "transport  local (the runner is alice)" in out
     assert (
@@ -228,8 +237,8 @@ def test_show_summarizes_groups_jobs_and_warnings(capsys: pytest.CaptureFixture[
     assert "  group 0: 3 jobs exceeds target_num_jobs=2" in out
 
 
-def test_show_groups_and_transports(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["show", str(GOLDEN / "heterogeneous_groups" / "plan.json")]) == 0
+def test_show_groups_and_transports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(_plan_file(tmp_path, "heterogeneous_groups"))]) == 0
     out = capsys.readouterr().out
     assert "ssh to alice@login.cluster.org:2222 (key /keys/alice_svc)" in out
     assert [line.split(":")[0] for line in out.splitlines() if line.startswith("group ")] == [
@@ -239,7 +248,7 @@ def test_show_groups_and_transports(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_show_a_bad_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plan = _load(GOLDEN / "transport_local" / "plan.json")
+    plan = _load(_plan_file(tmp_path, "transport_local"))
     plan["jobs"][1]["ntasks"] = 0
     del plan["workdir"]
     bad = tmp_path / "plan.json"
@@ -275,10 +284,10 @@ def test_tables_as_show_prints_them() -> None:
 
 
 def _golden_copy(tmp_path: Path, case: str = "transport_sudo") -> tuple[Path, Path]:
-    """(the case's plan.json, a copy of its golden folder)."""
+    """(the case's plan compiled into a file, a copy of its golden folder)."""
     folder = tmp_path / case
     shutil.copytree(GOLDEN / case, folder)
-    return GOLDEN / case / "plan.json", folder
+    return _plan_file(tmp_path, case), folder
 
 
 def test_check_equal_is_silent_and_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -293,7 +302,14 @@ def test_check_prints_a_unified_diff(tmp_path: Path, capsys: pytest.CaptureFixtu
     script.write_text(script.read_text().replace("--time=00:10:00", "--time=00:20:00"))
     assert main(["check", str(plan), "--golden", str(folder)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[:2] == [
+    assert out[:5] == [  # the summary, then the diff
+        f"1 file differs from {folder}: 1 line removed, 1 added",
+        "  scripts/job-000001.sbatch  -1  +1  changed",
+        "changed lines:",
+        "  #SBATCH --time=00:20:00 → #SBATCH --time=00:10:00  in 1 script",
+        "",
+    ]
+    assert out[5:7] == [
         f"--- {script} (golden)",
         "+++ scripts/job-000001.sbatch (plan)",
     ]
@@ -319,12 +335,13 @@ def test_check_reports_missing_and_extra_files(
 def test_check_a_missing_folder_differs_and_is_not_created(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plan = GOLDEN / "transport_ssh" / "plan.json"
+    plan = _plan_file(tmp_path, "transport_ssh")
     folder = tmp_path / "golden"
     assert main(["check", str(plan), "--golden", str(folder)]) == 1
-    out = capsys.readouterr().out
-    assert f"golden folder {folder} does not exist" in out
-    assert f"--- {folder / 'plan.json'} (missing)" in out
+    assert capsys.readouterr().out.splitlines() == [  # one line, no diff of every file
+        f"golden folder {folder} does not exist; create it with: "
+        f"slurmplan check {plan} --golden {folder} --update"
+    ]
     assert not folder.exists()
 
 
@@ -342,12 +359,14 @@ def test_check_update_rewrites_the_folder(
         f"removed {folder / 'scripts' / 'job-000099.sbatch'}",
     ]
     assert main(["check", str(plan), "--golden", str(folder)]) == 0
-    assert (folder / "plan.json").read_bytes() == plan.read_bytes()
+    assert (folder / "plan.json").read_bytes() == (
+        GOLDEN / "transport_sudo" / "plan.json"
+    ).read_bytes()
     assert (folder / "config.json").exists()  # the inputs beside the golden files stay
 
 
 def test_check_update_creates_a_new_folder(tmp_path: Path) -> None:
-    plan = GOLDEN / "gpu" / "plan.json"
+    plan = _plan_file(tmp_path, "gpu")
     folder = tmp_path / "new" / "golden"
     assert main(["check", str(plan), "--golden", str(folder), "--update"]) == 0
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [

@@ -1,7 +1,8 @@
 """Golden files: each tests/golden/<case>/ holds its inputs beside the expected plan.
 
 A case compiles config.json + profile.json + tasks.json and must give exactly
-its plan.json and scripts/ (the comparison of `slurmplan check`). A missing
+its plan.json and scripts/ in the golden form (the plan id as a placeholder, the
+scripts as files: compiler/golden_form.py), the comparison of `slurmplan check`. A missing
 expected file fails; `pytest --update-goldens` rewrites them for review.
 """
 
@@ -111,9 +112,12 @@ def test_the_quoting_case_delivers_every_argv_unchanged(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("A", "B", "EMPTY")}
     env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", PYTHONUTF8="1")
     env.update(SLURM_JOB_ID="4242", SLURM_JOB_NAME="quoting.run")  # as Slurm sets them
-    scripts = sorted((GOLDEN / "quoting" / "scripts").iterdir())
-    assert len(scripts) == 4
-    for script in scripts:
+    # The scripts as the plan has them: the golden files with the plan id put back.
+    jobs = golden.read_plan_json(str(GOLDEN / "quoting"))["jobs"]
+    assert len(jobs) == 4
+    for job in jobs:
+        script = tmp_path / os.path.basename(job["script_path"])
+        script.write_bytes(job["script"].encode("utf-8", "surrogateescape"))
         run_dir = tmp_path / script.stem
         (run_dir / "tasks").mkdir(parents=True)
         done = subprocess.run(

@@ -17,7 +17,7 @@ from importlib import metadata
 from compiler import CompileError, Plan, Source, compile_plan
 from compiler.plan import script_bytes
 from effects.atomic import atomic_file, write_atomic
-from effects.cli import golden, run_commands
+from effects.cli import golden, review, run_commands
 from effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
 from effects.cli.plan_files import load_plan, write_plan
 from effects.cli.show import summary
@@ -94,14 +94,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
             raise InputError([f"{args.golden}: cannot be updated: {error}"]) from None
         return EXIT_OK
     if not os.path.isdir(args.golden):
-        print(f"golden folder {args.golden} does not exist (create it with --update)")
-    differences = golden.compare(plan, args.golden)
-    for difference in differences:
-        sys.stdout.write(difference.diff)
-    if differences:
-        print(f"{len(differences)} file(s) differ from {args.golden}", file=sys.stderr)
+        # Every file would be new: a diff of all of them says nothing more than this.
+        print(f"golden folder {args.golden} does not exist; create it with: slurmplan check "
+              f"{args.plan} --golden {args.golden} --update")  # fmt: skip
         return EXIT_DIFFERENT
-    return EXIT_OK
+    differences = golden.compare(plan, args.golden)
+    if not differences:
+        return EXIT_OK
+    for line in review.summary_lines(differences, args.golden):
+        print(line)
+    if not args.summary:
+        print()
+        for difference in differences:
+            sys.stdout.write(difference.diff)
+    return EXIT_DIFFERENT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with plan.json and scripts/ (other files there are ignored)",
     )
     p.add_argument("--update", action="store_true", help="rewrite DIR to match the plan")
+    p.add_argument(
+        "--summary", action="store_true", help="print the summary of the changes, not the diff"
+    )
     p.set_defaults(run=_cmd_check)
 
     run_commands.register(sub)

@@ -1,26 +1,24 @@
 """Golden files of a plan: a folder an admin keeps under review, and a diff against it.
 
-The golden form of a plan is `plan.json` (the canonical dump) plus
-`scripts/<basename>` for each job's script, so reviewers read scripts as files.
-Other files in the folder (such as the inputs kept beside a case) are not part
-of the golden form and are left alone; only `scripts/` is checked for extras.
+The golden form (`compiler/golden_form.py`) is `plan.json` plus `scripts/<basename>`
+for each job's script, with the plan id written once and elsewhere as a placeholder,
+so that a diff shows what changed and not the new id on every path. Other files in
+the folder (such as the inputs kept beside a case) are not part of the golden form
+and are left alone; only `scripts/` is checked for extras.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import posixpath
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from compiler import Plan
+from compiler.golden_form import PLAN_FILE, SCRIPTS_DIR, golden_texts, plan_json_of
 from compiler.plan import script_bytes
 from effects.atomic import write_atomic
-from effects.cli.plan_files import plan_bytes
-
-PLAN_FILE = "plan.json"
-SCRIPTS_DIR = "scripts"
 
 
 class Change(StrEnum):
@@ -38,12 +36,22 @@ class Difference:
 
 def golden_files(plan: Plan) -> dict[str, bytes]:
     """Relative path -> bytes of every file of the plan's golden form."""
-    files = {PLAN_FILE: plan_bytes(plan)}
-    for job in plan.jobs:
-        relative = posixpath.join(SCRIPTS_DIR, posixpath.basename(job.script_path))
-        assert relative not in files, f"two jobs share the script name {relative!r}"
-        files[relative] = script_bytes(job.script)
-    return files
+    return golden_file_bytes(plan.to_json())
+
+
+def golden_file_bytes(doc: dict[str, Any]) -> dict[str, bytes]:
+    """The golden files of a plan's JSON form (which need not be a valid plan)."""
+    # plan.json is ASCII (JSON escapes); a script's raw argument bytes are lone surrogates.
+    return {relative: script_bytes(text) for relative, text in golden_texts(doc).items()}
+
+
+def read_plan_json(directory: str) -> dict[str, Any]:
+    """The plan's JSON form back from a golden folder (OSError, KeyError when incomplete)."""
+    texts: dict[str, str] = {}
+    for relative in [PLAN_FILE, *_present_scripts(directory)]:
+        with open(os.path.join(directory, relative), "rb") as f:
+            texts[relative] = f.read().decode("utf-8", "surrogateescape")
+    return plan_json_of(texts)
 
 
 def _present_scripts(directory: str) -> set[str]:
@@ -65,10 +73,10 @@ def _read(path: str) -> bytes | None:
 
 def compare(plan: Plan, directory: str) -> list[Difference]:
     """Every difference between the plan's golden form and `directory`, in path order."""
-    return _compare(golden_files(plan), directory)
+    return compare_files(golden_files(plan), directory)
 
 
-def _compare(expected: dict[str, bytes], directory: str) -> list[Difference]:
+def compare_files(expected: dict[str, bytes], directory: str) -> list[Difference]:
     differences: list[Difference] = []
     for relative in sorted(expected.keys() | _present_scripts(directory)):
         new = expected.get(relative)
@@ -86,7 +94,7 @@ def update(plan: Plan, directory: str) -> list[str]:
     expected = golden_files(plan)
     done: list[str] = []
     os.makedirs(os.path.join(directory, SCRIPTS_DIR), exist_ok=True)
-    for difference in _compare(expected, directory):
+    for difference in compare_files(expected, directory):
         path = os.path.join(directory, difference.relative)
         if difference.change is Change.EXTRA:
             os.unlink(path)
