@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from effects.atomic import atomic_file, write_atomic
 from effects.cli import golden, review, run_commands
 from effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
 from effects.cli.plan_files import load_plan, write_plan
-from effects.cli.show import summary
+from effects.cli.show import summary, summary_json
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -80,7 +81,11 @@ def _write_scripts(plan: Plan, directory: str) -> None:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    sys.stdout.write(summary(load_plan(args.plan)))
+    plan = load_plan(args.plan)
+    if args.json:
+        sys.stdout.write(json.dumps(summary_json(plan), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(summary(plan, unfold=args.all))
     return EXIT_OK
 
 
@@ -130,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="a readable summary: groups, jobs, resources, warnings")
     p.add_argument("plan", metavar="PLAN", help="a plan written by `slurmplan compile`")
+    p.add_argument("--all", action="store_true", help="list every job (default: fold past 8)")
+    p.add_argument("--json", action="store_true", help="the same as JSON, every job listed")
     p.set_defaults(run=_cmd_show)
 
     p = sub.add_parser("check", help="diff a plan against golden files (exit 1 if they differ)")
