@@ -18,7 +18,7 @@ from importlib import metadata
 from compiler import CompileError, Plan, Source, compile_plan
 from compiler.plan import script_bytes
 from effects.atomic import atomic_file, write_atomic
-from effects.cli import golden, review, run_commands
+from effects.cli import golden, picture, review, run_commands
 from effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
 from effects.cli.plan_files import load_plan, write_plan
 from effects.cli.show import summary, summary_json
@@ -82,6 +82,10 @@ def _write_scripts(plan: Plan, directory: str) -> None:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
+    if args.svg is not None:
+        _write(args.svg, picture.svg(plan).encode("utf-8"), durable=False)
+        print(f"wrote {args.svg}: {len(plan.jobs)} jobs as rows, their lanes as tracks")
+        return EXIT_OK
     if args.json:
         sys.stdout.write(json.dumps(summary_json(plan), indent=2, ensure_ascii=False) + "\n")
     else:
@@ -137,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", metavar="PLAN", help="a plan written by `slurmplan compile`")
     p.add_argument("--all", action="store_true", help="list every job (default: fold past 8)")
     p.add_argument("--json", action="store_true", help="the same as JSON, every job listed")
+    p.add_argument(
+        "--svg", metavar="FILE", help="draw the jobs, their lanes and tasks into FILE (SVG)"
+    )
     p.set_defaults(run=_cmd_show)
 
     p = sub.add_parser("check", help="diff a plan against golden files (exit 1 if they differ)")
