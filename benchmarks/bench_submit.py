@@ -124,9 +124,14 @@ def _bare_rate(transport: str, n: int, tb: dict[str, str], run: int) -> float:
         Path(plan.script_dir).mkdir(parents=True, exist_ok=True)
         for job in plan.jobs:  # (same machine: the ssh side sees these files too)
             Path(job.script_path).write_bytes(script_bytes(job.script))
-        submits = [s.argv for s in plan.steps if isinstance(s, SubmitStep)]
-        script = "".join(f"{shlex.join(argv)} >/dev/null </dev/null || exit 1\n"
-                         for argv in submits)  # fmt: skip
+        submits = [s for s in plan.steps if isinstance(s, SubmitStep)]
+
+        def stdin(step: SubmitStep) -> str:  # through sudo sbatch reads the script on stdin
+            path = plan.jobs[step.job].script_path
+            return shlex.quote(path) if transport == "sudo" else "/dev/null"
+
+        script = "".join(f"{shlex.join(s.argv)} >/dev/null <{stdin(s)} || exit 1\n"
+                         for s in submits)  # fmt: skip
         elapsed = _timed([*as_user(runner), "bash", "-c", script])
         scancel_plan(plan)
         if transport == "ssh":
