@@ -2,7 +2,7 @@
 
 - local: the runner is the cluster user; commands run as they are.
 - sudo:  the runner impersonates the user for sbatch, scancel, cat, ls and mkdir
-         only (`sudo --non-interactive -u USER CMD ...`); squeue runs as the runner.
+         only (`sudo --set-home --non-interactive -u USER CMD ...`); squeue runs as the runner.
 - ssh:   the system OpenSSH client, one multiplexed connection, the remote command
          one shlex.join'ed string (ssh hands it to the remote shell).
 """
@@ -89,7 +89,9 @@ def as_user(transport: Transport, argv: Sequence[str]) -> tuple[str, ...]:
         case TransportKind.SUDO:
             if argv[0] not in SUDO_COMMANDS:
                 raise ValueError(f"{argv[0]!r} is not one of the commands sudo may run as the user")
-            return ("sudo", "--non-interactive", "-u", transport.user, *argv)
+            # --set-home: HOME is the user's even where sudoers keeps the caller's (sbatch
+            # exports the environment into the job), as fractal-server runs sudo.
+            return ("sudo", "--set-home", "--non-interactive", "-u", transport.user, *argv)
         case TransportKind.SSH:
             return _over_ssh(transport, argv)
 

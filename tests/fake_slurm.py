@@ -1,7 +1,7 @@
 """A fake Slurm (and the few shell commands a plan runs) for the effects tests.
 
 `FakeSlurm` is an `effects.execute.Runner`: it takes the argv the plan's command
-lines produce for any transport, strips what the compiler put in front (`sudo
+lines produce for any transport, strips what the compiler put in front (`sudo --set-home
 --non-interactive -u USER`, or `ssh ... --` and its one remote string), and
 answers as the cluster would:
 
@@ -255,8 +255,8 @@ class FakeSlurm:
 
 def _strip_transport(argv: tuple[str, ...]) -> tuple[str, ...]:
     if argv[0] == "sudo":
-        assert argv[1:3] == ("--non-interactive", "-u"), argv
-        return argv[4:]
+        assert argv[1:4] == ("--set-home", "--non-interactive", "-u"), argv
+        return argv[5:]
     if argv[0] == "ssh":
         assert argv[-2] == "--", argv
         return tuple(shlex.split(argv[-1]))

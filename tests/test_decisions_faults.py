@@ -15,7 +15,8 @@ from compiler.runtime.retry import (
 )
 
 SSH = ("ssh", "-o", "BatchMode=yes", "-p", "2222", "alice@127.0.0.1", "--", "sbatch --parsable x")
-SUDO = ("sudo", "--non-interactive", "-u", "alice", "sbatch", "--parsable", "/s/job.sbatch")
+SUDO = ("sudo", "--set-home", "--non-interactive", "-u", "alice",
+        "sbatch", "--parsable", "/s/job.sbatch")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,7 @@ def test_through_sudo_the_runner_makes_no_folder_and_writes_no_script() -> None:
     # The scripts go to sbatch on stdin (docs/decisions.md): only the user's mkdir is left.
     sudo = _plan("sudo")
     assert [type(s) for s in sudo.steps] == [MkdirStep] + [SubmitStep] * len(sudo.jobs)
-    assert sudo.steps[0].argv[:4] == ("sudo", "--non-interactive", "-u", "alice")
+    assert sudo.steps[0].argv[:5] == ("sudo", "--set-home", "--non-interactive", "-u", "alice")
 
 
 def test_missing_directory_is_gnu_ls_exit_2_only() -> None:

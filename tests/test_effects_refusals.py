@@ -42,13 +42,13 @@ def test_a_command_sudo_does_not_allow_is_refused_on_load_and_never_run() -> Non
         compile_to(config, profile, TASKS, plan_path, "runner")
         raw = json.loads(plan_path.read_text())
         workdir = raw["workdir"]
-        raw["steps"][0]["argv"] = ["sudo", "--non-interactive", "-u", "alice", "touch", "--",
-                                   f"{workdir} x"]  # fmt: skip
+        sudo = ["sudo", "--set-home", "--non-interactive", "-u", "alice"]
+        raw["steps"][0]["argv"] = [*sudo, "touch", "--", f"{workdir} x"]
         plan_path.write_text(json.dumps(raw))
         done = run_cli("runner", ["submit", str(plan_path), "--retries", "3"])
         assert done.returncode == 2, show(done)
         assert done.stderr.splitlines()[0] == (
-            f"{plan_path}: /steps/0/argv/4: not what the compiler derives from the plan's "
+            f"{plan_path}: /steps/0/argv/5: not what the compiler derives from the plan's "
             "name, id, transport and jobs: expected 'mkdir' (got 'touch')"
         ), done.stderr
         assert "Traceback" not in done.stderr
@@ -66,9 +66,8 @@ def test_a_user_the_runner_may_not_impersonate_is_refused() -> None:
         compile_to(config, profile, TASKS, plan_path, "runner")
         done = run_cli("runner", ["submit", str(plan_path)])
         assert done.returncode == 3, show(done)
-        assert "command failed (exit 1): sudo --non-interactive -u nobody mkdir -p --" in (
-            done.stderr
-        )
+        failed = "command failed (exit 1): sudo --set-home --non-interactive -u nobody mkdir -p --"
+        assert failed in done.stderr
         assert "as nobody" in done.stderr and "retry" not in done.stderr
 
 

@@ -9,6 +9,7 @@ with alice's key, the testbed's known_hosts and one ControlMaster connection.
 from __future__ import annotations
 
 import json
+import pwd
 import re
 import shutil
 import time
@@ -41,7 +42,7 @@ def _tasks(name: str) -> dict[str, Any]:
     return {
         "name": name,
         "tasks": [
-            {"id": "who", "command": ["id", "-un"]},
+            {"id": "who", "command": ["sh", "-c", 'id -un; echo "$HOME"']},
             {"id": "args", "command": ["printf", "%s\\n", *SPECIAL]},
             {"id": "fail", "command": ["sh", "-c", "echo oops >&2; exit 3"]},
             {"id": "env", "command": ["sh", "-c", 'echo "$GREETING"'],
@@ -139,7 +140,9 @@ def _check_results(workdir: str, tasks: dict[str, Any], job_ids: list[str]) -> N
         job_ids[0], job_ids[0], job_ids[1], job_ids[1], job_ids[2],
     ]  # fmt: skip
     out = {t: read_as_root(r["stdout"]) for t, r in tasks.items()}
-    assert out["who"] == "alice\n"  # the task ran as the impersonated user
+    # the task ran as the impersonated user, with her HOME (sudo --set-home; sbatch
+    # exports the submitting environment into the job)
+    assert out["who"] == f"alice\n{pwd.getpwnam('alice').pw_dir}\n"
     assert out["args"] == "".join(f"{a}\n" for a in SPECIAL)
     assert out["env"] == "hi there $(x)\n"
     assert out["last"] == "done\n"

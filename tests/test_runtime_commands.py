@@ -28,7 +28,7 @@ from compiler.runtime.commands import (
 )
 from compiler.slurm.parsers import SQUEUE_FORMAT, parse_squeue
 
-SUDO = ("sudo", "--non-interactive", "-u", "alice")
+SUDO = ("sudo", "--set-home", "--non-interactive", "-u", "alice")
 IDS = ["101", "102", "103", "104"]
 
 

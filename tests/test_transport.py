@@ -47,8 +47,12 @@ def test_local_runs_argv_as_is() -> None:
     assert as_runner(LOCAL, ("squeue", "-h")) == ("squeue", "-h")
 
 
-def test_sudo_wraps_user_commands() -> None:
-    assert as_user(SUDO, TRICKY) == ("sudo", "--non-interactive", "-u", "alice", *TRICKY)
+def test_sudo_wraps_user_commands_with_the_users_home() -> None:
+    # --set-home, as fractal-server: where sudoers keeps the caller's HOME, sbatch would
+    # otherwise export the runner's HOME into the user's job.
+    assert as_user(SUDO, TRICKY) == (
+        "sudo", "--set-home", "--non-interactive", "-u", "alice", *TRICKY
+    )  # fmt: skip
     assert as_runner(SUDO, ("squeue", "-h")) == ("squeue", "-h")  # squeue runs as the runner
 
 
@@ -102,7 +106,7 @@ def test_sudo_steps() -> None:
     work = plan.workdir
     folder = f"/srv/scripts/tr-{plan.plan_id[:12]}"
     assert plan.script_dir == folder
-    sudo = ("sudo", "--non-interactive", "-u", "alice")
+    sudo = ("sudo", "--set-home", "--non-interactive", "-u", "alice")
     scripts = [f"{folder}/job-00000{i}.sbatch" for i in range(3)]
     assert [j.script_path for j in plan.jobs] == scripts  # named, but nothing is written there:
     assert plan.steps == (  # each script goes to sbatch on its stdin (docs/decisions.md)
@@ -141,9 +145,9 @@ def _all_argvs(plan: Plan) -> list[tuple[str, ...]]:
 def test_sudo_only_ever_wraps_the_allowed_commands() -> None:
     plan = _plan("sudo")
     wrapped = [argv for argv in _all_argvs(plan) if argv[0] == "sudo"]
-    assert {argv[4] for argv in wrapped} == {"mkdir", "sbatch", "scancel", "ls", "cat"}
+    assert {argv[5] for argv in wrapped} == {"mkdir", "sbatch", "scancel", "ls", "cat"}
     for argv in wrapped:
-        assert argv[:4] == ("sudo", "--non-interactive", "-u", "alice")
+        assert argv[:5] == ("sudo", "--set-home", "--non-interactive", "-u", "alice")
     unwrapped = {argv[0] for argv in _all_argvs(plan) if argv[0] != "sudo"}
     assert unwrapped == {"squeue"}  # polling; the scripts go to sbatch on stdin
 

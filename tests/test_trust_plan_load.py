@@ -59,7 +59,7 @@ def _added_write(d: dict[str, Any]) -> None:
 
 
 def _added_upload(d: dict[str, Any]) -> None:
-    pipe = ["sudo", "--non-interactive", "-u", "alice", "sh", "-c", "cat > /tmp/x"]
+    pipe = ["sudo", "--set-home", "--non-interactive", "-u", "alice", "sh", "-c", "cat > /tmp/x"]
     d["steps"].insert(1, {"kind": "upload", "argv": pipe, "directory": "/tmp", "jobs": [0]})
 
 
@@ -116,8 +116,8 @@ EDITS: list[tuple[str, Edit, str, str]] = [
     ("sudo", _added_write, "/steps", "expected 3 steps (got 4)"),
     ("sudo", _added_upload, "/steps/1/kind", "expected 'submit' (got 'upload')"),
     ("ssh", _added_upload, "/steps/1/argv/", "not what the compiler derives"),
-    ("sudo", _other_user, "/steps/0/argv/3", "expected 'bob' (got 'alice')"),
-    ("sudo", _wrap, "/steps/1/argv/6", "expected nothing (got '--wrap=id > /tmp/"),
+    ("sudo", _other_user, "/steps/0/argv/4", "expected 'bob' (got 'alice')"),
+    ("sudo", _wrap, "/steps/1/argv/7", "expected nothing (got '--wrap=id > /tmp/"),
     ("local", _wrap_instead_of_script, "/steps/4/argv/2", "(got '--wrap=id > /tmp/"),
     (
         "local",

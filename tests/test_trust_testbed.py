@@ -32,7 +32,7 @@ Edit = Callable[[dict[str, Any], Path], None]
 
 
 def _sudo(user: str, *argv: str) -> list[str]:
-    return ["sudo", "--non-interactive", "-u", user, *argv]
+    return ["sudo", "--set-home", "--non-interactive", "-u", user, *argv]
 
 
 def _mkdir_as_runner_shell(d: dict[str, Any], marker: Path) -> None:
@@ -57,7 +57,7 @@ def _another_user(d: dict[str, Any], marker: Path) -> None:
     # the user and every step changed together: only the digest tells
     d["transport"]["user"] = "bob"
     for step in d["steps"]:
-        step["argv"][3] = "bob"
+        step["argv"][4] = "bob"
 
 
 def _sbatch_wrap(d: dict[str, Any], marker: Path) -> None:
@@ -82,7 +82,7 @@ EDITS: list[tuple[Edit, str]] = [
     (_write_step_outside, "/steps"),
     (_upload_into_a_command, "/steps"),
     (_another_user, "/digest"),
-    (_sbatch_wrap, "/steps/1/argv/6"),
+    (_sbatch_wrap, "/steps/1/argv/7"),
     (_unknown_kind, "/steps/1"),
     (_script_edited, "/digest"),
 ]
