@@ -63,6 +63,7 @@ class Observer:
     # Lane lines of jobs whose lanes were read: settled is final, so they are read once.
     records: dict[str, LaneEntry] = field(default_factory=dict)
     lanes_read: set[int] = field(default_factory=set)
+    final: dict[int, dict[str, TaskResult]] = field(default_factory=dict)  # settled jobs'
     # What the last observation read, for results() to use rather than read again.
     _state: JournalState | None = None
     _listing: tuple[str, ...] | None = None
@@ -105,7 +106,12 @@ class Observer:
                 entries = parse_lane_status(text)
                 self.records.update(task_records(self.plan, state, entries, settled))
             self.lanes_read.update(settled)
-        return task_results(self.plan, views, self.records)
+        results = task_results(self.plan, views, self.records, self.final)
+        for view in views:  # a settled job's results are final: not built again
+            if view.settled and view.index in self.lanes_read and view.index not in self.final:
+                job = self.plan.jobs[view.index]
+                self.final[view.index] = {task: results[task] for task in job.tasks}
+        return results
 
 
 def describe(views: tuple[JobView, ...]) -> str:

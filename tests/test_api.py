@@ -300,3 +300,6 @@ def test_one_poll_of_ended_jobs_lists_the_workdir_once(tmp_path: Path) -> None:
     assert snap.done and snap.succeeded
     programs = [c[0] for c in bench.slurm.commands[before:]]
     assert programs == ["squeue", "ls", "cat", "cat"]  # markers, then the lane files
+    again = len(bench.slurm.commands)
+    assert run.poll().tasks == snap.tasks  # settled is final:
+    assert len(bench.slurm.commands) == again  # nothing asked, nothing read again

@@ -365,3 +365,15 @@ def test_a_task_killed_by_a_signal_in_a_job_gone_from_squeue_is_failed() -> None
     markers = {0: parse_done_markers("slurmplan-done job=0 slurm_job=10 tasks=2 failed=1\n")[0]}
     results = task_results(plan, job_views(plan, state, (), markers), _lines({"a0": 143, "a1": 0}))
     assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, 143)
+
+
+def test_known_results_of_settled_jobs_are_taken_as_they_are() -> None:
+    plan = _plan()
+    state = _state(plan, *(submitted_event(j, str(20 + j), "sbatch") for j in range(3)))
+    views = job_views(plan, state, (), {})
+    first = task_results(plan, views, _lines({"a0": 0, "a1": 0}))
+    known = {0: {t: first[t] for t in ("a0", "a1")}}
+    again = task_results(plan, views, {}, known)  # no records now: job 0's come from known
+    assert again["a0"] is first["a0"] and again["a1"] is first["a1"]
+    assert list(again) == [f"a{i}" for i in range(6)]  # plan order kept
+    assert again["a2"].exit_code is None

@@ -300,12 +300,20 @@ def task_state(view: JobView, exit_code: int | None) -> RunState:
 
 
 def task_results(
-    plan: Plan, views: Sequence[JobView], records: Mapping[str, LaneEntry]
+    plan: Plan,
+    views: Sequence[JobView],
+    records: Mapping[str, LaneEntry],
+    known: Mapping[int, Mapping[str, TaskResult]] | None = None,
 ) -> dict[str, TaskResult]:
     """Per task: its exit code and times from its lane status line (task_records) and
-    its state (task_state)."""
+    its state (task_state).  The results of a job in `known` (job index -> its tasks'
+    results, from an earlier call once the job was settled: final) are taken as they are."""
     out: dict[str, TaskResult] = {}
     for job, view in zip(plan.jobs, views, strict=True):
+        done = (known or {}).get(job.index)
+        if done is not None:
+            out.update(done)
+            continue
         for task_id in job.tasks:
             entry = records.get(task_id)
             code = entry.exit_code if entry is not None else None
