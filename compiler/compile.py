@@ -46,7 +46,26 @@ def compile_plan(
         plan_id = compute_plan_id(runner_config, user_profile, task_list)
     plan = build_plan(plan_id, inputs.config, inputs.profile, inputs.tasks, batched)
     _check_encodable(plan, runner_config, user_profile, task_list)
+    _check_script_sizes(plan, inputs.config.max_script_bytes)
     return plan
+
+
+def _check_script_sizes(plan: Plan, limit: int) -> None:
+    """sbatch refuses a script over Slurm's max_script_size (4 MiB unless the site
+    raised it: submission.max_script_bytes); say so now, naming each job."""
+    problems = Problems()
+    for job in plan.jobs:
+        # an ASCII script is as many bytes as characters: most are, and need no encoding
+        size = len(job.script) if job.script.isascii() else len(script_bytes(job.script))
+        if size > limit:
+            problems.add(
+                Source.CONFIG, "/submission/max_script_bytes",
+                f"job {job.index}'s script is {size} bytes, over {limit} bytes, the largest "
+                "Slurm takes (its max_script_size; submission.max_script_bytes): put fewer "
+                "tasks in a job (batching_config's target_num_jobs and max_num_jobs, or the "
+                "task list's tasks_per_job), or raise the limit to the site's",
+            )  # fmt: skip
+    problems.raise_if_any()
 
 
 def _batched(inputs: Inputs, problems: Problems) -> list[tuple[Group, Batching]] | None:

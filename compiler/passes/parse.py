@@ -45,6 +45,9 @@ class BatchingLimits:
     written: Mapping[str, object] = field(default_factory=dict, compare=False)  # as given
 
 
+MAX_SCRIPT_BYTES = 4 * 1024 * 1024  # Slurm's default max_script_size (SchedulerParameters)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunnerConfig:
     default: Settings
@@ -53,6 +56,7 @@ class RunnerConfig:
     exports: tuple[tuple[str, str], ...]  # (name, path relative to cache_dir, normalized)
     scripts_dir: str | None
     max_jobs_in_queue: int | None
+    max_script_bytes: int  # Slurm's max_script_size: sbatch refuses a larger script
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,6 +287,7 @@ def parse_config(raw: dict[str, Any], problems: Problems) -> RunnerConfig:
         exports=tuple(exports),
         scripts_dir=posixpath.normpath(raw["scripts_dir"]) if "scripts_dir" in raw else None,
         max_jobs_in_queue=raw.get("submission", {}).get("max_jobs_in_queue"),
+        max_script_bytes=raw.get("submission", {}).get("max_script_bytes", MAX_SCRIPT_BYTES),
     )
 
 
