@@ -10,7 +10,7 @@ from compiler.passes.batch import Batching, batch_groups
 from compiler.passes.build import build_plan
 from compiler.passes.check import check_schemas
 from compiler.passes.nulls import task_list_top_without_nulls, without_nulls
-from compiler.passes.parse import Inputs, read_inputs
+from compiler.passes.parse import Inputs, TaskList, read_inputs
 from compiler.passes.plan_id import compute_plan_id
 from compiler.passes.resolve import Group, check_mem_per_cpu, group_tasks
 from compiler.passes.task_scan import scan_task_list
@@ -47,7 +47,81 @@ def compile_plan(
     plan = build_plan(plan_id, inputs.config, inputs.profile, inputs.tasks, batched)
     _check_encodable(plan, runner_config, user_profile, task_list)
     _check_script_sizes(plan, inputs.config.max_script_bytes)
+    _check_argument_sizes(plan, inputs.tasks)
     return plan
+
+
+# Linux refuses to exec with one argument of MAX_ARG_STRLEN (131,072) bytes or more, its
+# NUL included, or with arguments and environment together over ARG_MAX (2 MiB with the
+# usual 8 MiB stack); a task's srun line leaves RESERVE of that for the job's environment.
+MAX_ARG_STRLEN = 131_072
+ARG_MAX = 2 * 1024 * 1024
+ENVIRONMENT_RESERVE = 128 * 1024
+
+
+def _bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
+def _check_argument_sizes(plan: Plan, tasks: TaskList) -> None:
+    """A task whose srun line Linux would refuse to start ("Argument list too long":
+    exit 126 in the job) is refused now, at the argument or env value.  Each task is one
+    line of its script, its words quoted (never shorter): only a job with a line that
+    could hold MAX_ARG_STRLEN bytes has its tasks read."""
+    problems = Problems()
+    index_of: dict[str, int] | None = None
+    for job in plan.jobs:
+        # A character is at most 4 bytes in UTF-8, and exactly 1 in an ASCII script.
+        least = MAX_ARG_STRLEN if job.script.isascii() else MAX_ARG_STRLEN // 4
+        if not _has_line_of(job.script, least):
+            continue
+        if index_of is None:
+            index_of = {task_id: i for i, task_id in enumerate(tasks.ids)}
+        for task_id in job.tasks:
+            _check_task_line(index_of[task_id], task_id, tasks, problems)
+    problems.raise_if_any()
+
+
+def _has_line_of(text: str, least: int) -> bool:
+    """Whether a line of `text` has `least` characters or more: a window of `least`
+    characters from a line's start either holds a newline (go on after the last one)
+    or lies in one line; a few steps per script, each a search in C."""
+    pos = 0
+    while len(text) - pos >= least:
+        newline = text.rfind("\n", pos, pos + least)
+        if newline < 0:
+            return True
+        pos = newline + 1
+    return False
+
+
+def _check_task_line(i: int, task_id: str, tasks: TaskList, problems: Problems) -> None:
+    total = 0
+    for j, word in enumerate(tasks.commands[i]):
+        size = _bytes(word) + 1
+        total += size
+        if size > MAX_ARG_STRLEN:
+            problems.add(Source.TASKS, f"/tasks/{i}/command/{j}", _too_long(task_id, size - 1))
+    for name, value in tasks.envs[i]:  # `env NAME=value` is one argument of the srun line
+        size = len(name) + 1 + _bytes(value) + 1
+        total += size
+        if size > MAX_ARG_STRLEN:
+            problems.add(Source.TASKS, f"/tasks/{i}/env/{name}", _too_long(task_id, size - 1))
+    if total > ARG_MAX - ENVIRONMENT_RESERVE:
+        problems.add(Source.TASKS, f"/tasks/{i}/command", (
+            f"task {task_id!r}'s command line is {total} bytes with its env; Linux starts "
+            f"no command whose arguments and environment pass {ARG_MAX} bytes (ARG_MAX), "
+            f"and {ENVIRONMENT_RESERVE} are kept for the job's environment: pass the data "
+            "in a file instead"
+        ))  # fmt: skip
+
+
+def _too_long(task_id: str, size: int) -> str:
+    return (
+        f"task {task_id!r}: this argument is {size} bytes; Linux refuses any single "
+        f"argument of {MAX_ARG_STRLEN} bytes or more, its end included (MAX_ARG_STRLEN), "
+        "and the task would fail with 'Argument list too long': pass it in a file instead"
+    )
 
 
 def _check_script_sizes(plan: Plan, limit: int) -> None:

@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compiler import CompileError, compile_plan
+from compiler.compile import _has_line_of
 from compiler.errors import Source
 
 
@@ -51,3 +54,46 @@ def test_max_script_bytes_must_be_a_positive_whole_number() -> None:
     with pytest.raises(CompileError) as caught:
         compile_plan(*_inputs(1, 1, max_script_bytes=0))
     assert [p.pointer for p in caught.value.problems] == ["/submission/max_script_bytes"]
+
+
+MAX_ARG_STRLEN = 131072  # Linux: one argument, its terminating NUL included
+
+
+def _one_task(command: list[str], env: dict[str, str] | None = None) -> tuple[Any, ...]:
+    config, profile, tasks = _inputs(1, 1)
+    tasks["tasks"][0]["command"] = command
+    if env is not None:
+        tasks["tasks"][0]["env"] = env
+    return config, profile, tasks
+
+
+def test_an_argument_linux_would_refuse_is_refused_at_its_place() -> None:
+    compile_plan(*_one_task(["echo", "x" * (MAX_ARG_STRLEN - 1)]))  # the longest that runs
+    with pytest.raises(CompileError) as caught:
+        compile_plan(*_one_task(["echo", "ok", "é" * (MAX_ARG_STRLEN // 2)]))  # 2 bytes each
+    (problem,) = caught.value.problems
+    assert (problem.source, problem.pointer) == (Source.TASKS, "/tasks/0/command/2")
+    assert f"is {MAX_ARG_STRLEN} bytes" in problem.message and "task 't0'" in problem.message
+
+
+def test_an_env_value_linux_would_refuse_is_refused_at_its_place() -> None:
+    value = "v" * (MAX_ARG_STRLEN - len("BIG="))  # `env BIG=value` is one argument
+    with pytest.raises(CompileError) as caught:
+        compile_plan(*_one_task(["true"], {"BIG": value}))
+    assert [p.pointer for p in caught.value.problems] == ["/tasks/0/env/BIG"]
+    compile_plan(*_one_task(["true"], {"BIG": value[:-1]}))
+
+
+def test_a_command_line_over_the_kernels_limit_is_refused() -> None:
+    args = ["x" * 100_000] * 21  # each fine alone, 2.1 MB together
+    with pytest.raises(CompileError) as caught:
+        compile_plan(*_one_task(["echo", *args]))
+    (problem,) = caught.value.problems
+    assert problem.pointer == "/tasks/0/command"
+    assert "command line" in problem.message
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=30), st.integers(1, 45))
+def test_the_long_line_search_agrees_with_splitting(lengths: list[int], least: int) -> None:
+    text = "\n".join("x" * n for n in lengths)
+    assert _has_line_of(text, least) == (max(map(len, text.split("\n"))) >= least)
