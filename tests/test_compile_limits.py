@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from compiler import CompileError, compile_plan
 from compiler.compile import _has_line_of
-from compiler.errors import Source
+from compiler.errors import Source, show
 
 
 def _inputs(n_tasks: int, arg_chars: int, **submission: Any) -> tuple[dict[str, Any], ...]:
@@ -97,3 +97,58 @@ def test_a_command_line_over_the_kernels_limit_is_refused() -> None:
 def test_the_long_line_search_agrees_with_splitting(lengths: list[int], least: int) -> None:
     text = "\n".join("x" * n for n in lengths)
     assert _has_line_of(text, least) == (max(map(len, text.split("\n"))) >= least)
+
+
+@pytest.mark.parametrize(
+    ("nodes", "message"),
+    [
+        (2147483648, "at most 2147483647"),  # Slurm 22.05: "is not a valid node count"
+        ("1-4294967296", "at most 2147483647"),  # sbatch wraps it to 0 and accepts it
+        ("5-2", "the least (5) must not be more than the most (2)"),
+        ("0", "at least 1"),
+        ("0-3", "at least 1"),
+    ],
+)
+def test_a_node_count_slurm_cannot_take_is_refused(nodes: Any, message: str) -> None:
+    config, profile, tasks = _inputs(1, 1)
+    config["default_slurm_config"]["nodes"] = nodes
+    with pytest.raises(CompileError) as caught:
+        compile_plan(config, profile, tasks)
+    (problem,) = caught.value.problems
+    assert problem.pointer == "/default_slurm_config/nodes"
+    assert message in problem.message and f"(got {show(nodes)})" in problem.message
+
+
+@pytest.mark.parametrize("nodes", [1, "2", "1-2147483647", 2147483647])
+def test_node_counts_slurm_takes_compile(nodes: Any) -> None:
+    config, profile, tasks = _inputs(1, 1)
+    config["default_slurm_config"]["nodes"] = nodes
+    plan = compile_plan(config, profile, tasks)
+    assert f"#SBATCH --nodes={nodes}\n" in plan.jobs[0].script
+
+
+def _ssh_profile(control_path: str) -> dict[str, Any]:
+    return {
+        "username": "alice", "transport": "ssh", "project_dir": "/p",
+        "ssh": {"host": "login.example.org", "key_path": "/k", "known_hosts_path": "/kh",
+                "control_path": control_path},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "control_path",
+    ["/tmp/" + "x" * 86, "~/" + "x" * 48 + "-%C", "/s/%r@%h:%p-" + "y" * 61],
+)
+def test_a_control_path_too_long_for_a_socket_is_refused(control_path: str) -> None:
+    config, _, tasks = _inputs(1, 1)
+    with pytest.raises(CompileError) as caught:
+        compile_plan(config, _ssh_profile(control_path), tasks)
+    (problem,) = caught.value.problems
+    assert (problem.source, problem.pointer) == (Source.PROFILE, "/ssh/control_path")
+    assert "at least" in problem.message and "90" in problem.message
+
+
+@pytest.mark.parametrize("control_path", ["~/.ssh/slurmplan-%C", "/tmp/" + "x" * 85, "/s/%%%%"])
+def test_a_control_path_that_fits_compiles(control_path: str) -> None:
+    config, _, tasks = _inputs(1, 1)
+    compile_plan(config, _ssh_profile(control_path), tasks)

@@ -54,7 +54,7 @@ def test_prepare_transport_makes_the_folder_private(tmp_path: Path) -> None:
         "transport": "ssh",
         "project_dir": "/p",
         "ssh": {"host": "h", "key_path": "/k", "known_hosts_path": "/kh",
-                "control_path": f"{folder}/cm-%C"},
+                "control_path": f"{folder}/cm-%h"},  # %C would make it too long for a socket
     }  # fmt: skip
     config = base_config()
     plan = compile_plan(config, profile, {"name": "n", "tasks": [{"id": "a", "command": ["true"]}]})

@@ -89,7 +89,53 @@ class TaskList:
 
 
 DEFAULT_CONTROL_PATH = "~/.ssh/slurmplan-%C"
+# A Unix socket's path holds 107 bytes; ssh first binds the ControlPath plus ".XXXXXXXXXXXXXXXX"
+# (17 more) and renames it, so the ControlPath itself may take 90.
+MAX_CONTROL_PATH = 107 - 17
+# What ssh's % tokens expand to, at least: those known from the profile are counted as
+# they will be; the runner's own (home, local user, host, uid) as one character.
+_TOKEN_LEAST = {"%": 1, "C": 40, "L": 1, "l": 1, "d": 1, "u": 1, "i": 1, "k": 1, "T": 1}
+
+
+def control_path_least(ssh: SshTarget, username: str) -> int:
+    """The fewest bytes `ssh.control_path` can expand to on the runner."""
+    path = ssh.control_path
+    total = 1 if path.startswith("~") else 0  # ~ is the runner's home: at least "/"
+    text = path[1:] if path.startswith("~") else path
+    known = {"h": ssh.host, "n": ssh.host, "p": str(ssh.port), "r": username}
+    i = 0
+    while i < len(text):
+        if text[i] == "%" and i + 1 < len(text):
+            token = text[i + 1]
+            total += len(known[token].encode()) if token in known else _TOKEN_LEAST.get(token, 2)
+            i += 2
+        else:
+            total += len(text[i].encode())
+            i += 1
+    return total
+
+
 DEFAULT_SSH_PORT = 22
+
+
+# sbatch reads node counts as signed 32-bit numbers: 2147483648 "is not a valid node
+# count", and 4294967296 wraps to 0 and is taken (Slurm 22.05, on the testbed).
+MAX_NODES = 2**31 - 1
+
+
+def nodes_problem(value: str) -> str | None:
+    """What is wrong with a `nodes` value of the schema's form (N or MIN-MAX), for Slurm."""
+    counts = [int(part) for part in value.split("-")]
+    if min(counts) < 1:
+        return "'nodes' must count at least 1 node"
+    if max(counts) > MAX_NODES:
+        return f"'nodes' must be at most {MAX_NODES}, the largest node count sbatch reads"
+    if len(counts) == 2 and counts[0] > counts[1]:
+        return (
+            f"'nodes' as MIN-MAX: the least ({counts[0]}) must not be more than the most "
+            f"({counts[1]})"
+        )
+    return None
 
 
 def parse_layer(
@@ -131,6 +177,8 @@ def parse_layer(
                         problems.add(source, pointer(*at, key, index), message)
             fields["extra_lines"] = tuple(line for _, line in lines)
         elif key in FIELD_OPTIONS.values():
+            if key == "nodes" and (wrong := nodes_problem(str(value))) is not None:
+                problems.add(source, pointer(*at, key), f"{wrong} (got {show(value)})")
             options[option_of(key)] = str(value)  # nodes may be an integer
         else:  # partition, cpus_per_task, shebang_line, use_mem_per_cpu
             fields[key] = value
@@ -349,6 +397,13 @@ def parse_profile(raw: dict[str, Any], problems: Problems) -> UserProfile:
                 known_hosts_path=s["known_hosts_path"],
                 control_path=s.get("control_path", DEFAULT_CONTROL_PATH),
             )
+            least = control_path_least(ssh, str(raw.get("username", "")))
+            if least > MAX_CONTROL_PATH:
+                problems.add(src, pointer("ssh", "control_path"), (
+                    f"'control_path' expands to at least {least} bytes; a socket path holds "
+                    f"at most {MAX_CONTROL_PATH} here (107, less the 17 ssh adds while it "
+                    f"starts the master): use a shorter one (got {show(ssh.control_path)})"
+                ))  # fmt: skip
     elif "ssh" in raw and transport is not None:
         problems.add(
             src,
