@@ -60,7 +60,8 @@ ENVIRONMENT_RESERVE = 128 * 1024
 
 
 def _bytes(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+    """Bytes `text` takes in a script (script_bytes); an ASCII one, as many as characters."""
+    return len(text) if text.isascii() else len(script_bytes(text))
 
 
 def _check_argument_sizes(plan: Plan, tasks: TaskList) -> None:
@@ -129,8 +130,7 @@ def _check_script_sizes(plan: Plan, limit: int) -> None:
     raised it: submission.max_script_bytes); say so now, naming each job."""
     problems = Problems()
     for job in plan.jobs:
-        # an ASCII script is as many bytes as characters: most are, and need no encoding
-        size = len(job.script) if job.script.isascii() else len(script_bytes(job.script))
+        size = _bytes(job.script)  # most scripts are ASCII: no encoding needed
         if size > limit:
             problems.add(
                 Source.CONFIG, "/submission/max_script_bytes",
