@@ -63,18 +63,20 @@ def sbatch_argv(plan: Plan, job: int, run: str) -> tuple[str, ...]:
 def lookup_by_name_argv(plan: Plan, job_indices: Sequence[int], run: str) -> tuple[str, ...]:
     """One squeue call finding the user's jobs of this plan by this run's names of them."""
     names = ",".join(layout.run_job_name(plan.jobs[i].name, run) for i in job_indices)
-    return as_runner(plan.transport, (
-        "squeue", "--noheader", "--states=all", f"--user={plan.transport.user}",
-        f"--name={names}", f"--format={SQUEUE_FORMAT}",
-    ))  # fmt: skip
+    return _user_squeue(plan, f"--name={names}")
 
 
 def user_jobs_argv(plan: Plan) -> tuple[str, ...]:
     """One squeue call listing every job of the user Slurm knows: jobs of this plan
     from any run are among them (their names start with the plan's job names; a run's
     id, not known here, ends them)."""
+    return _user_squeue(plan)
+
+
+def _user_squeue(plan: Plan, *only: str) -> tuple[str, ...]:
+    """squeue of the user's jobs in any state Slurm still knows, narrowed by `only`."""
     return as_runner(plan.transport, (
-        "squeue", "--noheader", "--states=all", f"--user={plan.transport.user}",
+        "squeue", "--noheader", "--states=all", f"--user={plan.transport.user}", *only,
         f"--format={SQUEUE_FORMAT}",
     ))  # fmt: skip
 
