@@ -89,6 +89,11 @@ class Observer:
         self.views = job_views(self.plan, state, rows, self.markers, known, shown=shown)
         return self.views
 
+    @property
+    def run(self) -> str | None:
+        """The run id in the journal the last observation read (None: none yet)."""
+        return self._state.run if self._state is not None else None
+
     def results(self) -> dict[str, TaskResult]:
         """Per task: exit code and times (from the lane files of settled jobs), state,
         job id, logs."""

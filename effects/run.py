@@ -177,8 +177,10 @@ class Run:
 
     @property
     def run_id(self) -> str | None:
-        """The journal's run id (None before the first submit)."""
-        return read_state(self.journal, self.plan).run
+        """The journal's run id (None before the first submit).  A journal's header never
+        changes: once an observation read it, the journal is not read again for it."""
+        run = self._observer.run
+        return run if run is not None else read_state(self.journal, self.plan).run
 
     def _snapshot(self, views: tuple[JobView, ...]) -> Snapshot:
         return Snapshot(run=self.run_id, jobs=views, tasks=self._observer.results())
