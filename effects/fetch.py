@@ -67,12 +67,16 @@ class _Writer:
         self.root = root
         self.made: set[str] = set()
 
-    def __call__(self, relative: str, data: bytes) -> None:
+    def place(self, relative: str) -> Path:
+        """The local path of `relative`, its folder made (once)."""
         folder, _, _ = relative.rpartition("/")
         if folder not in self.made:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             self.made.add(folder)
-        fd = os.open(self.root / relative, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        return self.root / relative
+
+    def __call__(self, relative: str, data: bytes) -> None:
+        fd = os.open(self.place(relative), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
             view = memoryview(data)
             while view:
@@ -82,11 +86,11 @@ class _Writer:
 
 
 def _copy(files: Sequence[Wanted], root: Path) -> set[str]:
+    place = _Writer(root).place
     got: set[str] = set()
     for f in files:
-        (root / f.relative).parent.mkdir(parents=True, exist_ok=True)
         try:
-            shutil.copyfile(f.remote, root / f.relative)
+            shutil.copyfile(f.remote, place(f.relative))
         except FileNotFoundError:
             continue
         got.add(f.relative)
