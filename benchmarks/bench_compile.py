@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 from workloads import CONFIG, PROFILE, heterogeneous, homogeneous
 
-from compiler import compile_plan
+from slurmplan.compiler import compile_plan
 
 
 def main() -> None:

@@ -45,10 +45,10 @@ sys.path.insert(0, str(REPO / "tests"))
 from effects_helpers import base_config, bed_facts, ssh_block, workspace  # noqa: E402
 
 import slurmplan  # noqa: E402
-from compiler import layout  # noqa: E402
-from compiler.runtime.commands import poll_argv  # noqa: E402
-from compiler.runtime.fetch import tar_argv, tar_names, wanted_files  # noqa: E402
-from compiler.runtime.journal_state import encode, header_event, submitted_event  # noqa: E402
+from slurmplan.compiler import layout  # noqa: E402
+from slurmplan.compiler.runtime.commands import poll_argv  # noqa: E402
+from slurmplan.compiler.runtime.fetch import tar_argv, tar_names, wanted_files  # noqa: E402
+from slurmplan.compiler.runtime.journal_state import encode, header_event, submitted_event  # noqa: E402
 
 RUN = "5f2a9c1e"
 FIRST_ID = 900_000_000  # far above the testbed's own job ids: squeue knows none of them

@@ -51,8 +51,8 @@ from effects_helpers import (  # noqa: E402
     workspace,
 )
 
-from compiler import Plan, SubmitStep  # noqa: E402
-from compiler.plan import script_bytes  # noqa: E402
+from slurmplan.compiler import Plan, SubmitStep  # noqa: E402
+from slurmplan.compiler.plan import script_bytes  # noqa: E402
 
 POLL_TYPES = ("REQUEST_JOB_INFO", "REQUEST_JOB_INFO_SINGLE", "REQUEST_JOB_USER_INFO")
 

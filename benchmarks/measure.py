@@ -41,7 +41,7 @@ KINDS = (
 # prints its own peak resident memory (VmHWM: exec starts it afresh) on stderr's last line.
 _CLI = (
     "import sys\n"
-    "from effects.cli import main\n"
+    "from slurmplan.effects.cli import main\n"
     "status = main(sys.argv[1:])\n"
     "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
     "print('VmHWM', hwm, file=sys.stderr)\n"
@@ -88,7 +88,7 @@ def _runner(
     """
     profile = workloads.PROFILE
     if kind == "slurmplan":
-        from compiler import compile_plan  # noqa: PLC0415
+        from slurmplan.compiler import compile_plan  # noqa: PLC0415
 
         def run() -> dict[str, Any]:
             plan = compile_plan(config, profile, task_list)
@@ -100,9 +100,9 @@ def _runner(
 
         return run
     if kind == "parts":
-        from compiler import compile_plan, compute_plan_id  # noqa: PLC0415
-        from compiler.passes.task_scan import scan_task_list  # noqa: PLC0415
-        from compiler.slurm.quoting import sh_word_columns  # noqa: PLC0415
+        from slurmplan.compiler import compile_plan, compute_plan_id  # noqa: PLC0415
+        from slurmplan.compiler.passes.task_scan import scan_task_list  # noqa: PLC0415
+        from slurmplan.compiler.slurm.quoting import sh_word_columns  # noqa: PLC0415
 
         commands = [task["command"] for task in task_list["tasks"]]
         # Quoted job by job, as compile_plan does (homogeneous: jobs take consecutive tasks).
@@ -162,7 +162,7 @@ def _runner(
 
         return run
     if kind in ("slurmplan-files", "slurmplan-cli"):
-        from effects.cli import main  # noqa: PLC0415
+        from slurmplan.effects.cli import main  # noqa: PLC0415
 
         inputs = os.path.join(scratch, "inputs")
         os.makedirs(inputs, exist_ok=True)
@@ -240,7 +240,7 @@ def measure(kind: str, workload: str, n: int, repeat: int, scratch: str) -> dict
         # After the timing (and its memory peak): the floor must equal slurmplan.
         import floor  # noqa: PLC0415
 
-        from compiler import compile_plan  # noqa: PLC0415
+        from slurmplan.compiler import compile_plan  # noqa: PLC0415
 
         expected = [j.script for j in compile_plan(config, workloads.PROFILE, task_list).jobs]
         produced["equal_to_slurmplan"] = (

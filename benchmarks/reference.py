@@ -28,7 +28,7 @@ from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
 
-from compiler.slurm.units import parse_mem_mib
+from slurmplan.compiler.slurm.units import parse_mem_mib
 
 # The reference's wrapper that runs one task inside its job (its srun lines).
 _REMOTE = "-m fractal_server.runner.executors.slurm_common.remote"

@@ -402,9 +402,10 @@ imports, schema and template loading are warmed up on 10 tasks first.
 {files_table}
 
 - **slurmplan**: `slurmplan compile --config C --profile P --tasks T -o plan.json
-  --scripts-to DIR` run in-process (`effects.cli.main`): reads the three JSON files, compiles,
-  writes every job's script and the plan (which holds every argv, path and script), each file
-  written atomically (temporary file, rename); the plan is fsync'd, the scripts are not
+  --scripts-to DIR` run in-process (`slurmplan.effects.cli.main`): reads the three JSON
+  files, compiles, writes every job's script and the plan (which holds every argv, path and
+  script), each file written atomically (temporary file, rename); the plan is fsync'd, the
+  scripts are not
   (`docs/decisions.md`, *Submission*: sbatch copies a script into slurmctld, and compile
   can be run again after a crash).
 - **reference**: what its `multisubmit` does before the first `sbatch`, with its own code:

@@ -4,10 +4,16 @@ No I/O, clock, randomness or environment here (tests/test_purity.py walks the
 imports).  The static schemas and templates are read once, at import.
 """
 
-from compiler.compile import compile_plan
-from compiler.errors import CompileError, Problem, SlurmplanError, Source
-from compiler.passes.plan_id import compute_plan_id
-from compiler.plan import (
+# This folder is installed as slurmplan.compiler (pyproject.toml); in the repo,
+# slurmplan/compiler links here.  Imported as a top-level `compiler` it would be a second
+# copy with its own classes, which isinstance and except clauses would not recognise.
+if __name__ != "slurmplan.compiler":
+    raise ImportError(f"import slurmplan.compiler, not {__name__}")
+
+from slurmplan.compiler.compile import compile_plan
+from slurmplan.compiler.errors import CompileError, Problem, SlurmplanError, Source
+from slurmplan.compiler.passes.plan_id import compute_plan_id
+from slurmplan.compiler.plan import (
     GroupSummary,
     Job,
     MkdirStep,
@@ -19,7 +25,7 @@ from compiler.plan import (
     WriteStep,
     plan_from_json,
 )
-from compiler.transport import SshTarget, Transport, TransportKind
+from slurmplan.compiler.transport import SshTarget, Transport, TransportKind
 
 __all__ = [
     "CompileError",

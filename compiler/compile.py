@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler.errors import CompileError, Problems, Source, show, unencodable_strings
-from compiler.passes.batch import Batching, batch_groups
-from compiler.passes.build import build_plan
-from compiler.passes.check import check_schemas
-from compiler.passes.nulls import task_list_top_without_nulls, without_nulls
-from compiler.passes.parse import Inputs, TaskList, read_inputs
-from compiler.passes.plan_id import compute_plan_id
-from compiler.passes.resolve import Group, check_mem_per_cpu, group_tasks
-from compiler.passes.task_scan import scan_task_list
-from compiler.plan import Plan, script_bytes
+from slurmplan.compiler.errors import CompileError, Problems, Source, show, unencodable_strings
+from slurmplan.compiler.passes.batch import Batching, batch_groups
+from slurmplan.compiler.passes.build import build_plan
+from slurmplan.compiler.passes.check import check_schemas
+from slurmplan.compiler.passes.nulls import task_list_top_without_nulls, without_nulls
+from slurmplan.compiler.passes.parse import Inputs, TaskList, read_inputs
+from slurmplan.compiler.passes.plan_id import compute_plan_id
+from slurmplan.compiler.passes.resolve import Group, check_mem_per_cpu, group_tasks
+from slurmplan.compiler.passes.task_scan import scan_task_list
+from slurmplan.compiler.plan import Plan, script_bytes
 
 
 def compile_plan(

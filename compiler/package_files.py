@@ -1,7 +1,7 @@
 """The static files the compiler is built from: JSON Schemas and Jinja2 templates.
 
 They are part of the program, not input: read once, at import, from the
-installed wheel (compiler/_bundled/, see pyproject.toml) or, in a source tree,
+installed wheel (slurmplan/compiler/_bundled/, see pyproject.toml) or, in a source tree,
 from the top-level schemas/ and templates/ folders.
 """
 
@@ -18,7 +18,7 @@ SCHEMA_NAMES = ("runner_config", "user_profile", "task_list", "plan")
 
 
 def _folder(name: str) -> Traversable:
-    bundled = resources.files("compiler") / "_bundled" / name
+    bundled = resources.files("slurmplan.compiler") / "_bundled" / name
     if bundled.is_dir():
         return bundled
     source_tree = Path(__file__).resolve().parent.parent / name

@@ -8,10 +8,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, assert_never
 
-from compiler import layout
-from compiler.errors import CompileError, Problem, Source, pointer, show
-from compiler.schemas import schema_problems
-from compiler.transport import SshTarget, Transport, TransportKind, as_user
+from slurmplan.compiler import layout
+from slurmplan.compiler.errors import CompileError, Problem, Source, pointer, show
+from slurmplan.compiler.schemas import schema_problems
+from slurmplan.compiler.transport import SshTarget, Transport, TransportKind, as_user
 
 FORMAT = "slurmplan/1"
 

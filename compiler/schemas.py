@@ -18,8 +18,8 @@ import referencing
 from jsonschema import ValidationError
 from jsonschema.protocols import Validator
 
-from compiler import package_files
-from compiler.errors import Problem, Source, closest, pointer, show
+from slurmplan.compiler import package_files
+from slurmplan.compiler.errors import Problem, Source, closest, pointer, show
 
 _NOT_OVERRIDABLE = frozenset({"partition", "account"})
 

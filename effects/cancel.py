@@ -7,12 +7,12 @@ stops before its next job, and a later `submit` refuses to continue the plan.
 
 from __future__ import annotations
 
-from compiler import Plan
-from compiler.runtime.commands import cancel_argv, chunked
-from compiler.runtime.journal_state import cancelled_event
-from effects.execute import Executor
-from effects.journal import Journal
-from effects.submit import Progress, look_up_cut_off
+from slurmplan.compiler import Plan
+from slurmplan.compiler.runtime.commands import cancel_argv, chunked
+from slurmplan.compiler.runtime.journal_state import cancelled_event
+from slurmplan.effects.execute import Executor
+from slurmplan.effects.journal import Journal
+from slurmplan.effects.submit import Progress, look_up_cut_off
 
 
 def cancel(

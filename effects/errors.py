@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from compiler.errors import SlurmplanError
+from slurmplan.compiler.errors import SlurmplanError
 
 
 class ExecutionError(SlurmplanError):

@@ -15,10 +15,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from compiler.plan import Plan
-from compiler.runtime.retry import RetryPolicy, Verdict, classify, retry_delay, stderr_tail
-from compiler.transport import control_socket_folder
-from effects.errors import ExecutionError
+from slurmplan.compiler.plan import Plan
+from slurmplan.compiler.runtime.retry import (
+    RetryPolicy,
+    Verdict,
+    classify,
+    retry_delay,
+    stderr_tail,
+)
+from slurmplan.compiler.transport import control_socket_folder
+from slurmplan.effects.errors import ExecutionError
 
 DEFAULT_TIMEOUT_S = 300.0
 

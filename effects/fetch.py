@@ -15,12 +15,18 @@ import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from compiler import Plan
-from compiler.errors import SlurmplanError
-from compiler.runtime.commands import read_files_argv
-from compiler.runtime.fetch import Wanted, missing_by_task, tar_argv, tar_names, wanted_files
-from compiler.transport import TransportKind
-from effects.execute import Completed, Executor
+from slurmplan.compiler import Plan
+from slurmplan.compiler.errors import SlurmplanError
+from slurmplan.compiler.runtime.commands import read_files_argv
+from slurmplan.compiler.runtime.fetch import (
+    Wanted,
+    missing_by_task,
+    tar_argv,
+    tar_names,
+    wanted_files,
+)
+from slurmplan.compiler.transport import TransportKind
+from slurmplan.effects.execute import Completed, Executor
 
 
 class FetchIncomplete(SlurmplanError):

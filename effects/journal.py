@@ -15,9 +15,9 @@ import os
 import secrets
 from collections.abc import Iterator, Sequence
 
-from compiler import Plan
-from compiler.runtime import journal_state
-from compiler.runtime.journal_state import (
+from slurmplan.compiler import Plan
+from slurmplan.compiler.runtime import journal_state
+from slurmplan.compiler.runtime.journal_state import (
     Event,
     JournalError,
     JournalState,
@@ -26,8 +26,8 @@ from compiler.runtime.journal_state import (
     fold,
     header_event,
 )
-from effects.atomic import FILE_MODE
-from effects.errors import JournalLost
+from slurmplan.effects.atomic import FILE_MODE
+from slurmplan.effects.errors import JournalLost
 
 
 def default_path(plan_path: str) -> str:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from compiler import Plan
-from compiler.errors import SlurmplanError
-from compiler.runtime.journal_state import JournalState
-from compiler.runtime.retry import PollPolicy, next_poll_delay
-from compiler.runtime.settle import (
+from slurmplan.compiler import Plan
+from slurmplan.compiler.errors import SlurmplanError
+from slurmplan.compiler.runtime.journal_state import JournalState
+from slurmplan.compiler.runtime.retry import PollPolicy, next_poll_delay
+from slurmplan.compiler.runtime.settle import (
     NOT_SUBMITTED,
     JobView,
     TaskResult,
@@ -35,16 +35,16 @@ from compiler.runtime.settle import (
     this_runs_markers,
     to_confirm,
 )
-from compiler.slurm.parsers import (
+from slurmplan.compiler.slurm.parsers import (
     DoneMarker,
     LaneEntry,
     parse_done_markers,
     parse_lane_status,
 )
-from compiler.slurm.states import RunState
-from effects.execute import Executor
-from effects.journal import read_state
-from effects.queries import list_workdir, poll, read_files, show_job
+from slurmplan.compiler.slurm.states import RunState
+from slurmplan.effects.execute import Executor
+from slurmplan.effects.journal import read_state
+from slurmplan.effects.queries import list_workdir, poll, read_files, show_job
 
 
 class NotSubmitted(SlurmplanError):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from compiler import Plan
-from compiler.layout import run_job_name
-from compiler.runtime.commands import (
+from slurmplan.compiler import Plan
+from slurmplan.compiler.layout import run_job_name
+from slurmplan.compiler.runtime.commands import (
     chunked,
     list_workdir_argv,
     lookup_by_name_argv,
@@ -20,11 +20,11 @@ from compiler.runtime.commands import (
     show_job_argv,
     user_jobs_argv,
 )
-from compiler.runtime.resume import missing_directory, parse_listing
-from compiler.runtime.settle import gone_means_empty, scontrol_forgot
-from compiler.slurm.parsers import QueuedJob, parse_scontrol_job, parse_squeue
-from compiler.slurm.states import SlurmState
-from effects.execute import Completed, Executor
+from slurmplan.compiler.runtime.resume import missing_directory, parse_listing
+from slurmplan.compiler.runtime.settle import gone_means_empty, scontrol_forgot
+from slurmplan.compiler.slurm.parsers import QueuedJob, parse_scontrol_job, parse_squeue
+from slurmplan.compiler.slurm.states import SlurmState
+from slurmplan.effects.execute import Completed, Executor
 
 
 def poll(plan: Plan, executor: Executor, job_ids: Sequence[str]) -> tuple[QueuedJob, ...]:

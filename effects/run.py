@@ -15,16 +15,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from compiler import Plan
-from compiler.runtime.commands import read_files_argv, task_outputs
-from compiler.runtime.retry import PollPolicy, RetryPolicy
-from compiler.runtime.settle import JobView, TaskResult, all_settled, all_succeeded
-from effects.cancel import cancel
-from effects.execute import Executor, Runner, prepare_transport, run_once
-from effects.fetch import fetch
-from effects.journal import read_state
-from effects.observe import Observer, wait
-from effects.submit import Progress, SubmitReport, submit
+from slurmplan.compiler import Plan
+from slurmplan.compiler.runtime.commands import read_files_argv, task_outputs
+from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
+from slurmplan.compiler.runtime.settle import JobView, TaskResult, all_settled, all_succeeded
+from slurmplan.effects.cancel import cancel
+from slurmplan.effects.execute import Executor, Runner, prepare_transport, run_once
+from slurmplan.effects.fetch import fetch
+from slurmplan.effects.journal import read_state
+from slurmplan.effects.observe import Observer, wait
+from slurmplan.effects.submit import Progress, SubmitReport, submit
 
 STREAMS = ("stdout", "stderr")
 

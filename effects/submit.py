@@ -18,16 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, assert_never
 
-from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep
-from compiler.layout import run_job_name
-from compiler.plan import script_bytes
-from compiler.runtime.commands import queue_count_argv
-from compiler.runtime.journal_state import (
+from slurmplan.compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep
+from slurmplan.compiler.layout import run_job_name
+from slurmplan.compiler.plan import script_bytes
+from slurmplan.compiler.runtime.commands import queue_count_argv
+from slurmplan.compiler.runtime.journal_state import (
     intent_event,
     refused_event,
     submitted_event,
 )
-from compiler.runtime.resume import (
+from slurmplan.compiler.runtime.resume import (
     CutOffTrace,
     adoption,
     left_to_submit,
@@ -43,20 +43,20 @@ from compiler.runtime.resume import (
     trace_cut_off,
     unrecorded_jobs,
 )
-from compiler.runtime.retry import PollPolicy, classify, next_poll_delay, stderr_tail
-from compiler.runtime.rounds import next_round, refusal_message, round_result
-from compiler.runtime.settle import stdout_files_present
-from compiler.runtime.upload import scripts_tar
-from compiler.slurm.parsers import JobStart, Submitted, parse_start_lines
-from effects.atomic import write_atomic
-from effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
-from effects.execute import Executor
-from effects.journal import Journal
-from effects.queries import list_workdir, lookup_by_name, read_files, user_jobs
+from slurmplan.compiler.runtime.retry import PollPolicy, classify, next_poll_delay, stderr_tail
+from slurmplan.compiler.runtime.rounds import next_round, refusal_message, round_result
+from slurmplan.compiler.runtime.settle import stdout_files_present
+from slurmplan.compiler.runtime.upload import scripts_tar
+from slurmplan.compiler.slurm.parsers import JobStart, Submitted, parse_start_lines
+from slurmplan.effects.atomic import write_atomic
+from slurmplan.effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
+from slurmplan.effects.execute import Executor
+from slurmplan.effects.journal import Journal
+from slurmplan.effects.queries import list_workdir, lookup_by_name, read_files, user_jobs
 
 
 class Progress(Protocol):
-    """What submit and cancel tell as they go (the command line's is effects.cli.progress)."""
+    """What submit and cancel tell as they go (the command line's is effects/cli/progress.py)."""
 
     done: int
 

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from compiler import package_files
+from slurmplan.compiler import package_files
 
 _DROP = frozenset({"$defs", "$schema", "$id", "title", "description"})
 MAX_ITEMS = 3

@@ -22,9 +22,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.passes.batch import BatchingError, choose
-from compiler.passes.parse import BatchingLimits
 from property_tests.strategies import examples
+from slurmplan.compiler.passes.batch import BatchingError, choose
+from slurmplan.compiler.passes.parse import BatchingLimits
 
 HEURISTICS_MODULE = "fractal_server.runner.executors.slurm_common._batching"
 

@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import CompileError, Job, Plan, compile_plan
-from compiler.passes.batch import Batching, BatchingError, choose
-from compiler.passes.parse import BatchingLimits
 from property_tests.strategies import examples, mem_spec
+from slurmplan.compiler import CompileError, Job, Plan, compile_plan
+from slurmplan.compiler.passes.batch import Batching, BatchingError, choose
+from slurmplan.compiler.passes.parse import BatchingLimits
 
 
 @st.composite

@@ -15,7 +15,6 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from compiler import CompileError, Plan, Source, compile_plan
 from property_tests.schema_strategies import documents
 from property_tests.strategies import (
     JSON_VALUE,
@@ -27,6 +26,7 @@ from property_tests.strategies import (
     one_of_three,
     valid_inputs,
 )
+from slurmplan.compiler import CompileError, Plan, Source, compile_plan
 
 
 def compiles_or_explains(config: Any, profile: Any, tasks: Any) -> Plan | CompileError:

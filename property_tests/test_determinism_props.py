@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import CompileError, Plan, compile_plan, compute_plan_id, plan_from_json
-from compiler.package_files import schema
 from property_tests.strategies import Inputs, examples, shuffled, valid_inputs
+from slurmplan.compiler import CompileError, Plan, compile_plan, compute_plan_id, plan_from_json
+from slurmplan.compiler.package_files import schema
 
 PLAN_SCHEMA = jsonschema.Draft202012Validator(schema("plan"))
 

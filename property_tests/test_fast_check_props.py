@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import Source
-from compiler.passes import fast_check
-from compiler.passes.fast_check import task_list_is_valid
-from compiler.schemas import schema_problems
 from property_tests.schema_strategies import documents
 from property_tests.strategies import JSON_VALUE, examples, mutated, task_list
+from slurmplan.compiler import Source
+from slurmplan.compiler.passes import fast_check
+from slurmplan.compiler.passes.fast_check import task_list_is_valid
+from slurmplan.compiler.schemas import schema_problems
 
 
 def check_agreement(doc: Any) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import CompileError, compile_plan, compute_plan_id
-from compiler.passes.nulls import Node, optional_tree
 from property_tests.strategies import Inputs, examples, valid_inputs
+from slurmplan.compiler import CompileError, compile_plan, compute_plan_id
+from slurmplan.compiler.passes.nulls import Node, optional_tree
 
 NAMES = ("runner_config", "user_profile", "task_list")
 

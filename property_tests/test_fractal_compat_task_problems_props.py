@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import Source
-from compiler.passes.check import task_list_problems
-from compiler.schemas import schema_problems
 from property_tests.schema_strategies import documents
 from property_tests.strategies import JSON_VALUE, examples, mutated, task_list
+from slurmplan.compiler import Source
+from slurmplan.compiler.passes.check import task_list_problems
+from slurmplan.compiler.schemas import schema_problems
 
 
 def check_same(doc: Any) -> None:

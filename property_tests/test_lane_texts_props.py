@@ -10,9 +10,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler.passes.render import lane_texts, task_lines
-from compiler.slurm.quoting import sh_word_columns, sh_words_many
 from property_tests.strategies import examples, shell_text
+from slurmplan.compiler.passes.render import lane_texts, task_lines
+from slurmplan.compiler.slurm.quoting import sh_word_columns, sh_words_many
 
 _ID = st.text("abcXYZ019._-", min_size=1, max_size=6)
 

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import Plan, compile_plan
-from compiler.slurm.quoting import sh_words_many
 from property_tests.strategies import argv, env, examples, shell_text
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.compiler.slurm.quoting import sh_words_many
 
 SHELLS = [shell for shell in ("bash", "dash") if shutil.which(shell)]
 

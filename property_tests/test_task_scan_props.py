@@ -16,10 +16,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import compute_plan_id
-from compiler.passes import task_columns
-from compiler.passes.fast_check import task_list_is_valid
-from compiler.passes.task_scan import scan_task_list
 from property_tests.schema_strategies import documents
 from property_tests.strategies import (
     JSON_VALUE,
@@ -29,6 +25,10 @@ from property_tests.strategies import (
     task_list,
     user_profile,
 )
+from slurmplan.compiler import compute_plan_id
+from slurmplan.compiler.passes import task_columns
+from slurmplan.compiler.passes.fast_check import task_list_is_valid
+from slurmplan.compiler.passes.task_scan import scan_task_list
 from tests.plan_id_oracle import columns_id, json_id
 
 CONFIG: dict[str, Any] = {"default_slurm_config": {"partition": "main"}}

@@ -57,7 +57,7 @@ fi
 # ------------------------------------------------------------------ static checks
 run_stage "ruff check" ruff check .
 run_stage "ruff format --check" ruff format --check .
-run_stage "mypy --strict" mypy --strict compiler effects slurmplan
+run_stage "mypy --strict" mypy --strict slurmplan
 
 # ------------------------------------------------------------------ tests
 stage "pytest"

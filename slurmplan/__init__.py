@@ -11,15 +11,22 @@ plan, and carry it out locally, through sudo or over ssh.
 `__all__` is the API; everything else (the `compiler` and `effects` packages) is private.
 """
 
-from compiler import CompileError, Plan, Problem, SlurmplanError, compile_plan, plan_from_json
-from compiler.runtime.retry import PollPolicy, RetryPolicy
-from compiler.runtime.settle import JobView, TaskResult
-from compiler.slurm.states import RunState
-from effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
-from effects.fetch import FetchIncomplete
-from effects.observe import NotSubmitted
-from effects.run import Run, Snapshot
-from effects.submit import SubmitReport
+from slurmplan.compiler import (
+    CompileError,
+    Plan,
+    Problem,
+    SlurmplanError,
+    compile_plan,
+    plan_from_json,
+)
+from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
+from slurmplan.compiler.runtime.settle import JobView, TaskResult
+from slurmplan.compiler.slurm.states import RunState
+from slurmplan.effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
+from slurmplan.effects.fetch import FetchIncomplete
+from slurmplan.effects.observe import NotSubmitted
+from slurmplan.effects.run import Run, Snapshot
+from slurmplan.effects.submit import SubmitReport
 
 __all__ = [
     "CompileError",

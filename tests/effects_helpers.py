@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from compiler import Plan, compile_plan
-from effects.cli.plan_files import dump_plan
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.effects.cli.plan_files import dump_plan
 
 REPO = Path(__file__).resolve().parents[1]
 TESTBED = REPO / "scripts" / "testbed.sh"
@@ -192,11 +192,11 @@ def as_user(user: str, env: Mapping[str, str] | None = None) -> list[str]:
 def cli_argv(
     user: str, args: Sequence[str], env: Mapping[str, str] | None = None, umask: str = "022"
 ) -> list[str]:
-    """argv running `python -m effects.cli ARGS` as `user`, with that umask."""
+    """argv running `python -m slurmplan ARGS` as `user`, with that umask."""
     return [
         *as_user(user, env),
         "sh", "-c", f'umask {umask} && exec "$@"', "sh",
-        user_python(), "-m", "effects.cli", *args,
+        user_python(), "-m", "slurmplan", *args,
     ]  # fmt: skip
 
 

@@ -34,8 +34,8 @@ import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from compiler import Plan
-from effects.execute import DEFAULT_TIMEOUT_S, Completed
+from slurmplan.compiler import Plan
+from slurmplan.effects.execute import DEFAULT_TIMEOUT_S, Completed
 
 SOCKET_TIMEOUT = (
     "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"

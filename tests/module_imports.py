@@ -27,7 +27,21 @@ class Import:
         """Every module this import may load: the module, and for `from m import n`
         also 'm.n' (n may be a submodule: `from compiler import runtime`)."""
         prefix = f"{self.module}." if self.module else ""
-        return (self.module, *(prefix + name for name in self.names if name != "*"))
+        return (
+            self.module,
+            *(canonical(prefix + name) for name in self.names if name != "*"),
+        )
+
+
+def canonical(module: str) -> str:
+    """The repo's name of a module: the installed `slurmplan.compiler.x` is the repo's
+    `compiler.x` (pyproject.toml maps compiler/ and effects/ under slurmplan/), so the
+    rules speak of compiler/ and effects/ whichever way a module is named."""
+    for package in ("compiler", "effects"):
+        full = f"slurmplan.{package}"
+        if module == full or module.startswith(full + "."):
+            return module.removeprefix("slurmplan.")
+    return module
 
 
 def package_of(filename: str) -> str:
@@ -54,9 +68,9 @@ def imports(tree: ast.AST, filename: str) -> list[Import]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                found.append(Import(node.lineno, alias.name, (), alias.name))
+                found.append(Import(node.lineno, canonical(alias.name), (), alias.name))
         elif isinstance(node, ast.ImportFrom):
-            module = absolute(node.module, node.level, package)
+            module = canonical(absolute(node.module, node.level, package))
             text = "." * node.level + (node.module or "")
             found.append(
                 Import(node.lineno, module, tuple(alias.name for alias in node.names), text)

@@ -19,8 +19,8 @@ from fake_slurm import FakeSlurm
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli, _finish
 
 import slurmplan
-from compiler.runtime.retry import PollPolicy
-from effects.execute import Completed
+from slurmplan.compiler.runtime.retry import PollPolicy
+from slurmplan.effects.execute import Completed
 
 
 def _run(bench: Bench) -> slurmplan.Run:

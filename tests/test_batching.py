@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from compiler import CompileError, compile_plan
-from compiler.passes.batch import Batching, BatchingError, choose, fit
-from compiler.passes.parse import BatchingLimits
+from slurmplan.compiler import CompileError, compile_plan
+from slurmplan.compiler.passes.batch import Batching, BatchingError, choose, fit
+from slurmplan.compiler.passes.parse import BatchingLimits
 
 L = BatchingLimits(
     target_cpus_per_job=16,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from compiler import compile_plan, plan_from_json
-from effects.cli import main
-from effects.cli.plan_files import dump_plan
-from effects.cli.tables import table_lines, table_text
+from slurmplan.compiler import compile_plan, plan_from_json
+from slurmplan.effects.cli import main
+from slurmplan.effects.cli.plan_files import dump_plan
+from slurmplan.effects.cli.tables import table_lines, table_text
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).parent.parent
@@ -396,13 +396,13 @@ def test_check_a_bad_plan_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def _command() -> tuple[list[str], dict[str, str]]:
-    """The installed console script if there is one, else `python -m effects.cli`."""
+    """The installed console script if there is one, else `python -m slurmplan`."""
     env = dict(os.environ)
     installed = shutil.which("slurmplan")
     if installed is not None:
         return [installed], env
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return [sys.executable, "-m", "effects.cli"], env
+    return [sys.executable, "-m", "slurmplan"], env
 
 
 def test_the_command_as_a_process(tmp_path: Path) -> None:

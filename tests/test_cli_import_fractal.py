@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from test_import_fractal import SSH_PROFILE, SUDO_PROFILE, USER, docs_resource, tasks
 
-import effects.atomic
-from effects.cli import main
+import slurmplan.effects.atomic
+from slurmplan.effects.cli import main
 
 
 def _write(path: Path, value: Any) -> str:
@@ -107,7 +107,7 @@ def test_a_failed_write_leaves_no_half_result(
             raise OSError(28, "No space left on device", dst)
         real_replace(src, dst)
 
-    monkeypatch.setattr(effects.atomic.os, "replace", replace_then_fail)
+    monkeypatch.setattr(slurmplan.effects.atomic.os, "replace", replace_then_fail)
     assert main(["import-fractal", *_inputs(tmp_path), "--out", str(out)]) == 2
     assert calls == ["profile.json", "config.json"]
     err = capsys.readouterr().err
@@ -175,7 +175,7 @@ def test_as_a_process(tmp_path: Path) -> None:
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "effects.cli", "import-fractal", *args],
+            [sys.executable, "-m", "slurmplan", "import-fractal", *args],
             cwd=root, capture_output=True, text=True, check=False,
         )  # fmt: skip
 

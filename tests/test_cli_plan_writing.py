@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import Plan, compile_plan
-from effects.cli import main, plan_files
-from effects.cli.inputs_io import read_json_object
-from effects.cli.plan_files import dump_plan, write_plan
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.effects.cli import main, plan_files
+from slurmplan.effects.cli.inputs_io import read_json_object
+from slurmplan.effects.cli.plan_files import dump_plan, write_plan
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).parent.parent
@@ -89,7 +89,7 @@ def test_stdout_of_the_process_is_the_same_bytes_whatever_the_locale(locale: str
     env["LC_ALL"] = locale
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     done = subprocess.run(
-        [sys.executable, "-m", "effects.cli", *_args("quoting")],
+        [sys.executable, "-m", "slurmplan", *_args("quoting")],
         check=False,
         env=env,
         capture_output=True,

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import CompileError, compile_plan
-from compiler.compile import _has_line_of
-from compiler.errors import Source, show
+from slurmplan.compiler import CompileError, compile_plan
+from slurmplan.compiler.compile import _has_line_of
+from slurmplan.compiler.errors import Source, show
 
 
 def _inputs(n_tasks: int, arg_chars: int, **submission: Any) -> tuple[dict[str, Any], ...]:

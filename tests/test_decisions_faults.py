@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.runtime.retry import (
+from slurmplan.compiler.runtime.retry import (
     PollPolicy,
     RetryPolicy,
     Verdict,

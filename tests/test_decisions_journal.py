@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from compiler.runtime.journal_state import (
+from slurmplan.compiler.runtime.journal_state import (
     JOURNAL_FORMAT,
     JournalError,
     cancelled_event,

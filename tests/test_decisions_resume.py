@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep, compile_plan
-from compiler.runtime.commands import chunked
-from compiler.runtime.journal_state import (
+from slurmplan.compiler import MkdirStep, Plan, SubmitStep, UploadStep, WriteStep, compile_plan
+from slurmplan.compiler.runtime.commands import chunked
+from slurmplan.compiler.runtime.journal_state import (
     JournalState,
     cancelled_event,
     fold,
@@ -17,7 +17,7 @@ from compiler.runtime.journal_state import (
     intent_event,
     submitted_event,
 )
-from compiler.runtime.resume import (
+from slurmplan.compiler.runtime.resume import (
     adoption,
     left_to_submit,
     missing_directory,
@@ -33,7 +33,7 @@ from compiler.runtime.resume import (
     trace_cut_off,
     unrecorded_jobs,
 )
-from compiler.slurm.parsers import parse_squeue, parse_start_lines
+from slurmplan.compiler.slurm.parsers import parse_squeue, parse_start_lines
 
 
 def _plan(transport: str = "local", n_tasks: int = 4) -> Plan:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sample_inputs import one_task_per_job_config, profile, tasks
 
-from compiler import Plan, SubmitStep, compile_plan
-from compiler.runtime.resume import needs_queue_count, room_after
-from compiler.runtime.retry import Verdict
-from compiler.runtime.rounds import RoundResult, SubmitRound, next_round, round_result
-from compiler.slurm.parsers import Submitted
+from slurmplan.compiler import Plan, SubmitStep, compile_plan
+from slurmplan.compiler.runtime.resume import needs_queue_count, room_after
+from slurmplan.compiler.runtime.retry import Verdict
+from slurmplan.compiler.runtime.rounds import RoundResult, SubmitRound, next_round, round_result
+from slurmplan.compiler.slurm.parsers import Submitted
 
 FATAL, TRANSIENT = Verdict.FATAL, Verdict.TRANSIENT
 

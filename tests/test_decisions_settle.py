@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from compiler import Plan, compile_plan
-from compiler.runtime.journal_state import (
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.compiler.runtime.journal_state import (
     JournalState,
     fold,
     header_event,
@@ -15,7 +15,7 @@ from compiler.runtime.journal_state import (
     refused_event,
     submitted_event,
 )
-from compiler.runtime.settle import (
+from slurmplan.compiler.runtime.settle import (
     LOST,
     NOT_SUBMITTED,
     all_settled,
@@ -33,8 +33,13 @@ from compiler.runtime.settle import (
     this_runs_markers,
     to_confirm,
 )
-from compiler.slurm.parsers import LaneEntry, parse_done_markers, parse_lane_status, parse_squeue
-from compiler.slurm.states import RunState, SlurmState
+from slurmplan.compiler.slurm.parsers import (
+    LaneEntry,
+    parse_done_markers,
+    parse_lane_status,
+    parse_squeue,
+)
+from slurmplan.compiler.slurm.states import RunState, SlurmState
 
 
 def _plan() -> Plan:

@@ -9,8 +9,8 @@ from typing import Any
 
 from sample_inputs import config, profile, tasks
 
-from compiler import compile_plan, package_files
-from compiler.slurm.directives import (
+from slurmplan.compiler import compile_plan, package_files
+from slurmplan.compiler.slurm.directives import (
     DIRECTIVES,
     FIELD_OPTIONS,
     OWNED_ELSEWHERE,
@@ -18,7 +18,7 @@ from compiler.slurm.directives import (
     directive_lines,
     option_of,
 )
-from compiler.slurm.settings import Resources, Settings, ordered
+from slurmplan.compiler.slurm.settings import Resources, Settings, ordered
 
 PLAIN_FIELDS = set(FIELD_OPTIONS.values())
 # slurm_config fields that are not a plain directive: the compiler works them out.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from effects.atomic import atomic_file, write_atomic
+from slurmplan.effects.atomic import atomic_file, write_atomic
 
 
 def _names(folder: Path) -> list[str]:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler.runtime.retry import RetryPolicy
-from effects import ExecutionError
-from effects.cli.progress import Progress
-from effects.execute import Executor, run_once
+from slurmplan.compiler.runtime.retry import RetryPolicy
+from slurmplan.effects import ExecutionError
+from slurmplan.effects.cli.progress import Progress
+from slurmplan.effects.execute import Executor, run_once
 
 
 def test_argv_reaches_the_program_unchanged_without_a_shell() -> None:

@@ -20,7 +20,7 @@ from effects_helpers import (
     workspace,
 )
 
-from compiler import Plan
+from slurmplan.compiler import Plan
 
 pytestmark = pytest.mark.testbed
 

@@ -11,9 +11,9 @@ import pytest
 from fake_slurm import FakeJob
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli
 
-from effects.cancel import cancel
-from effects.errors import Interrupted
-from effects.submit import submit
+from slurmplan.effects.cancel import cancel
+from slurmplan.effects.errors import Interrupted
+from slurmplan.effects.submit import submit
 
 
 def _sbatches(bench: Bench) -> int:

@@ -30,8 +30,8 @@ from effects_helpers import (
 )
 from sample_inputs import one_task_per_job_config
 
-from compiler import Plan
-from compiler.plan import script_bytes
+from slurmplan.compiler import Plan
+from slurmplan.compiler.plan import script_bytes
 
 pytestmark = pytest.mark.testbed
 

@@ -14,10 +14,10 @@ import pytest
 from fake_slurm import CRASH_BEFORE_SBATCH, TRANSIENT_BUT_CREATED, Crash
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, _finish
 
-from compiler.runtime.retry import PollPolicy
-from compiler.slurm.states import RunState
-from effects.journal import read_state
-from effects.observe import Observer, wait
+from slurmplan.compiler.runtime.retry import PollPolicy
+from slurmplan.compiler.slurm.states import RunState
+from slurmplan.effects.journal import read_state
+from slurmplan.effects.observe import Observer, wait
 
 
 def _run_to_the_end(bench: Bench) -> None:

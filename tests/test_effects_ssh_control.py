@@ -26,9 +26,9 @@ from effects_helpers import (
     workspace,
 )
 
-from compiler import compile_plan
-from compiler.runtime.retry import Verdict, classify
-from effects.execute import prepare_transport
+from slurmplan.compiler import compile_plan
+from slurmplan.compiler.runtime.retry import Verdict, classify
+from slurmplan.effects.execute import prepare_transport
 
 
 def _ssh_profile(project_dir: str, control_path: str, tb: dict[str, str]) -> dict[str, Any]:

@@ -27,18 +27,18 @@ from fake_slurm import (
 )
 from sample_inputs import one_task_per_job_config, profile, tasks
 
-from compiler import Plan, SubmitStep, compile_plan
-from compiler.runtime.retry import PollPolicy, RetryPolicy
-from compiler.runtime.settle import all_settled
-from compiler.slurm.states import RunState
-from effects.cancel import cancel
-from effects.cli import main, run_commands
-from effects.cli.plan_files import dump_plan
-from effects.errors import ExecutionError, Interrupted
-from effects.execute import Completed, Executor
-from effects.journal import read_state
-from effects.observe import NotSubmitted, Observer, wait
-from effects.submit import SubmitReport, submit
+from slurmplan.compiler import Plan, SubmitStep, compile_plan
+from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
+from slurmplan.compiler.runtime.settle import all_settled
+from slurmplan.compiler.slurm.states import RunState
+from slurmplan.effects.cancel import cancel
+from slurmplan.effects.cli import main, run_commands
+from slurmplan.effects.cli.plan_files import dump_plan
+from slurmplan.effects.errors import ExecutionError, Interrupted
+from slurmplan.effects.execute import Completed, Executor
+from slurmplan.effects.journal import read_state
+from slurmplan.effects.observe import NotSubmitted, Observer, wait
+from slurmplan.effects.submit import SubmitReport, submit
 
 TRANSPORTS = ["local", "sudo", "ssh"]
 SSH = {"host": "login", "key_path": "/k", "known_hosts_path": "/kh"}

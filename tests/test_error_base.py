@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from compiler import CompileError, SlurmplanError
-from compiler.passes.batch import BatchingError
-from compiler.runtime.journal_state import JournalError
-from compiler.slurm.parsers import ParseError
-from compiler.slurm.units import FormatError
-from effects.cli.inputs_io import InputError
-from effects.errors import ExecutionError, Interrupted
-from effects.observe import NotSubmitted
+from slurmplan.compiler import CompileError, SlurmplanError
+from slurmplan.compiler.passes.batch import BatchingError
+from slurmplan.compiler.runtime.journal_state import JournalError
+from slurmplan.compiler.slurm.parsers import ParseError
+from slurmplan.compiler.slurm.units import FormatError
+from slurmplan.effects.cli.inputs_io import InputError
+from slurmplan.effects.errors import ExecutionError, Interrupted
+from slurmplan.effects.observe import NotSubmitted
 
 
 def test_every_error_slurmplan_raises_on_purpose_has_one_base() -> None:

@@ -24,7 +24,7 @@ from effects_helpers import (
     workspace,
 )
 
-from compiler import compile_plan
+from slurmplan.compiler import compile_plan
 
 pytestmark = pytest.mark.testbed
 

@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import CompileError, compile_plan
-from compiler.slurm.extra_lines import OWNED_OPTIONS, dedupe, directive_problem, is_directive
-from compiler.slurm.sbatch_options import LONG_OPTIONS, SHORT_OPTIONS
+from slurmplan.compiler import CompileError, compile_plan
+from slurmplan.compiler.slurm.extra_lines import (
+    OWNED_OPTIONS,
+    dedupe,
+    directive_problem,
+    is_directive,
+)
+from slurmplan.compiler.slurm.sbatch_options import LONG_OPTIONS, SHORT_OPTIONS
 
 # The options the compiler owns (docs/architecture.md §2.1).
 DESIGN_OWNED = {

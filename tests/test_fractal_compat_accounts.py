@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import CompileError, Plan, Problem, compile_plan
+from slurmplan.compiler import CompileError, Plan, Problem, compile_plan
 
 CONFIG = sample_inputs.config(account="admin")
 PROFILE = sample_inputs.profile("/home/a/p")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from effects.cli import main
-from effects.cli.inputs_io import MAX_PROBLEM_LINES
+from slurmplan.effects.cli import main
+from slurmplan.effects.cli.inputs_io import MAX_PROBLEM_LINES
 
 
 def _files(tmp_path: Path, config: Any, profile: Any, tasks: Any) -> list[str]:

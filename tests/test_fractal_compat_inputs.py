@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import CompileError, Plan, Problem, compile_plan, compute_plan_id
+from slurmplan.compiler import CompileError, Plan, Problem, compile_plan, compute_plan_id
 
 CONFIG = sample_inputs.config()
 PROFILE = sample_inputs.profile("/home/a/p")

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from compiler import compile_plan
-from effects.cli import golden
+from slurmplan.compiler import compile_plan
+from slurmplan.effects.cli import golden
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = ("config.json", "profile.json", "tasks.json")

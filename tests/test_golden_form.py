@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compiler import compile_plan, plan_from_json
-from compiler.golden_form import decode_text, encode_text, golden_texts, plan_json_of
-from effects.cli import golden
+from slurmplan.compiler import compile_plan, plan_from_json
+from slurmplan.compiler.golden_form import decode_text, encode_text, golden_texts, plan_json_of
+from slurmplan.effects.cli import golden
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "tasks.json").is_file())

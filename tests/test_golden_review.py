@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from compiler import compile_plan
-from effects.cli import golden, main
-from effects.cli.plan_files import dump_plan
+from slurmplan.compiler import compile_plan
+from slurmplan.effects.cli import golden, main
+from slurmplan.effects.cli.plan_files import dump_plan
 
 
 def _inputs(qos: str, *, n_tasks: int = 120, time: str = "00:10:00") -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from compiler import compile_plan
-from compiler.importers.fractal import FractalImportError, Imported, import_fractal
-from compiler.package_files import schema
+from slurmplan.compiler import compile_plan
+from slurmplan.compiler.importers.fractal import FractalImportError, Imported, import_fractal
+from slurmplan.compiler.package_files import schema
 
 
 def docs_resource(kind: str = "slurm_sudo") -> dict[str, Any]:

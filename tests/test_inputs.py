@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import CompileError, Problem, compile_plan
-from compiler.errors import Problems
-from compiler.passes.parse import parse_config, parse_profile, parse_task_list
-from compiler.transport import TransportKind
+from slurmplan.compiler import CompileError, Problem, compile_plan
+from slurmplan.compiler.errors import Problems
+from slurmplan.compiler.passes.parse import parse_config, parse_profile, parse_task_list
+from slurmplan.compiler.transport import TransportKind
 
 CONFIG = sample_inputs.config()
 PROFILE = sample_inputs.profile("/home/a/p")

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import Plan, compile_plan
-from compiler.runtime import journal_state
-from compiler.runtime.journal_state import JournalError, encode, header_event
-from effects.cli import main
-from effects.cli.plan_files import dump_plan
-from effects.journal import Journal, read_state
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.compiler.runtime import journal_state
+from slurmplan.compiler.runtime.journal_state import JournalError, encode, header_event
+from slurmplan.effects.cli import main
+from slurmplan.effects.cli.plan_files import dump_plan
+from slurmplan.effects.journal import Journal, read_state
 
 COMMANDS = ["submit", "status", "wait", "collect", "cancel"]
 

@@ -6,7 +6,7 @@ import posixpath
 
 import pytest
 
-from compiler import layout
+from slurmplan.compiler import layout
 
 
 @pytest.mark.parametrize("directory", ["/w/run-1", "/w/run-1/", "/", "", "rel"])

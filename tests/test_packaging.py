@@ -67,20 +67,22 @@ def test_wheel_carries_schemas_templates_and_effects(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         for schema in SCHEMAS:
-            name = f"compiler/_bundled/schemas/{schema}.schema.json"
+            name = f"slurmplan/compiler/_bundled/schemas/{schema}.schema.json"
             assert name in names
             assert json.loads(archive.read(name)) == json.loads(
                 (ROOT / "schemas" / f"{schema}.schema.json").read_text()
             )
-        template = "compiler/_bundled/templates/job.sbatch.j2"
+        template = "slurmplan/compiler/_bundled/templates/job.sbatch.j2"
         assert template in names
         assert archive.read(template).decode() == (ROOT / "templates/job.sbatch.j2").read_text()
-        assert "effects/__init__.py" in names
+        assert "slurmplan/effects/__init__.py" in names
         assert {"slurmplan/__init__.py", "slurmplan/py.typed"} <= names  # the public API
         for module in ("__init__", "compile", "slurm/sbatch_options", "slurm/units"):
-            assert f"compiler/{module}.py" in names
+            assert f"slurmplan/compiler/{module}.py" in names
+        tops = {name.split("/")[0] for name in names}
+        assert tops == {"slurmplan", "slurmplan-0.1.0.dist-info"}, tops  # no generic top level
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "slurmplan = effects.cli:main" in archive.read(entry_points).decode()
+        assert "slurmplan = slurmplan.effects.cli:main" in archive.read(entry_points).decode()
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +102,14 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 COMPILE_EXAMPLE = """
 import json, pathlib, sys
-import compiler, compiler.package_files
+import slurmplan.compiler as compiler, slurmplan.compiler.package_files
 examples = pathlib.Path(sys.argv[1])
 inputs = [json.loads((examples / f"{n}.json").read_text()) for n in ("config", "profile", "tasks")]
 plan = compiler.compile_plan(*inputs)
 assert compiler.plan_from_json(plan.to_json()) == plan
 print(json.dumps({
     "compiler": compiler.__file__,
-    "schemas": str(compiler.package_files._folder("schemas")),
+    "schemas": str(slurmplan.compiler.package_files._folder("schemas")),
     "jobs": len(plan.jobs),
     "tasks": sum(len(j.tasks) for j in plan.jobs),
     "shebang": plan.jobs[0].script.splitlines()[0],
@@ -125,7 +127,7 @@ def test_installed_wheel_compiles_the_examples_outside_the_repo(
     # imported from the venv, with the schemas the wheel bundled, not from this checkout
     assert facts["compiler"].startswith(str(installed))
     assert facts["schemas"].startswith(str(installed))
-    assert facts["schemas"].endswith("compiler/_bundled/schemas")
+    assert facts["schemas"].endswith("slurmplan/compiler/_bundled/schemas")
     example_tasks = json.loads((ROOT / "examples/tasks.json").read_text())["tasks"]
     assert facts["tasks"] == len(example_tasks)
     assert facts["jobs"] >= 1
@@ -133,8 +135,12 @@ def test_installed_wheel_compiles_the_examples_outside_the_repo(
 
 
 API_PROBE = """
+import importlib.util
 import slurmplan
 assert slurmplan.Run and slurmplan.compile_plan and slurmplan.Snapshot
+# the wheel's only top-level name is slurmplan: no generic `compiler` or `effects`
+assert importlib.util.find_spec("compiler") is None
+assert importlib.util.find_spec("effects") is None
 print(slurmplan.__file__)
 """
 
@@ -149,3 +155,14 @@ def test_installed_console_script(installed: Path, tmp_path: Path) -> None:
     result = _run([str(installed / "bin" / "slurmplan"), "--help"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "compile" in result.stdout
+
+
+@pytest.mark.parametrize("package", ["compiler", "effects"])
+def test_the_checkout_refuses_the_repo_folders_as_top_level_packages(package: str) -> None:
+    """From a checkout (the repo root on sys.path) `import compiler` would load a second copy
+    of slurmplan.compiler, with classes no `except CompileError` catches: it fails instead."""
+    result = _run([sys.executable, "-c", f"import {package}"], ROOT)
+    assert result.returncode == 1
+    assert f"ImportError: import slurmplan.{package}, not {package}" in result.stderr
+    result = _run([sys.executable, "-c", f"import slurmplan.{package}"], ROOT)
+    assert result.returncode == 0, result.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.slurm.parsers import (
+from slurmplan.compiler.slurm.parsers import (
     DoneMarker,
     JobStart,
     ParseError,
@@ -19,7 +19,7 @@ from compiler.slurm.parsers import (
     parse_squeue,
     parse_start_lines,
 )
-from compiler.slurm.states import TERMINAL_STATES, SlurmState
+from slurmplan.compiler.slurm.states import TERMINAL_STATES, SlurmState
 
 # --- sbatch --parsable --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from plan_id_oracle import columns_id, json_id
 
-from compiler import compute_plan_id
+from slurmplan.compiler import compute_plan_id
 
 CONFIG: dict[str, Any] = {"default_slurm_config": {"partition": "main"}}
 PROFILE: dict[str, Any] = {"username": "alice", "transport": "local", "project_dir": "/p"}

@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
-from compiler import CompileError, Plan, Source, compile_plan, compute_plan_id, plan_from_json
-from compiler.schemas import schema_problems
+from slurmplan.compiler import (
+    CompileError,
+    Plan,
+    Source,
+    compile_plan,
+    compute_plan_id,
+    plan_from_json,
+)
+from slurmplan.compiler.schemas import schema_problems
 
 CONFIG: dict[str, Any] = {
     "default_slurm_config": {

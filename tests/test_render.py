@@ -15,9 +15,13 @@ from typing import Any
 
 import pytest
 
-from compiler import Plan, compile_plan
-from compiler.passes.render import task_lines
-from compiler.slurm.parsers import parse_done_markers, parse_lane_status, parse_start_lines
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.compiler.passes.render import task_lines
+from slurmplan.compiler.slurm.parsers import (
+    parse_done_markers,
+    parse_lane_status,
+    parse_start_lines,
+)
 
 DIRECTIVE_ORDER = [
     "partition", "ntasks", "cpus-per-task", "mem", "job-name", "constraint", "gres", "gpus",

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from compiler import compile_plan
-from compiler.errors import Problems
-from compiler.passes.parse import parse_config, parse_task_list
-from compiler.passes.resolve import Group, group_tasks
-from compiler.slurm.settings import Resources
-from compiler.slurm.units import TimeLimit
+from slurmplan.compiler import compile_plan
+from slurmplan.compiler.errors import Problems
+from slurmplan.compiler.passes.parse import parse_config, parse_task_list
+from slurmplan.compiler.passes.resolve import Group, group_tasks
+from slurmplan.compiler.slurm.settings import Resources
+from slurmplan.compiler.slurm.units import TimeLimit
 
 BATCHING = {
     "target_cpus_per_job": 16, "max_cpus_per_job": 32,

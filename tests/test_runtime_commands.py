@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import Plan, SubmitStep, compile_plan
-from compiler.runtime.commands import (
+from slurmplan.compiler import Plan, SubmitStep, compile_plan
+from slurmplan.compiler.runtime.commands import (
     cancel_argv,
     chunked,
     list_workdir_argv,
@@ -26,7 +26,7 @@ from compiler.runtime.commands import (
     task_outputs,
     user_jobs_argv,
 )
-from compiler.slurm.parsers import SQUEUE_FORMAT, parse_squeue
+from slurmplan.compiler.slurm.parsers import SQUEUE_FORMAT, parse_squeue
 
 SUDO = ("sudo", "--set-home", "--non-interactive", "-u", "alice")
 IDS = ["101", "102", "103", "104"]

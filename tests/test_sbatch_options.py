@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.slurm.sbatch_options import (
+from slurmplan.compiler.slurm.sbatch_options import (
     LONG_OPTIONS,
     OPTION_TABLE,
     OPTIONS_OPTIONAL_VALUE,

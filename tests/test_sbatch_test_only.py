@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from compiler import MkdirStep, Plan, SubmitStep, WriteStep, compile_plan
+from slurmplan.compiler import MkdirStep, Plan, SubmitStep, WriteStep, compile_plan
 
 pytestmark = pytest.mark.testbed
 

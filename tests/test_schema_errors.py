@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import CompileError, Problem, Source, compile_plan
+from slurmplan.compiler import CompileError, Problem, Source, compile_plan
 
 CONFIG = sample_inputs.config()
 PROFILE = sample_inputs.profile("/home/a/p")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from compiler import Plan, compile_plan
-from effects.cli import main
-from effects.cli.plan_files import dump_plan
-from effects.cli.show import FOLD_AFTER, script_header, summary, summary_json
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.effects.cli import main
+from slurmplan.effects.cli.plan_files import dump_plan
+from slurmplan.effects.cli.show import FOLD_AFTER, script_header, summary, summary_json
 
 GOLDEN = Path(__file__).parent / "golden"
 

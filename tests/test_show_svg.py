@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from compiler import Plan, compile_plan
-from effects.cli import main, picture
-from effects.cli.plan_files import dump_plan
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.effects.cli import main, picture
+from slurmplan.effects.cli.plan_files import dump_plan
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.slurm.signals import signal_name
-from compiler.slurm.states import RunState, SlurmState
+from slurmplan.compiler.slurm.signals import signal_name
+from slurmplan.compiler.slurm.states import RunState, SlurmState
 
 
 def test_every_slurm_state_is_a_run_state_of_the_same_word() -> None:

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sample_inputs import one_task_per_job_config, profile, tasks
 
-from compiler import Plan, SubmitStep, compile_plan
-from compiler.runtime import rounds as submit_rounds
-from compiler.runtime.rounds import SSH_ROUND_JOBS, SubmitRound, next_round, read_round
-from compiler.slurm.parsers import Submitted
+from slurmplan.compiler import Plan, SubmitStep, compile_plan
+from slurmplan.compiler.runtime import rounds as submit_rounds
+from slurmplan.compiler.runtime.rounds import SSH_ROUND_JOBS, SubmitRound, next_round, read_round
+from slurmplan.compiler.slurm.parsers import Submitted
 
 SSH = {"host": "login", "key_path": "/k", "known_hosts_path": "/kh"}
 RUN = "5f2a9c1e"

@@ -10,10 +10,23 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import MkdirStep, Plan, SubmitStep, Transport, UploadStep, WriteStep, compile_plan
-from compiler.runtime.commands import cancel_argv, list_workdir_argv, poll_argv, read_files_argv
-from compiler.runtime.upload import scripts_tar
-from compiler.transport import SUDO_COMMANDS, SshTarget, TransportKind, as_runner, as_user
+from slurmplan.compiler import (
+    MkdirStep,
+    Plan,
+    SubmitStep,
+    Transport,
+    UploadStep,
+    WriteStep,
+    compile_plan,
+)
+from slurmplan.compiler.runtime.commands import (
+    cancel_argv,
+    list_workdir_argv,
+    poll_argv,
+    read_files_argv,
+)
+from slurmplan.compiler.runtime.upload import scripts_tar
+from slurmplan.compiler.transport import SUDO_COMMANDS, SshTarget, TransportKind, as_runner, as_user
 
 SSH_TARGET = SshTarget(
     host="login.example.org",

@@ -16,9 +16,9 @@ import pytest
 from sample_inputs import one_task_per_job_config, profile, tasks
 from test_effects_with_fake_slurm import Bench, Cli
 
-from compiler import CompileError, compile_plan, plan_from_json
-from compiler.plan import derive_steps
-from effects.cli.plan_files import dump_plan
+from slurmplan.compiler import CompileError, compile_plan, plan_from_json
+from slurmplan.compiler.plan import derive_steps
+from slurmplan.effects.cli.plan_files import dump_plan
 
 Edit = Callable[[dict[str, Any]], None]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from test_effects_with_fake_slurm import Bench
 
-from effects.cli import main
-from effects.journal import Journal
+from slurmplan.effects.cli import main
+from slurmplan.effects.journal import Journal
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import sample_inputs
 
-from compiler import CompileError, compile_plan
-from compiler.slurm.units import (
+from slurmplan.compiler import CompileError, compile_plan
+from slurmplan.compiler.slurm.units import (
     FormatError,
     TimeLimit,
     format_time,

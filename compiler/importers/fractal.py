@@ -28,12 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from compiler.compile import compile_plan
-from compiler.errors import CompileError, SlurmplanError, pointer
-from compiler.package_files import schema
-from compiler.slurm.directives import FIELD_OPTIONS, OWNED_OPTIONS
-from compiler.slurm.extra_lines import SBATCH_PREFIX, directive_problem
-from compiler.slurm.sbatch_options import SHORT_OPTIONS, resolve_long_option
+from slurmplan.compiler.compile import compile_plan
+from slurmplan.compiler.errors import CompileError, SlurmplanError, pointer
+from slurmplan.compiler.package_files import schema
+from slurmplan.compiler.slurm.directives import FIELD_OPTIONS, OWNED_OPTIONS
+from slurmplan.compiler.slurm.extra_lines import SBATCH_PREFIX, directive_problem
+from slurmplan.compiler.slurm.sbatch_options import SHORT_OPTIONS, resolve_long_option
 
 # fractal-server's SlurmConfigSet: every key its default/GPU config may have.
 FRACTAL_SLURM_KEYS = (

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.errors import Problems, SlurmplanError, Source, pointer, show
-from compiler.passes.parse import BatchingLimits, RunnerConfig, TaskList
-from compiler.passes.resolve import Group, origin, tasks_like
-from compiler.slurm.units import MAX_MINUTES, format_time
+from slurmplan.compiler.errors import Problems, SlurmplanError, Source, pointer, show
+from slurmplan.compiler.passes.parse import BatchingLimits, RunnerConfig, TaskList
+from slurmplan.compiler.passes.resolve import Group, origin, tasks_like
+from slurmplan.compiler.slurm.units import MAX_MINUTES, format_time
 
 
 class BatchingError(SlurmplanError, ValueError):

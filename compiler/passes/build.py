@@ -7,17 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from compiler import layout
-from compiler.passes.batch import Batching, ceil_div
-from compiler.passes.parse import RunnerConfig, TaskList, UserProfile
-from compiler.passes.render import ScriptShape, lane_texts, task_lines
-from compiler.passes.resolve import Group
-from compiler.plan import GroupSummary, Job, Plan, PlanWarning, derive_steps
-from compiler.slurm.extra_lines import is_directive
-from compiler.slurm.quoting import sh_env_command, sh_word_columns, sh_words_many
-from compiler.slurm.settings import Resources
-from compiler.slurm.units import format_time
-from compiler.transport import Transport, TransportKind
+from slurmplan.compiler import layout
+from slurmplan.compiler.passes.batch import Batching, ceil_div
+from slurmplan.compiler.passes.parse import RunnerConfig, TaskList, UserProfile
+from slurmplan.compiler.passes.render import ScriptShape, lane_texts, task_lines
+from slurmplan.compiler.passes.resolve import Group
+from slurmplan.compiler.plan import GroupSummary, Job, Plan, PlanWarning, derive_steps
+from slurmplan.compiler.slurm.extra_lines import is_directive
+from slurmplan.compiler.slurm.quoting import sh_env_command, sh_word_columns, sh_words_many
+from slurmplan.compiler.slurm.settings import Resources
+from slurmplan.compiler.slurm.units import format_time
+from slurmplan.compiler.transport import Transport, TransportKind
 
 _T = TypeVar("_T")
 

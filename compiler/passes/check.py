@@ -13,11 +13,11 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
-from compiler import package_files
-from compiler.errors import Problem, Source
-from compiler.passes.fast_check import TaskListCheck, task_list_is_valid
-from compiler.passes.task_columns import SLICE_TASKS, slice_columns
-from compiler.schemas import placed_problems, schema_problems
+from slurmplan.compiler import package_files
+from slurmplan.compiler.errors import Problem, Source
+from slurmplan.compiler.passes.fast_check import TaskListCheck, task_list_is_valid
+from slurmplan.compiler.passes.task_columns import SLICE_TASKS, slice_columns
+from slurmplan.compiler.schemas import placed_problems, schema_problems
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

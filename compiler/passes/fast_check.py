@@ -19,9 +19,9 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
-from compiler import package_files
-from compiler.passes.task_columns import SliceColumns, task_slices
-from compiler.schemas import validator
+from slurmplan.compiler import package_files
+from slurmplan.compiler.passes.task_columns import SliceColumns, task_slices
+from slurmplan.compiler.schemas import validator
 
 # Top-level texts checked by the schema itself: rare, and small beside the tasks.
 _TEXT_KEYS = frozenset({"slurm_account", "worker_init"})

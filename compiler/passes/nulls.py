@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from compiler import package_files
+from slurmplan.compiler import package_files
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,22 +16,22 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from compiler import package_files
-from compiler.errors import Problem, Problems, Source, pointer, show
-from compiler.passes.check import SchemaCheck
-from compiler.passes.prune import without
-from compiler.passes.task_columns import TaskColumns
-from compiler.slurm.directives import FIELD_OPTIONS, option_of
-from compiler.slurm.extra_lines import directive_problem, is_directive
-from compiler.slurm.settings import Settings, ordered
-from compiler.slurm.units import (
+from slurmplan.compiler import package_files
+from slurmplan.compiler.errors import Problem, Problems, Source, pointer, show
+from slurmplan.compiler.passes.check import SchemaCheck
+from slurmplan.compiler.passes.prune import without
+from slurmplan.compiler.passes.task_columns import TaskColumns
+from slurmplan.compiler.slurm.directives import FIELD_OPTIONS, option_of
+from slurmplan.compiler.slurm.extra_lines import directive_problem, is_directive
+from slurmplan.compiler.slurm.settings import Settings, ordered
+from slurmplan.compiler.slurm.units import (
     TIME_FORM,
     FormatError,
     TimeLimit,
     parse_mem_mib,
     parse_time_seconds,
 )
-from compiler.transport import SshTarget, TransportKind
+from slurmplan.compiler.transport import SshTarget, TransportKind
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

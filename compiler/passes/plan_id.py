@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from itertools import repeat
 from typing import Any
 
-from compiler.passes.task_columns import SLICE_TASKS, SliceColumns, task_slices
-from compiler.plan import FORMAT
+from slurmplan.compiler.passes.task_columns import SLICE_TASKS, SliceColumns, task_slices
+from slurmplan.compiler.plan import FORMAT
 
 # The canonical JSON: sorted keys, no spaces, ASCII.
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode

@@ -9,9 +9,9 @@ from operator import itemgetter
 
 import jinja2
 
-from compiler import package_files
-from compiler.slurm.directives import directive_lines
-from compiler.slurm.quoting import Segment, sh_quote
+from slurmplan.compiler import package_files
+from slurmplan.compiler.slurm.directives import directive_lines
+from slurmplan.compiler.slurm.quoting import Segment, sh_quote
 
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.errors import Problems, Source, pointer, show
-from compiler.passes.parse import RunnerConfig, TaskList
-from compiler.slurm.directives import option_of
-from compiler.slurm.settings import Resources, Settings, resources
+from slurmplan.compiler.errors import Problems, Source, pointer, show
+from slurmplan.compiler.passes.parse import RunnerConfig, TaskList
+from slurmplan.compiler.slurm.directives import option_of
+from slurmplan.compiler.slurm.settings import Resources, Settings, resources
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

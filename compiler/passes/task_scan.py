@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.passes.fast_check import TaskListCheck
-from compiler.passes.plan_id import TaskDigests, compute_plan_id
-from compiler.passes.task_columns import TaskColumns, task_slices
+from slurmplan.compiler.passes.fast_check import TaskListCheck
+from slurmplan.compiler.passes.plan_id import TaskDigests, compute_plan_id
+from slurmplan.compiler.passes.task_columns import TaskColumns, task_slices
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from compiler import layout
-from compiler.plan import Plan, script_bytes, script_on_stdin, submit_words
-from compiler.slurm.parsers import SQUEUE_FORMAT
-from compiler.transport import as_runner, as_user
+from slurmplan.compiler import layout
+from slurmplan.compiler.plan import Plan, script_bytes, script_on_stdin, submit_words
+from slurmplan.compiler.slurm.parsers import SQUEUE_FORMAT
+from slurmplan.compiler.transport import as_runner, as_user
 
 _JOB_ID = re.compile(r"[0-9]+")
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from compiler import layout
-from compiler.plan import Plan
-from compiler.transport import as_user
+from slurmplan.compiler import layout
+from slurmplan.compiler.plan import Plan
+from slurmplan.compiler.transport import as_user
 
 
 @dataclass(frozen=True, slots=True)

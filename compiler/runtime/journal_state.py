@@ -34,8 +34,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.errors import SlurmplanError
-from compiler.layout import run_job_name
+from slurmplan.compiler.errors import SlurmplanError
+from slurmplan.compiler.layout import run_job_name
 
 JOURNAL_FORMAT = "slurmplan-journal/2"
 

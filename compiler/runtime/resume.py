@@ -12,10 +12,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
-from compiler.layout import run_job_name
-from compiler.plan import MkdirStep, Plan, Step, SubmitStep, UploadStep, WriteStep
-from compiler.runtime.journal_state import JournalState, is_run_id
-from compiler.slurm.parsers import JobStart, QueuedJob
+from slurmplan.compiler.layout import run_job_name
+from slurmplan.compiler.plan import MkdirStep, Plan, Step, SubmitStep, UploadStep, WriteStep
+from slurmplan.compiler.runtime.journal_state import JournalState, is_run_id
+from slurmplan.compiler.slurm.parsers import JobStart, QueuedJob
 
 
 def left_to_submit(state: JournalState, steps: Iterable[SubmitStep]) -> list[SubmitStep]:

@@ -20,12 +20,17 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from compiler.plan import Plan, SubmitStep
-from compiler.runtime.commands import ARGV_CHUNK_CHARS, sbatch_argv, sbatch_stdin, sbatch_words
-from compiler.runtime.journal_state import MESSAGE_CHARS
-from compiler.runtime.retry import SSH_FAILED, Verdict
-from compiler.slurm.parsers import ParseError, Submitted, parse_sbatch_parsable
-from compiler.transport import TransportKind, as_user
+from slurmplan.compiler.plan import Plan, SubmitStep
+from slurmplan.compiler.runtime.commands import (
+    ARGV_CHUNK_CHARS,
+    sbatch_argv,
+    sbatch_stdin,
+    sbatch_words,
+)
+from slurmplan.compiler.runtime.journal_state import MESSAGE_CHARS
+from slurmplan.compiler.runtime.retry import SSH_FAILED, Verdict
+from slurmplan.compiler.slurm.parsers import ParseError, Submitted, parse_sbatch_parsable
+from slurmplan.compiler.transport import TransportKind, as_user
 
 # Jobs per ssh round: enough to spread one round trip thin (~10 ms against
 # ~4 ms per sbatch), few enough that progress moves and a cut-off round leaves

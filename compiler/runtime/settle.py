@@ -23,12 +23,12 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from compiler.plan import Plan
-from compiler.runtime.commands import task_outputs
-from compiler.runtime.journal_state import JournalState
-from compiler.slurm.parsers import DoneMarker, LaneEntry, QueuedJob
-from compiler.slurm.signals import signal_name
-from compiler.slurm.states import RunState, SlurmState
+from slurmplan.compiler.plan import Plan
+from slurmplan.compiler.runtime.commands import task_outputs
+from slurmplan.compiler.runtime.journal_state import JournalState
+from slurmplan.compiler.slurm.parsers import DoneMarker, LaneEntry, QueuedJob
+from slurmplan.compiler.slurm.signals import signal_name
+from slurmplan.compiler.slurm.states import RunState, SlurmState
 
 NOT_SUBMITTED = RunState.NOT_SUBMITTED
 REFUSED = RunState.REFUSED  # sbatch refused it for good

@@ -11,7 +11,7 @@ import io
 import posixpath
 import tarfile
 
-from compiler.plan import Plan, script_bytes
+from slurmplan.compiler.plan import Plan, script_bytes
 
 
 def scripts_tar(plan: Plan, jobs: tuple[int, ...]) -> bytes:

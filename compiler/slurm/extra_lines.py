@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from compiler.slurm.directives import FIELD_OPTIONS, OWNED_OPTIONS
-from compiler.slurm.sbatch_options import (
+from slurmplan.compiler.slurm.directives import FIELD_OPTIONS, OWNED_OPTIONS
+from slurmplan.compiler.slurm.sbatch_options import (
     OPTIONS_OPTIONAL_VALUE,
     OPTIONS_TAKING_VALUE,
     SHORT_OPTIONS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from compiler.errors import SlurmplanError
-from compiler.slurm.states import SlurmState
+from slurmplan.compiler.errors import SlurmplanError
+from slurmplan.compiler.slurm.states import SlurmState
 
 
 class ParseError(SlurmplanError, ValueError):

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from compiler.slurm.directives import DIRECTIVES
-from compiler.slurm.extra_lines import dedupe
-from compiler.slurm.units import TimeLimit
+from slurmplan.compiler.slurm.directives import DIRECTIVES
+from slurmplan.compiler.slurm.extra_lines import dedupe
+from slurmplan.compiler.slurm.units import TimeLimit
 
 DEFAULT_SHEBANG = "#!/bin/bash"
 _T = TypeVar("_T")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from compiler.errors import SlurmplanError
+from slurmplan.compiler.errors import SlurmplanError
 
 MEM_FORM = "<integer>[K|M|G|T] or an integer of MiB"
 TIME_FORM = (

@@ -15,13 +15,13 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from compiler import CompileError, Plan, Source, compile_plan
-from compiler.plan import script_bytes
-from effects.atomic import atomic_file, write_atomic
-from effects.cli import golden, picture, review, run_commands
-from effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
-from effects.cli.plan_files import load_plan, write_plan
-from effects.cli.show import summary, summary_json
+from slurmplan.compiler import CompileError, Plan, Source, compile_plan
+from slurmplan.compiler.plan import script_bytes
+from slurmplan.effects.atomic import atomic_file, write_atomic
+from slurmplan.effects.cli import golden, picture, review, run_commands
+from slurmplan.effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
+from slurmplan.effects.cli.plan_files import load_plan, write_plan
+from slurmplan.effects.cli.show import summary, summary_json
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_check)
 
     run_commands.register(sub)
-    from effects.cli import import_fractal  # noqa: PLC0415 (its one line in this module)
+    from slurmplan.effects.cli import import_fractal  # noqa: PLC0415 (its one line in this module)
 
     import_fractal.register(sub)
     return parser

@@ -1,5 +1,6 @@
-"""`python -m effects.cli`: the `slurmplan` command without the installed console script."""
+"""`python -m slurmplan.effects.cli` (or `python -m slurmplan`): the `slurmplan` command
+without the installed console script."""
 
-from effects.cli import main
+from slurmplan.effects.cli import main
 
 raise SystemExit(main())

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from compiler import Plan
-from compiler.golden_form import PLAN_FILE, SCRIPTS_DIR, golden_texts, plan_json_of
-from compiler.plan import script_bytes
-from effects.atomic import write_atomic
+from slurmplan.compiler import Plan
+from slurmplan.compiler.golden_form import PLAN_FILE, SCRIPTS_DIR, golden_texts, plan_json_of
+from slurmplan.compiler.plan import script_bytes
+from slurmplan.effects.atomic import write_atomic
 
 
 class Change(StrEnum):

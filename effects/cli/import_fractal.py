@@ -14,9 +14,9 @@ import os
 import sys
 from typing import Any
 
-from compiler.importers.fractal import FractalImportError, import_fractal
-from effects.atomic import atomic_file
-from effects.cli.inputs_io import InputError, read_json_objects
+from slurmplan.compiler.importers.fractal import FractalImportError, import_fractal
+from slurmplan.effects.atomic import atomic_file
+from slurmplan.effects.cli.inputs_io import InputError, read_json_objects
 
 CONFIG_NAME, PROFILE_NAME = "config.json", "profile.json"
 

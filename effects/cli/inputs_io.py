@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from compiler import CompileError, Source
-from compiler.errors import SlurmplanError
+from slurmplan.compiler import CompileError, Source
+from slurmplan.compiler.errors import SlurmplanError
 
 
 class InputError(SlurmplanError):

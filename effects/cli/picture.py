@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from compiler import Job, Plan
+from slurmplan.compiler import Job, Plan
 
 BOX = 14  # a task's box: width and track height, in pixels
 GAP = 6  # between jobs

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 
-from compiler import CompileError, Plan, Source, plan_from_json
-from effects.cli.inputs_io import InputError, problem_lines, read_json_object
+from slurmplan.compiler import CompileError, Plan, Source, plan_from_json
+from slurmplan.effects.cli.inputs_io import InputError, problem_lines, read_json_object
 
 PIECE_CHARS = 1 << 16  # how much of the plan's text write_plan gathers per write
 

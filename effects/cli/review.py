@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from compiler.golden_form import PLAN_FILE
-from effects.cli.golden import Change, Difference
-from effects.cli.tables import table_lines
+from slurmplan.compiler.golden_form import PLAN_FILE
+from slurmplan.effects.cli.golden import Change, Difference
+from slurmplan.effects.cli.tables import table_lines
 
 MAX_FILES = 10  # files listed one by one; the rest are counted
 MAX_CHANGES = 20  # distinct changed lines listed; the rest are counted

@@ -19,22 +19,22 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 
-from compiler import Plan
-from compiler.runtime.journal_state import JournalError
-from compiler.runtime.retry import PollPolicy, RetryPolicy
-from compiler.runtime.settle import JobView, TaskResult
-from compiler.slurm.parsers import ParseError
-from compiler.slurm.states import RunState
-from effects.cli.inputs_io import InputError
-from effects.cli.plan_files import load_plan
-from effects.cli.progress import Progress
-from effects.cli.tables import table_text
-from effects.errors import ExecutionError, Interrupted
-from effects.execute import Executor, prepare_transport
-from effects.fetch import FetchIncomplete
-from effects.journal import default_path
-from effects.observe import NotSubmitted, describe
-from effects.run import Run
+from slurmplan.compiler import Plan
+from slurmplan.compiler.runtime.journal_state import JournalError
+from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
+from slurmplan.compiler.runtime.settle import JobView, TaskResult
+from slurmplan.compiler.slurm.parsers import ParseError
+from slurmplan.compiler.slurm.states import RunState
+from slurmplan.effects.cli.inputs_io import InputError
+from slurmplan.effects.cli.plan_files import load_plan
+from slurmplan.effects.cli.progress import Progress
+from slurmplan.effects.cli.tables import table_text
+from slurmplan.effects.errors import ExecutionError, Interrupted
+from slurmplan.effects.execute import Executor, prepare_transport
+from slurmplan.effects.fetch import FetchIncomplete
+from slurmplan.effects.journal import default_path
+from slurmplan.effects.observe import NotSubmitted, describe
+from slurmplan.effects.run import Run
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from compiler import Job, Plan
-from compiler.transport import TransportKind
-from effects.cli.tables import table_lines
+from slurmplan.compiler import Job, Plan
+from slurmplan.compiler.transport import TransportKind
+from slurmplan.effects.cli.tables import table_lines
 
 FOLD_AFTER = 8  # jobs listed per group before folding: the first FOLD_SHOWN, then the last
 FOLD_SHOWN = 5
