@@ -84,26 +84,34 @@ def test_the_example_compiles_submits_waits_reports_and_fetches(transport: str) 
                 ssh_control({"ssh": ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")}, "exit")
 
 
-def test_sigterm_cancels_the_runs_jobs_and_wait_returns_their_states() -> None:
+@pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
+def test_sigterm_cancels_the_runs_jobs_and_wait_returns_their_states(transport: str) -> None:
+    """The example's SIGTERM handler calls run.cancel() from another thread while the main
+    thread is in run.wait(): wait wakes and returns the cancelled states."""
     tb = bed_facts()
+    user = "alice" if transport == "local" else "runner"
     with workspace() as ws:
         ws.dir_for("alice")
-        folder = ws.dir_for("runner")
-        tasks = {"name": "sigterm", "tasks": [
+        folder = ws.dir_for(user)
+        tasks = {"name": f"sigterm-{transport}", "tasks": [
             {"id": f"s{i}", "command": ["sleep", "300"]} for i in range(2)]}  # fmt: skip
-        inputs = _inputs(folder, "sudo", tb, tasks)
-        process = _example("runner", [*inputs, str(folder / "work")])
-        assert process.stdout is not None
-        first = process.stdout.readline()  # printed once every job is in Slurm
-        assert "job(s) submitted" in first, first
-        time.sleep(1)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=120)
-        assert process.returncode == 1, (first, out, err)
-        assert "s0: CANCELLED" in out and "s1: CANCELLED" in out, out
-        plan = compile_plan(*(json.loads(Path(p).read_text()) for p in inputs))
-        rows = run_rows([job.name for job in plan.jobs])
-        assert rows and {row[1] for row in rows} == {"CANCELLED"}  # nothing left running
+        inputs = _inputs(folder, transport, tb, tasks)
+        try:
+            process = _example(user, [*inputs, str(folder / "work")])
+            assert process.stdout is not None
+            first = process.stdout.readline()  # printed once every job is in Slurm
+            assert "job(s) submitted" in first, first
+            time.sleep(1)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 1, (first, out, err)
+            assert "s0: CANCELLED" in out and "s1: CANCELLED" in out, out
+            plan = compile_plan(*(json.loads(Path(p).read_text()) for p in inputs))
+            rows = run_rows([job.name for job in plan.jobs])
+            assert rows and {row[1] for row in rows} == {"CANCELLED"}  # nothing left running
+        finally:
+            if transport == "ssh":
+                ssh_control({"ssh": ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")}, "exit")
 
 
 ASYNC_READ = """
@@ -124,16 +132,17 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize("transport", ["sudo", "ssh"])
+@pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
 def test_wait_async_and_read_as_the_service_user(transport: str) -> None:
     tb = bed_facts()
+    user = "alice" if transport == "local" else "runner"
     with workspace() as ws:
         ws.dir_for("alice")
-        folder = ws.dir_for("runner")
+        folder = ws.dir_for(user)
         inputs = _inputs(folder, transport, tb, json.loads(TASKS.read_text()))
         try:
             done = subprocess.run(
-                [*as_user("runner"), user_python(), "-c", ASYNC_READ, *inputs,
+                [*as_user(user), user_python(), "-c", ASYNC_READ, *inputs,
                  str(folder / "plan.journal")],
                 capture_output=True, text=True, timeout=300, check=False, cwd="/",
             )  # fmt: skip
