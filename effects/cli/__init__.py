@@ -18,7 +18,7 @@ from importlib import metadata
 from slurmplan.compiler import CompileError, Plan, Source, compile_plan
 from slurmplan.compiler.plan import script_bytes
 from slurmplan.effects.atomic import atomic_file, write_atomic
-from slurmplan.effects.cli import golden, picture, review, run_commands
+from slurmplan.effects.cli import golden, picture, report, review, run_commands
 from slurmplan.effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
 from slurmplan.effects.cli.plan_files import load_plan, write_plan
 from slurmplan.effects.cli.show import summary, summary_json
@@ -82,9 +82,13 @@ def _write_scripts(plan: Plan, directory: str) -> None:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
-    if args.svg is not None:
-        _write(args.svg, picture.svg(plan).encode("utf-8"), durable=False)
-        print(f"wrote {args.svg}: {len(plan.jobs)} jobs as rows, their lanes as tracks")
+    if args.svg is not None or args.html is not None:
+        drawn = picture.svg(plan)
+        page = picture.html(f"slurmplan plan {plan.name}", drawn)
+        for path, text in ((args.svg, drawn), (args.html, page)):
+            if path is not None:
+                _write(path, text.encode("utf-8"), durable=False)
+                print(f"wrote {path}: {len(plan.jobs)} jobs as rows, their lanes as tracks")
         return EXIT_OK
     if args.json:
         sys.stdout.write(json.dumps(summary_json(plan), indent=2, ensure_ascii=False) + "\n")
@@ -144,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--svg", metavar="FILE", help="draw the jobs, their lanes and tasks into FILE (SVG)"
     )
+    p.add_argument("--html", metavar="FILE", help="the same picture as a self-contained HTML page")
     p.set_defaults(run=_cmd_show)
 
     p = sub.add_parser("check", help="diff a plan against golden files (exit 1 if they differ)")
@@ -161,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_check)
 
     run_commands.register(sub)
+    report.register(sub)
     from slurmplan.effects.cli import import_fractal  # noqa: PLC0415 (its one line in this module)
 
     import_fractal.register(sub)
