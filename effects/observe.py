@@ -23,6 +23,7 @@ from slurmplan.compiler.runtime.settle import (
     NOT_SUBMITTED,
     JobView,
     TaskResult,
+    TaskResults,
     all_settled,
     done_files_present,
     ids_to_poll,
@@ -30,17 +31,12 @@ from slurmplan.compiler.runtime.settle import (
     lane_files_present,
     markers_wanted,
     summary_counts,
-    task_records,
-    task_results,
+    task_jobs,
+    this_runs_lines,
     this_runs_markers,
     to_confirm,
 )
-from slurmplan.compiler.slurm.parsers import (
-    DoneMarker,
-    LaneEntry,
-    parse_done_markers,
-    parse_lane_status,
-)
+from slurmplan.compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_lines
 from slurmplan.compiler.slurm.states import RunState
 from slurmplan.effects.execute import Executor
 from slurmplan.effects.journal import read_state
@@ -60,10 +56,12 @@ class Observer:
     markers: dict[int, DoneMarker] = field(default_factory=dict)
     views: tuple[JobView, ...] | None = None
     polls: int = 0
-    # Lane lines of jobs whose lanes were read: settled is final, so they are read once.
-    records: dict[str, LaneEntry] = field(default_factory=dict)
+    # Lane lines (task id -> line) of jobs whose lanes were read: settled is final, so
+    # they are read once.
+    lines: dict[str, str] = field(default_factory=dict)
     lanes_read: set[int] = field(default_factory=set)
-    final: dict[int, dict[str, TaskResult]] = field(default_factory=dict)  # settled jobs'
+    final: dict[str, TaskResult] = field(default_factory=dict)  # built results of those jobs
+    _job_of: dict[str, int] | None = None  # each task's job (built on first need)
     # What the last observation read, for results() to use rather than read again.
     _state: JournalState | None = None
     _listing: tuple[str, ...] | None = None
@@ -94,9 +92,9 @@ class Observer:
         """The run id in the journal the last observation read (None: none yet)."""
         return self._state.run if self._state is not None else None
 
-    def results(self) -> dict[str, TaskResult]:
+    def results(self) -> TaskResults:
         """Per task: exit code and times (from the lane files of settled jobs), state,
-        job id, logs."""
+        job id, logs; each task's result is built when first looked up."""
         views = self.views if self.views is not None else self.observe()
         settled = [v.index for v in views if v.settled and v.index not in self.lanes_read]
         if settled:
@@ -108,15 +106,17 @@ class Observer:
             if paths:
                 text = read_files(self.plan, self.executor, paths)
                 state = self._state or read_state(self.journal_path, self.plan)
-                entries = parse_lane_status(text)
-                self.records.update(task_records(self.plan, state, entries, settled))
+                lines = parse_lane_lines(text)
+                self.lines.update(this_runs_lines(self.plan, state, lines, settled))
             self.lanes_read.update(settled)
-        results = task_results(self.plan, views, self.records, self.final)
-        for view in views:  # a settled job's results are final: not built again
-            if view.settled and view.index in self.lanes_read and view.index not in self.final:
-                job = self.plan.jobs[view.index]
-                self.final[view.index] = {task: results[task] for task in job.tasks}
-        return results
+        if self._job_of is None:
+            self._job_of = task_jobs(self.plan)
+        # A settled job whose lanes were read has final results: built once per run.
+        final = {v.index for v in views if v.settled and v.index in self.lanes_read}
+        return TaskResults(
+            self.plan, views, self.lines, job_of=self._job_of, final=final,
+            store=self.final,
+        )  # fmt: skip
 
 
 def describe(views: tuple[JobView, ...]) -> str:

@@ -18,6 +18,8 @@ from slurmplan.compiler.runtime.journal_state import (
 from slurmplan.compiler.runtime.settle import (
     LOST,
     NOT_SUBMITTED,
+    TaskResult,
+    TaskResults,
     all_settled,
     all_succeeded,
     done_files_present,
@@ -30,12 +32,14 @@ from slurmplan.compiler.runtime.settle import (
     summary_counts,
     task_records,
     task_results,
+    this_runs_lines,
     this_runs_markers,
     to_confirm,
 )
 from slurmplan.compiler.slurm.parsers import (
     LaneEntry,
     parse_done_markers,
+    parse_lane_lines,
     parse_lane_status,
     parse_squeue,
 )
@@ -382,3 +386,35 @@ def test_known_results_of_settled_jobs_are_taken_as_they_are() -> None:
     assert again["a0"] is first["a0"] and again["a1"] is first["a1"]
     assert list(again) == [f"a{i}" for i in range(6)]  # plan order kept
     assert again["a2"].exit_code is None
+
+
+def test_lazy_results_stay_the_observation_they_were_made_from() -> None:
+    """Run.poll's TaskResults: a snapshot keeps its results when later polls read more
+    lines; a final result is built once per run and shared through the store."""
+    plan = _plan()
+    state = _state(plan, *(submitted_event(j, str(10 + j), "sbatch") for j in range(3)))
+    lines: dict[str, str] = {}
+    store: dict[str, TaskResult] = {}
+    running = job_views(plan, state, parse_squeue("10 RUNNING x\n"), {})
+    before = TaskResults(plan, running, lines, final=set(), store=store)
+    done = job_views(plan, state, parse_squeue("10 COMPLETED x\n"), {})
+    text = "a0 0 10 5 9\na1 2 10 5 9\na2 0 7 5 9\n"  # a2: an earlier run's job 7
+    lines.update(this_runs_lines(plan, state, parse_lane_lines(text), [0, 1]))
+    assert sorted(lines) == ["a0", "a1"]
+    after = TaskResults(plan, done, lines, final={0}, store=store)
+    assert (after["a0"].state, after["a1"].state, after["a1"].exit_code) == (
+        "COMPLETED",
+        "FAILED",
+        2,
+    )
+    assert (after["a0"].started, after["a0"].ended, after["a2"].exit_code) == (5, 9, None)
+    assert store["a0"] is after["a0"]
+    assert (before["a0"].state, before["a0"].exit_code) == ("RUNNING", None)
+    again = TaskResults(plan, done, lines, final={0}, store=store)
+    assert again["a0"] is after["a0"]
+    assert dict(again) == task_results(
+        plan, done, task_records(plan, state, parse_lane_status(text), [0])
+    )
+    with pytest.raises(KeyError):
+        after["nope"]
+    assert repr(after) == "<TaskResults of 6 tasks in 3 jobs>"

@@ -20,13 +20,14 @@ counts only when it names the Slurm job id the journal holds for the job
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
+from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
-from slurmplan.compiler.runtime.commands import task_outputs
 from slurmplan.compiler.runtime.journal_state import JournalState
-from slurmplan.compiler.slurm.parsers import DoneMarker, LaneEntry, QueuedJob
+from slurmplan.compiler.slurm.parsers import DoneMarker, LaneEntry, LaneLine, QueuedJob
 from slurmplan.compiler.slurm.signals import signal_name
 from slurmplan.compiler.slurm.states import RunState, SlurmState
 
@@ -309,35 +310,132 @@ def task_results(
     its state (task_state).  The results of a job in `known` (job index -> its tasks'
     results, from an earlier call once the job was settled: final) are taken as they are."""
     out: dict[str, TaskResult] = {}
+    prefix = layout.join(plan.workdir, "")
     for job, view in zip(plan.jobs, views, strict=True):
         done = (known or {}).get(job.index)
         if done is not None:
             out.update(done)
             continue
         for task_id in job.tasks:
-            entry = records.get(task_id)
-            code = entry.exit_code if entry is not None else None
-            stdout, stderr = task_outputs(plan, task_id)
-            out[task_id] = TaskResult(
-                task_id=task_id,
-                job=job.index,
-                job_id=view.job_id or "",
-                exit_code=code,
-                state=task_state(view, code),
-                stdout=stdout,
-                stderr=stderr,
-                started=entry.started if entry is not None else None,
-                ended=entry.ended if entry is not None else None,
-                reason=_task_reason(view, code),
-            )
+            e = records.get(task_id)
+            line = None if e is None else (e.exit_code, e.started, e.ended)
+            out[task_id] = _task_result(prefix, view, task_id, line)
     return out
 
 
-def _task_reason(view: JobView, exit_code: int | None) -> str | None:
-    state = task_state(view, exit_code)
+def _task_result(
+    prefix: str, view: JobView, task_id: str, line: tuple[int, int, int] | None
+) -> TaskResult:
+    """One task's result from its line's (exit code, start, end) (None: no line);
+    `prefix` is the workdir joined with "" (task_outputs' paths, without a join per task)."""
+    code, started, ended = line if line is not None else (None, None, None)
+    state = task_state(view, code)
+    return TaskResult(
+        task_id=task_id,
+        job=view.index,
+        job_id=view.job_id or "",
+        exit_code=code,
+        state=state,
+        stdout=prefix + layout.task_output(task_id, "out"),
+        stderr=prefix + layout.task_output(task_id, "err"),
+        started=started,
+        ended=ended,
+        reason=_task_reason(view, state),
+    )
+
+
+def _task_reason(view: JobView, state: RunState) -> str | None:
     if state == LOST and view.state != LOST:
         return NO_LINE
     return view.reason if state in (LOST, REFUSED) else None
+
+
+class TaskResults(Mapping[str, TaskResult]):
+    """task_results over lines from this_runs_lines (task id -> line), as a mapping in
+    plan order that builds a task's result when it is first looked up: a poll of
+    100,000 tasks builds only the results its caller reads.
+
+    `final` (job indices) are the jobs whose lane files were read (settled: their
+    results cannot change any more).  Only their lines count, so the mapping stays the
+    observation it was made from while `lines` gains later jobs' lines; their tasks'
+    results are kept in `store`, which the caller hands to the next observation's
+    mapping: built once per run, not once per poll.
+    """
+
+    __slots__ = ("_built", "_final", "_job_of", "_lines", "_plan", "_prefix", "_store", "_views")
+
+    def __init__(
+        self,
+        plan: Plan,
+        views: Sequence[JobView],
+        lines: Mapping[str, str],
+        *,
+        job_of: Mapping[str, int] | None = None,
+        final: Collection[int],
+        store: MutableMapping[str, TaskResult] | None = None,
+    ) -> None:
+        if len(views) != len(plan.jobs):
+            raise ValueError(f"{len(views)} views for {len(plan.jobs)} jobs")
+        self._plan = plan
+        self._views = views
+        self._lines = lines
+        self._job_of = job_of
+        self._final = final
+        self._store: MutableMapping[str, TaskResult] = {} if store is None else store
+        self._built: dict[str, TaskResult] = {}
+        self._prefix = layout.join(plan.workdir, "")
+
+    def __getitem__(self, task_id: str) -> TaskResult:
+        if self._job_of is None:
+            self._job_of = task_jobs(self._plan)
+        job = self._job_of[task_id]  # KeyError: not a task of the plan
+        final = job in self._final
+        # Only final jobs' results go to and come from the shared store: an earlier
+        # observation's mapping, where the job had not settled, keeps its own.
+        built = self._store if final else self._built
+        found = built.get(task_id)
+        if found is not None:
+            return found
+        line = self._lines.get(task_id) if final else None
+        fields = None
+        if line is not None:
+            _, code, _, started, ended = line.split(" ")  # checked by parse_lane_lines
+            fields = (int(code), int(started), int(ended))
+        built[task_id] = _task_result(self._prefix, self._views[job], task_id, fields)
+        return built[task_id]
+
+    def __iter__(self) -> Iterator[str]:
+        for job in self._plan.jobs:
+            yield from job.tasks
+
+    def __len__(self) -> int:
+        return sum(len(job.tasks) for job in self._plan.jobs)
+
+    def __contains__(self, task_id: object) -> bool:
+        if self._job_of is None:
+            self._job_of = task_jobs(self._plan)
+        return task_id in self._job_of
+
+    def __repr__(self) -> str:
+        return f"<TaskResults of {len(self)} tasks in {len(self._views)} jobs>"
+
+
+def task_jobs(plan: Plan) -> dict[str, int]:
+    """Each task's job index."""
+    out: dict[str, int] = {}
+    for job in plan.jobs:
+        out.update(dict.fromkeys(job.tasks, job.index))
+    return out
+
+
+def _task_job_ids(plan: Plan, state: JournalState, jobs: Iterable[int]) -> dict[str, str]:
+    """The Slurm job id the journal holds for each task of `jobs` (submitted ones)."""
+    job_id_of: dict[str, str] = {}
+    for j in jobs:
+        job_id = state.submitted.get(j)
+        if job_id is not None:
+            job_id_of.update(dict.fromkeys(plan.jobs[j].tasks, job_id))
+    return job_id_of
 
 
 def task_records(
@@ -347,12 +445,22 @@ def task_records(
     counting only lines that name the Slurm job id the journal holds for the task's
     job: an earlier run's line is not this run's.  A later line for a task wins (a
     requeued job ran it again)."""
-    job_id_of: dict[str, str] = {}
-    for j in jobs:
-        job_id = state.submitted.get(j)
-        if job_id is not None:
-            job_id_of.update(dict.fromkeys(plan.jobs[j].tasks, job_id))
+    job_id_of = _task_job_ids(plan, state, jobs)
     return {e.task_id: e for e in entries if job_id_of.get(e.task_id) == e.job_id}
+
+
+def this_runs_lines(
+    plan: Plan, state: JournalState, lines: Sequence[LaneLine], jobs: Iterable[int]
+) -> dict[str, str]:
+    """task_records on lines from parse_lane_lines: each task's line (task id -> line),
+    counting only lines that name the Slurm job id the journal holds for the task's
+    job; a later line for a task wins."""
+    job_id_of = _task_job_ids(plan, state, jobs)
+    tasks = list(map(itemgetter(1), lines))
+    expected = list(map(job_id_of.get, tasks))
+    if expected == list(map(itemgetter(2), lines)):  # all this run's: kept as they are, in C
+        return dict(zip(tasks, map(itemgetter(0), lines), strict=True))
+    return {task: line for line, task, job_id in lines if job_id_of.get(task) == job_id}
 
 
 def all_settled(views: Iterable[JobView]) -> bool:

@@ -93,6 +93,11 @@ def parse_scontrol_job(stdout: str, job_id: str) -> SlurmState:
 _TASK_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _LANE_LINE = re.compile(r"(\S+) ([0-9]{1,3}) ([0-9]{1,20}) ([0-9]{1,20}) ([0-9]{1,20})")
 _LANE_FORM = "'<task id> <exit code> <slurm job id> <start> <end>'"
+# One well-formed line, whole (from a line's start through its newline): the line, its task
+# id and its Slurm job id.  The same form as _LANE_LINE with the task id checked.
+_LANE_LINES = re.compile(
+    r"^(([A-Za-z0-9._-]{1,128}) [0-9]{1,3} ([0-9]{1,20}) [0-9]{1,20} [0-9]{1,20})\n", re.M
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,31 +111,50 @@ class LaneEntry:
     ended: int
 
 
+# (line, task id, Slurm job id) of one lane status line, the line without its newline.
+LaneLine = tuple[str, str, str]
+
+
+def parse_lane_lines(text: str) -> list[LaneLine]:
+    """Each line of a lane status file (or of several, concatenated), checked as
+    parse_lane_status checks it, as (line, task id, job id): the rest of a line is
+    read when its task's result is (lane_entry).
+
+    A last line without its newline is a write cut off mid-way; it is ignored.
+    """
+    complete = text[: text.rfind("\n") + 1]
+    lines: list[LaneLine] = _LANE_LINES.findall(complete)
+    # Each match is one whole line, newline included: as many matches as newlines
+    # means every line is well formed.  Otherwise (blank lines, or a bad line to
+    # quote in the error) line by line.
+    if len(lines) == complete.count("\n"):
+        return lines
+    out: list[LaneLine] = []
+    for line in complete.split("\n")[:-1]:
+        if not line:
+            continue
+        match = _LANE_LINE.fullmatch(line)
+        if match is None or _TASK_ID.fullmatch(match.group(1)) is None:
+            raise ParseError(f"unexpected lane status line {line!r} (expected {_LANE_FORM})")
+        out.append((line, match.group(1), match.group(3)))
+    return out
+
+
+def lane_entry(line: str) -> LaneEntry:
+    """One line that parse_lane_lines checked, as a LaneEntry."""
+    task_id, code, job_id, started, ended = line.split(" ")
+    return LaneEntry(
+        task_id=task_id, exit_code=int(code), job_id=job_id, started=int(started), ended=int(ended)
+    )
+
+
 def parse_lane_status(text: str) -> tuple[LaneEntry, ...]:
     """Each line `<id> <code> <slurm job id> <start> <end>` of a lane status file (or
     of several, concatenated).
 
     A last line without its newline is a write cut off mid-way; it is ignored.
     """
-    out: list[LaneEntry] = []
-    lines = text.split("\n")
-    for line in lines[:-1]:  # the part after the last newline is incomplete (or empty)
-        if not line:
-            continue
-        match = _LANE_LINE.fullmatch(line)
-        if match is None or _TASK_ID.fullmatch(match.group(1)) is None:
-            raise ParseError(f"unexpected lane status line {line!r} (expected {_LANE_FORM})")
-        task_id, code, job_id, started, ended = match.groups()
-        out.append(
-            LaneEntry(
-                task_id=task_id,
-                exit_code=int(code),
-                job_id=job_id,
-                started=int(started),
-                ended=int(ended),
-            )
-        )
-    return tuple(out)
+    return tuple(lane_entry(line) for line, _, _ in parse_lane_lines(text))
 
 
 _DONE = re.compile(

@@ -1,0 +1,169 @@
+"""The fast way a poll reads lane status files agrees with the plain one.
+
+`parse_lane_lines` (one regex pass over the whole text), `this_runs_lines` (the job id
+check done a column at a time) and `TaskResults` (each result built when looked up)
+must say exactly what the line-by-line parser, `task_records` and `task_results` say:
+the same lines accepted, the same lines refused (ParseError), the same lines counted
+for this run, the same results.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from property_tests.strategies import examples
+from slurmplan.compiler import Plan, compile_plan
+from slurmplan.compiler.runtime.journal_state import JournalState, fold, header_event
+from slurmplan.compiler.runtime.journal_state import submitted_event as submitted
+from slurmplan.compiler.runtime.settle import (
+    TaskResults,
+    job_views,
+    task_records,
+    task_results,
+    this_runs_lines,
+)
+from slurmplan.compiler.slurm.parsers import (
+    ParseError,
+    QueuedJob,
+    lane_entry,
+    parse_lane_lines,
+    parse_lane_status,
+)
+from slurmplan.compiler.slurm.states import SlurmState
+
+# The form of a line, as the parser before parse_lane_lines checked it, one line at a time.
+_LINE = re.compile(r"(\S+) ([0-9]{1,3}) ([0-9]{1,20}) ([0-9]{1,20}) ([0-9]{1,20})")
+_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def plain_parse(text: str) -> list[tuple[str, int, str, int, int]]:
+    out = []
+    for line in text.split("\n")[:-1]:
+        if not line:
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None or _ID.fullmatch(match.group(1)) is None:
+            raise ParseError(line)
+        task, code, job_id, start, end = match.groups()
+        out.append((task, int(code), job_id, int(start), int(end)))
+    return out
+
+
+_TASKS = [f"a{i}" for i in range(6)]  # the plan's: a0 a1 | a2 a3 | a4 a5
+_JOB_IDS = ["10", "11", "12", "7"]  # 7: no job of this run
+_NUMBER = st.integers(0, 10**12).map(str)
+_GARBAGE = st.sampled_from([
+    "", " ", "\t", "\r", "x", "0", "=", "٣", "²", "a b", "  ", "-1", "1000", "9" * 21, "é",
+    "slurmplan-done job=0 slurm_job=10 tasks=2 failed=0",
+])  # fmt: skip
+
+
+@st.composite
+def lines(draw: st.DrawFn) -> str:
+    fields = [
+        draw(st.sampled_from([*_TASKS, "b", "x" * 128, "x" * 129, "c.2_x-3"])),
+        str(draw(st.integers(0, 999))),
+        draw(st.sampled_from(_JOB_IDS)),
+        draw(_NUMBER),
+        draw(_NUMBER),
+    ]
+    if draw(st.integers(0, 9)) == 0:  # one field spoiled, or one added or taken away
+        k = draw(st.integers(0, 4))
+        how = draw(st.sampled_from(["replace", "append", "drop", "glue"]))
+        if how == "replace":
+            fields[k] = draw(_GARBAGE)
+        elif how == "append":
+            fields.insert(k, draw(_GARBAGE))
+        elif how == "drop":
+            del fields[k]
+        else:
+            fields[k] += draw(_GARBAGE)
+    return " ".join(fields)
+
+
+@st.composite
+def lane_texts(draw: st.DrawFn) -> str:
+    body = "".join(line + "\n" for line in draw(st.lists(lines(), max_size=12)))
+    return body + draw(st.sampled_from(["", "a0 0 1", "a1", "\n"]))  # a write cut off
+
+
+@examples(500)
+@given(lane_texts())
+def test_parse_lane_lines_accepts_and_refuses_what_the_line_by_line_parser_does(
+    text: str,
+) -> None:
+    try:
+        expected = plain_parse(text)
+    except ParseError:
+        with pytest.raises(ParseError, match="unexpected lane status line"):
+            parse_lane_lines(text)
+        return
+    got = parse_lane_lines(text)
+    assert [(t, j) for _, t, j in got] == [(e[0], e[2]) for e in expected]
+    as_entries = [lane_entry(line) for line, _, _ in got]
+    assert [(e.task_id, e.exit_code, e.job_id, e.started, e.ended) for e in as_entries] == expected
+    assert parse_lane_status(text) == tuple(as_entries)
+
+
+@cache
+def _plan() -> Plan:
+    config = {
+        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
+        "batching_config": {
+            "target_cpus_per_job": 2, "max_cpus_per_job": 2,
+            "target_mem_per_job": "2G", "max_mem_per_job": "2G",
+            "target_num_jobs": 3, "max_num_jobs": 3,
+        },
+    }  # fmt: skip
+    profile = {"username": "alice", "transport": "local", "project_dir": "/p"}
+    tasks = {"name": "st", "tasks": [{"id": t, "command": ["true"]} for t in _TASKS]}
+    return compile_plan(config, profile, tasks)
+
+
+def _state(jobs: list[int]) -> JournalState:
+    plan = _plan()
+    events = [submitted(j, _JOB_IDS[j], "sbatch") for j in jobs]
+    return fold([header_event(plan.plan_id, plan.name, "5f2a9c1e"), *events])
+
+
+_STATES = st.sampled_from([None, "PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT"])
+
+
+@examples(300)
+@given(
+    text=lane_texts(),
+    submitted_jobs=st.sets(st.integers(0, 2)),
+    read=st.sets(st.integers(0, 2)),
+    shown=st.lists(_STATES, min_size=3, max_size=3),
+)
+def test_lines_and_lazy_results_agree_with_task_records_and_task_results(
+    text: str, submitted_jobs: set[int], read: set[int], shown: list[str | None]
+) -> None:
+    try:
+        parsed = parse_lane_lines(text)
+    except ParseError:
+        return
+    plan, state = _plan(), _state(sorted(submitted_jobs))
+    kept = this_runs_lines(plan, state, parsed, sorted(read))
+    records = task_records(plan, state, parse_lane_status(text), sorted(read))
+    assert {t: lane_entry(line) for t, line in kept.items()} == records
+    assert list(kept) == list(records)  # a later line for a task wins in both
+    rows = [
+        QueuedJob(job_id=_JOB_IDS[j], state=SlurmState(s), name="x")
+        for j, s in enumerate(shown)
+        if s is not None
+    ]
+    views = job_views(plan, state, rows, {})
+    expected = task_results(plan, views, records)
+    lazy = TaskResults(plan, views, kept, final=read, store={})
+    assert list(lazy) == list(expected) == [t for job in plan.jobs for t in job.tasks]
+    assert len(lazy) == len(expected) and "a0" in lazy and "zz" not in lazy
+    assert dict(lazy.items()) == expected
+    assert lazy["a0"] is lazy["a0"]  # built once
+    # Lines of jobs not read yet do not count (a snapshot stays what it was).
+    assert dict(TaskResults(plan, views, kept, final=(), store={})) == task_results(plan, views, {})
