@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from fake_slurm import FakeSlurm
-from sample_inputs import profile
+from sample_inputs import one_task_per_job_config, profile
+from sample_inputs import tasks as task_list_of
 from test_effects_with_fake_slurm import Bench, Cli
 
 from slurmplan.compiler import compile_plan
@@ -28,7 +29,9 @@ def lanes_bench(tmp_path: Path) -> Bench:
     """A Bench whose plan has 2 jobs of 4 tasks in 2 lanes (a lane runs two in a row)."""
     bench = Bench(tmp_path, "local", 2)
     config = {
-        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "100M"},
+        "default_slurm_config": {
+            "partition": "main", "cpus_per_task": 1, "mem": "100M", "time_per_task": "00:05:00",
+        },
         "batching_config": {
             "target_cpus_per_job": 2, "max_cpus_per_job": 2,
             "target_mem_per_job": "1G", "max_mem_per_job": "1G",
@@ -130,6 +133,7 @@ def test_report_draws_each_task_at_its_start_for_its_runtime_in_its_states_colou
     assert "wall time: 00:01:02 from the first task start to the last end" in out
     assert "tasks without start/end: 1 (" in out
     # 5 completed: 10, 15, 26, 10, 4 s -> 26 s; but the killed task ran 50 s -> 75 s -> 2 min.
+    assert "time per task in the plan: 00:05:00 (00:10:00 per job, 2 tasks a lane)" in out
     assert "suggested time_per_task: 00:02:00 (a task killed at its time limit ran 50 s" in out
     assert "suggested time_per_task: 00:02:00" in page
     assert out.rstrip().endswith(f"wrote {out_file}")
@@ -164,6 +168,9 @@ def test_report_prints_the_suggestion_or_why_there_is_none(
     code, out, err = cli("report")  # no --html: the summary alone
     assert code == 0, err
     assert out.splitlines()[-1] == said
+    assert out.splitlines()[-2] == (
+        "time per task in the plan: no limit of its own (the partition's default)"
+    )
     assert "states: COMPLETED " + str(len(runtimes)) in out
 
 
@@ -262,3 +269,17 @@ def test_report_json_of_collect_and_the_picture_agree(
         assert rects[task].attrib["data-state"] == result["state"]
         assert int(rects[task].attrib["data-start"]) == result["started"] - t0
         assert int(rects[task].attrib["data-seconds"]) == result["seconds"]
+
+
+@pytest.mark.parametrize(
+    ("time", "said"),
+    [
+        ("00:30:00", "00:30:00 per job of one task a lane"),
+        ("UNLIMITED", "UNLIMITED per job"),
+    ],
+)
+def test_the_plans_time_per_task_is_said_beside_the_suggestion(time: str, said: str) -> None:
+    config = one_task_per_job_config(2)
+    config["default_slurm_config"]["time"] = time
+    plan = compile_plan(config, profile(), task_list_of(2))
+    assert report.limits_line(plan) == f"time per task in the plan: {said}"

@@ -59,6 +59,7 @@ def test_report_of_a_real_run_draws_its_real_times_and_suggests_a_time_per_task(
         assert "states: COMPLETED 7, FAILED 1" in out, out
         # 7 runs of 1 to 3 s (and the queue's latency): x1.5 stays within one minute.
         assert "suggested time_per_task: 00:01:00 (95th percentile of 7 completed" in out, out
+        assert "time per task in the plan: 00:02:30 (00:05:00 per job, 2 tasks a lane)" in out
         assert out.rstrip().endswith(f"wrote {page}")
 
         text = page.read_text()

@@ -20,7 +20,7 @@ from slurmplan.compiler import Job, Plan
 from slurmplan.compiler.runtime.settle import TaskResult
 from slurmplan.compiler.runtime.suggest import Suggestion, suggest_time_per_task
 from slurmplan.compiler.slurm.states import RunState
-from slurmplan.compiler.slurm.units import format_time
+from slurmplan.compiler.slurm.units import format_time, parse_time_seconds
 from slurmplan.effects.atomic import write_atomic
 from slurmplan.effects.cli import picture
 from slurmplan.effects.cli.inputs_io import InputError
@@ -162,6 +162,29 @@ def _head(timeline: _Timeline, counts: Counter[RunState], untimed: int) -> list[
     return out
 
 
+def limits_line(plan: Plan) -> str:
+    """What the plan gives a task now, to hold the suggestion against: each job's limit
+    shared by the tasks its fullest lane runs one after another."""
+    budgets: dict[str, None] = {}  # in order, once each
+    for job in plan.jobs:
+        waves = max(len(lane) for lane in picture.lanes(job))
+        if job.time is None:
+            budgets["no limit of its own (the partition's default)"] = None
+            continue
+        limit = parse_time_seconds(job.time)
+        if limit is None:
+            budgets[f"{job.time} per job"] = None
+        elif waves == 1:
+            budgets[f"{job.time} per job of one task a lane"] = None
+        else:
+            budgets[f"{format_time(limit // waves)} ({job.time} per job, {waves} tasks a lane)"] = (
+                None
+            )
+    shown = list(budgets)[:3]
+    more = f", and {len(budgets) - 3} more" if len(budgets) > 3 else ""
+    return f"time per task in the plan: {'; '.join(shown)}{more}"
+
+
 def summary_lines(plan: Plan, snap: Snapshot, advice: Suggestion) -> list[str]:
     results = snap.tasks
     counts = Counter(r.state for r in results.values())
@@ -188,7 +211,7 @@ def summary_lines(plan: Plan, snap: Snapshot, advice: Suggestion) -> list[str]:
             f"runtime of completed tasks: min {done[0]} s, median {done[len(done) // 2]} s, "
             f"max {done[-1]} s"
         )
-    lines.append(advice.text)
+    lines += [limits_line(plan), advice.text]
     return lines
 
 
