@@ -186,6 +186,7 @@ def test_report_of_jobs_not_settled_draws_no_task_at_time_zero(
     out_file = tmp_path / "r.html"
     code, out, err = cli("report", "--html", str(out_file))
     assert code == 0, err
+    assert f">{report.UNTIMED_LABEL}</text>" in out_file.read_text()  # the column's label
     rects = task_rects(svg_of(out_file.read_text()))
     assert {t: r.attrib["data-state"] for t, r in rects.items()} == {
         "t0": "RUNNING", "t1": "PENDING"
@@ -263,6 +264,7 @@ def test_report_json_of_collect_and_the_picture_agree(
     collected = json.loads(out)["tasks"]
     code, _, err = cli("report", "--html", str(tmp_path / "r.html"))
     assert code == 0, err
+    assert report.UNTIMED_LABEL not in (tmp_path / "r.html").read_text()  # every task timed
     rects = task_rects(svg_of((tmp_path / "r.html").read_text()))
     t0 = min(t["started"] for t in collected.values())
     for task, result in collected.items():

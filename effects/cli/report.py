@@ -158,7 +158,8 @@ def _head(timeline: _Timeline, counts: Counter[RunState], untimed: int) -> list[
             f"+{format_time(seconds)}</text>"
         )
     if untimed:
-        out.append(f'<text x="{picture.LABEL + AXIS + UNTIMED_GAP}" y="{y}">no start/end</text>')
+        left = picture.LABEL + AXIS + UNTIMED_GAP
+        out.append(f'<text x="{left}" y="{y}">{UNTIMED_LABEL}</text>')
     return out
 
 
