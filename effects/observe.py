@@ -31,7 +31,6 @@ from slurmplan.compiler.runtime.settle import (
     lane_files_present,
     markers_wanted,
     summary_counts,
-    task_jobs,
     this_runs_lines,
     this_runs_markers,
     to_confirm,
@@ -61,7 +60,7 @@ class Observer:
     lines: dict[str, str] = field(default_factory=dict)
     lanes_read: set[int] = field(default_factory=set)
     final: dict[str, TaskResult] = field(default_factory=dict)  # built results of those jobs
-    _job_of: dict[str, int] | None = None  # each task's job (built on first need)
+    _job_of: dict[str, int] = field(default_factory=dict)  # each task's job, once needed
     # What the last observation read, for results() to use rather than read again.
     _state: JournalState | None = None
     _listing: tuple[str, ...] | None = None
@@ -109,8 +108,6 @@ class Observer:
                 lines = parse_lane_lines(text)
                 self.lines.update(this_runs_lines(self.plan, state, lines, settled))
             self.lanes_read.update(settled)
-        if self._job_of is None:
-            self._job_of = task_jobs(self.plan)
         # A settled job whose lanes were read has final results: built once per run.
         final = {v.index for v in views if v.settled and v.index in self.lanes_read}
         return TaskResults(

@@ -1,8 +1,9 @@
 """The read-only commands: squeue and scontrol (as the runner), ls and cat (as the user).
 
 Each runs the exact argv of compiler.runtime.commands and hands its output to a pure
-parser; long lists of ids, names or paths are cut into chunks (compiler.runtime.commands.chunked),
-so a plan of any size is polled with one squeue whenever the ids fit in one.
+parser; long lists of ids, names or paths are cut into chunks (compiler.runtime.commands
+.chunked, read_chunks), so a plan of any size is polled with one squeue whenever the
+ids fit in one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from slurmplan.compiler.runtime.commands import (
     list_workdir_argv,
     lookup_by_name_argv,
     poll_argv,
+    read_chunks,
     read_files_argv,
     show_job_argv,
     user_jobs_argv,
@@ -81,4 +83,5 @@ def list_workdir(plan: Plan, executor: Executor) -> tuple[str, ...] | None:
 
 def read_files(plan: Plan, executor: Executor, paths: Sequence[str]) -> str:
     """The files' contents, concatenated in order (pass only files `ls` showed)."""
-    return "".join(executor.run(read_files_argv(plan, chunk)).stdout for chunk in chunked(paths))
+    runs = read_chunks(paths)
+    return "".join(executor.run(read_files_argv(plan, chunk)).stdout for chunk in runs)

@@ -18,6 +18,7 @@ from slurmplan.compiler.runtime.commands import (
     list_workdir_argv,
     lookup_by_name_argv,
     poll_argv,
+    read_chunks,
     read_files_argv,
     sbatch_argv,
     sbatch_stdin,
@@ -187,3 +188,32 @@ def test_chunked_runs_are_greedy_and_within_the_budget(max_chars: int) -> None:
     for run, after in itertools.pairwise(runs):
         # a run ends only when its next item would take it past the budget
         assert _cost(run) + len(after[0]) + 1 > max_chars
+
+
+# --- read_chunks: a `cat` of many paths, cut by what they cost as one ssh argument ------
+MAX_ARG_STRLEN = 131_072  # Linux: one argument, its NUL included
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["job-000001.lane-00.status", "it's here", 'über "quoted" $x', "a'b'c'd'e'f'g'h'i"],
+)
+def test_read_chunks_keep_each_ssh_command_within_one_argument(name: str) -> None:
+    plan = _plan("ssh")
+    paths = [f"{plan.workdir}/{k:06d}-{name}" for k in range(4000)]
+    runs = read_chunks(paths)
+    assert [p for run in runs for p in run] == paths  # in order, each once
+    for run, after in itertools.pairwise([*runs, None]):
+        remote = read_files_argv(plan, run)[-1]  # the one argument ssh sends
+        assert remote == shlex.join(("cat", "--", *run))
+        assert len(remote.encode()) < MAX_ARG_STRLEN - 1000
+        if after is not None:  # greedy: the next path would not have fitted
+            longer = shlex.join(("cat", "--", *run, after[0]))
+            assert len(longer.encode()) > 120_000
+
+
+def test_a_thousand_jobs_markers_are_read_with_one_cat() -> None:
+    workdir = "/var/tmp/slurmplan-effects-tests/da955712789f/alice/p/jobs/bench-5b578b89d174"
+    markers = [f"{workdir}/job-{k:06d}.done" for k in range(1000)]  # 100 characters each
+    assert len(chunked(markers)) == 2
+    assert len(read_chunks(markers)) == 1

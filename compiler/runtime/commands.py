@@ -8,7 +8,8 @@ are read with `cat`/`ls` as the user (the only reading commands sudo allows).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import shlex
+from collections.abc import Callable, Sequence
 
 from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan, script_bytes, script_on_stdin, submit_words
@@ -119,18 +120,37 @@ def queue_count_argv(plan: Plan) -> tuple[str, ...]:
 ARGV_CHUNK_CHARS = 60_000
 
 
-def chunked(items: Sequence[str], max_chars: int = ARGV_CHUNK_CHARS) -> tuple[tuple[str, ...], ...]:
-    """`items` in consecutive runs whose lengths (plus a separator each) stay within
-    `max_chars`; one run whenever they fit, none for no items."""
+def chunked(
+    items: Sequence[str], max_chars: int = ARGV_CHUNK_CHARS, cost: Callable[[str], int] = len
+) -> tuple[tuple[str, ...], ...]:
+    """`items` in consecutive runs whose lengths (`cost`, plus a separator each) stay
+    within `max_chars`; one run whenever they fit, none for no items."""
     runs: list[tuple[str, ...]] = []
     run: list[str] = []
     size = 0
     for item in items:
-        if run and size + len(item) + 1 > max_chars:
+        length = cost(item)
+        if run and size + length + 1 > max_chars:
             runs.append(tuple(run))
             run, size = [], 0
         run.append(item)
-        size += len(item) + 1
+        size += length + 1
     if run:
         runs.append(tuple(run))
     return tuple(runs)
+
+
+# A `cat` of many paths is cut by what the paths cost as sent: over ssh the remote
+# command is one argument (MAX_ARG_STRLEN: 131,072 bytes, its NUL included) holding each
+# path quoted (shlex.quote) in UTF-8; 120,000 leaves room for `cat -- `.  A cold poll of
+# 1,000 jobs reads its markers, then its lane files, with one `cat` each instead of two.
+READ_CHUNK_BYTES = 120_000
+
+
+def read_chunks(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """`paths` cut into runs for read_files_argv (chunked by quoted UTF-8 length)."""
+    return chunked(paths, READ_CHUNK_BYTES, cost=_quoted_bytes)
+
+
+def _quoted_bytes(path: str) -> int:
+    return len(shlex.quote(path).encode())

@@ -359,7 +359,8 @@ class TaskResults(Mapping[str, TaskResult]):
     results cannot change any more).  Only their lines count, so the mapping stays the
     observation it was made from while `lines` gains later jobs' lines; their tasks'
     results are kept in `store`, which the caller hands to the next observation's
-    mapping: built once per run, not once per poll.
+    mapping: built once per run, not once per poll.  `job_of` (task id -> job index,
+    task_jobs), when given empty, is filled on first need: mappings of a run share it.
     """
 
     __slots__ = ("_built", "_final", "_job_of", "_lines", "_plan", "_prefix", "_store", "_views")
@@ -370,7 +371,7 @@ class TaskResults(Mapping[str, TaskResult]):
         views: Sequence[JobView],
         lines: Mapping[str, str],
         *,
-        job_of: Mapping[str, int] | None = None,
+        job_of: dict[str, int] | None = None,
         final: Collection[int],
         store: MutableMapping[str, TaskResult] | None = None,
     ) -> None:
@@ -379,16 +380,14 @@ class TaskResults(Mapping[str, TaskResult]):
         self._plan = plan
         self._views = views
         self._lines = lines
-        self._job_of = job_of
+        self._job_of = {} if job_of is None else job_of
         self._final = final
         self._store: MutableMapping[str, TaskResult] = {} if store is None else store
         self._built: dict[str, TaskResult] = {}
         self._prefix = layout.join(plan.workdir, "")
 
     def __getitem__(self, task_id: str) -> TaskResult:
-        if self._job_of is None:
-            self._job_of = task_jobs(self._plan)
-        job = self._job_of[task_id]  # KeyError: not a task of the plan
+        job = self._jobs()[task_id]  # KeyError: not a task of the plan
         final = job in self._final
         # Only final jobs' results go to and come from the shared store: an earlier
         # observation's mapping, where the job had not settled, keeps its own.
@@ -412,9 +411,12 @@ class TaskResults(Mapping[str, TaskResult]):
         return sum(len(job.tasks) for job in self._plan.jobs)
 
     def __contains__(self, task_id: object) -> bool:
-        if self._job_of is None:
-            self._job_of = task_jobs(self._plan)
-        return task_id in self._job_of
+        return task_id in self._jobs()
+
+    def _jobs(self) -> dict[str, int]:
+        if not self._job_of:
+            self._job_of.update(task_jobs(self._plan))
+        return self._job_of
 
     def __repr__(self) -> str:
         return f"<TaskResults of {len(self)} tasks in {len(self._views)} jobs>"
