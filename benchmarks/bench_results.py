@@ -2,21 +2,32 @@
 whose jobs have all run, side by side with the bare commands they stand for.
 
     sudo python benchmarks/bench_results.py [--jobs 1000] [--tasks-per-job 100]
-                                            [--repeats 3] [--out docs/benchmarks-results.md]
+                                            [--repeats 3] [--tmpfs /dev/shm]
+                                            [--out docs/benchmarks-results.md]
 
 Run as root with the testbed up.  Running 100,000 real tasks would take hours on one
 node, so the plan's jobs are made to "have run" by writing what their scripts leave
 (each task's stdout and stderr, the lane status lines, the done markers, the start
 lines) as alice, and a journal whose job ids Slurm does not know (so squeue answers
 for none, as for jobs aged out of slurmctld, and each job settles by its marker).
+One bare squeue first opens the ssh connection that everything after shares.
 Measured, each `--repeats` times, with a fresh Run each time (nothing cached):
 
 - poll: one `Run.poll()` (one squeue for all ids, one ls, the markers and the lane
-  files with cat) against the bare `squeue --jobs=<all ids>` over the same ssh;
+  files with cat) against the bare `squeue --jobs=<all ids>` over the same ssh, and
+  against the floor of what it reads: that squeue, then one `cat` of every done
+  marker and lane file (a shell glob on the cluster: one command); the time its
+  commands took (each timed where the Run runs it) and the rest (Python);
+- poll, every result read: a new Run's `poll()` and every `TaskResult` looked up
+  (poll builds each task's result when it is first looked up);
 - poll again: a second `poll()` of the same Run (settled is final: nothing is asked);
 - fetch: `Run.fetch(dest)` of every task's stdout and stderr (one tar stream, then
-  unpacked) against the bare `tar -c` stream over the same ssh, into /dev/null, and
-  unpacked by GNU `tar -x` into a folder (the floor: both create every file).
+  unpacked) into a folder on the disk and into one on tmpfs (`--tmpfs`, where
+  creating a file costs no disk work), against the bare `tar -c` stream over the
+  same ssh into /dev/null, and unpacked by GNU `tar -x` into the same kind of folder
+  (the floor: both create every file); fetch's phases: listing the names (in
+  Python), the stream (the tar command, read into memory) and unpacking and writing
+  the files (the rest).
 
 Not a pass/fail test: the numbers go to --out, with the machine and the command.
 """
@@ -29,11 +40,13 @@ import json
 import os
 import platform
 import pwd
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +62,8 @@ from slurmplan.compiler import layout  # noqa: E402
 from slurmplan.compiler.runtime.commands import poll_argv  # noqa: E402
 from slurmplan.compiler.runtime.fetch import tar_argv, tar_names, wanted_files  # noqa: E402
 from slurmplan.compiler.runtime.journal_state import encode, header_event, submitted_event  # noqa: E402
+from slurmplan.compiler.transport import ssh_prefix  # noqa: E402
+from slurmplan.effects.execute import Completed, run_once  # noqa: E402
 
 RUN = "5f2a9c1e"
 FIRST_ID = 900_000_000  # far above the testbed's own job ids: squeue knows none of them
@@ -110,10 +125,55 @@ def _bare(argv: tuple[str, ...], stdin: bytes | None = None, into: Path | None =
             raise SystemExit("the bare tar stream failed")
 
 
+def _timing(log: list[float]) -> Callable[..., Completed]:
+    """A runner that runs each command as the Run would and logs how long it took."""
+
+    def runner(argv: tuple[str, ...], **kwargs: object) -> Completed:
+        start = time.perf_counter()
+        try:
+            return run_once(argv, **kwargs)  # type: ignore[arg-type]
+        finally:
+            log.append(time.perf_counter() - start)
+
+    return runner
+
+
+def _status_cat(plan: slurmplan.Plan) -> tuple[str, ...]:
+    """One command over the plan's ssh reading every done marker and lane status file."""
+    assert plan.transport.ssh is not None
+    folder = shlex.quote(plan.workdir)
+    return (*ssh_prefix(plan.transport.user, plan.transport.ssh), "--",
+            f"cat -- {folder}/job-*.done {folder}/job-*.lane-*.status")  # fmt: skip
+
+
+def _is_tmpfs(path: str) -> bool:
+    mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    best = max((m for m in mounts if path.startswith(m[1].rstrip("/") + "/") or path == m[1]),
+               key=lambda m: len(m[1]))  # fmt: skip
+    return best[2] == "tmpfs"
+
+
+def _fill(text: str, bullet: str = "") -> str:
+    """A paragraph (or a list item) wrapped at 92, never inside a word or a command."""
+    return textwrap.fill(text, 92, initial_indent=bullet, subsequent_indent=" " * len(bullet),
+                         break_on_hyphens=False, break_long_words=False)  # fmt: skip
+
+
 def _machine() -> str:
     ssh = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False).stderr
     return (f"{platform.node()}: {os.cpu_count()} CPUs, Linux {platform.release()}, "
             f"{ssh.strip()}, Python {platform.python_version()}")  # fmt: skip
+
+
+def _revision() -> str:
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(REPO), *argv], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    dirty = "-dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return git("rev-parse", "--short", "HEAD") + dirty
 
 
 def main() -> int:
@@ -121,10 +181,19 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--tasks-per-job", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tmpfs", default="/dev/shm", help="a folder on tmpfs for fetch")
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks-results.md"))
     args = parser.parse_args()
+    if not _is_tmpfs(os.path.realpath(args.tmpfs)):
+        raise SystemExit(f"--tmpfs {args.tmpfs} is not on a tmpfs")
     tb = bed_facts()
     n_tasks = args.jobs * args.tasks_per_job
+    load_before = os.getloadavg()[0]
+    t: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        t.setdefault(key, []).append(value)
+
     with workspace() as ws:
         alice_dir = ws.dir_for("alice")
         profile = {"username": "alice", "transport": "ssh", "project_dir": str(alice_dir / "p"),
@@ -148,60 +217,118 @@ def main() -> int:
         journal = ws.root / "bench.journal"
         _journal(plan, journal, ids)
         files = wanted_files(plan)
-        poll, again, bare_poll, fetch, bare_fetch, bare_unpack = [], [], [], [], [], []
+        squeue = poll_argv(plan, list(ids.values()))
+        status_cat = _status_cat(plan)
+        names = tar_names(files)
+
+        def floor() -> None:
+            _bare(squeue)
+            _bare(status_cat)
+
+        slurmplan.Run(plan, journal)  # makes the ControlPath's folder
+        _bare(squeue)  # opens the ssh connection everything after shares
+        poll_commands = 0
         for _ in range(args.repeats):
+            commands: list[float] = []
             run = slurmplan.Run(plan, journal)
-            poll.append(_timed(run.poll))
-            again.append(_timed(run.poll))
-            bare_poll.append(_timed(lambda: _bare(poll_argv(plan, list(ids.values())))))
-            dest = Path(tempfile.mkdtemp(prefix="bench-fetch-"))
-            fetch.append(_timed(lambda run=run, dest=dest: run.fetch(dest)))
-            fetched = sum(1 for _ in (dest / "tasks").iterdir())
-            shutil.rmtree(dest)
-            bare_fetch.append(_timed(lambda: _bare(tar_argv(plan), tar_names(files))))
-            bare_dest = Path(tempfile.mkdtemp(prefix="bench-bare-")) / "x"
-            bare_unpack.append(
-                _timed(lambda d=bare_dest: _bare(tar_argv(plan), tar_names(files), into=d))
-            )
-            shutil.rmtree(bare_dest.parent)
-        assert fetched == len(files), (fetched, len(files))
+            run.executor.runner = _timing(commands)
+            add("poll", _timed(run.poll))
+            add("poll_commands", sum(commands))
+            poll_commands = len(commands)
+            add("again", _timed(run.poll))
+            add("bare_poll", _timed(lambda: _bare(squeue)))
+            add("floor_poll", _timed(floor))
+            fresh = slurmplan.Run(plan, journal)
+            add("poll_read_all", _timed(lambda r=fresh: list(r.poll().tasks.values())))
+            add("names", _timed(lambda: tar_names(wanted_files(plan))))
+            for where, base in (("disk", None), ("tmpfs", args.tmpfs)):
+                dest = Path(tempfile.mkdtemp(prefix="bench-fetch-", dir=base))
+                commands.clear()
+                add(f"fetch_{where}", _timed(lambda run=run, dest=dest: run.fetch(dest)))
+                add(f"stream_{where}", sum(commands))
+                fetched = sum(1 for _ in (dest / "tasks").iterdir())
+                shutil.rmtree(dest)
+                assert fetched == len(files), (fetched, len(files))
+                bare_dest = Path(tempfile.mkdtemp(prefix="bench-bare-", dir=base)) / "x"
+                add(f"bare_unpack_{where}",
+                    _timed(lambda d=bare_dest: _bare(tar_argv(plan), names, into=d)))  # fmt: skip
+                shutil.rmtree(bare_dest.parent)
+            add("bare_stream", _timed(lambda: _bare(tar_argv(plan), names)))
         snap = slurmplan.Run(plan, journal).poll()
         assert snap.done and len(snap.tasks) == n_tasks and snap.succeeded
         subprocess.run(["ssh", "-O", "exit", "-o", f"ControlPath={profile['ssh']['control_path']}",
                         "-p", str(tb["SLURMPLAN_TESTBED_SSH_PORT"]), "alice@127.0.0.1"],
                        capture_output=True, check=False)  # fmt: skip
+    load_after = os.getloadavg()[0]
+    med = {key: statistics.median(values) for key, values in t.items()}
 
-    def row(name: str, ours: list[float], bare: list[float]) -> str:
-        m, b = statistics.median(ours), statistics.median(bare)
-        return f"| {name} | {m:.2f} | {min(ours):.2f} | {b:.2f} | {m / b:.2f} |"
+    def row(name: str, ours: str, bare: str) -> str:
+        m, b = med[ours], med[bare]
+        return f"| {name} | {m:.3f} | {min(t[ours]):.3f} | {b:.3f} | {m / b:.2f}x |"
+
+    def phases(where: str) -> str:
+        rest = med[f"fetch_{where}"] - med[f"stream_{where}"] - med["names"]
+        return (f"fetch into {where}: {med[f'fetch_{where}']:.2f} s = listing the names "
+                f"{med['names']:.2f} s + the tar stream over ssh into memory "
+                f"{med[f'stream_{where}']:.2f} s + unpacking and writing the files "
+                f"{rest:.2f} s (by difference); bare tar -x into {where} "
+                f"{med[f'bare_unpack_{where}']:.2f} s, the stream alone "
+                f"{med['bare_stream']:.2f} s")  # fmt: skip
 
     command = (f"python benchmarks/bench_results.py --jobs {args.jobs} "
                f"--tasks-per-job {args.tasks_per_job} --repeats {args.repeats}")  # fmt: skip
+    intro = (
+        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with `{command}` "
+        f"(as root, testbed up; slurmplan at `{_revision()}`) on {_machine()}. Load average "
+        f"(1 min) {load_before:.2f} before and {load_after:.2f} after: the machine is shared "
+        "with other work, so the best run matters as much as the median. "
+        f"{args.jobs} jobs, {n_tasks} tasks that have run ({2 * n_tasks} output files; "
+        f"writing them took {made:.1f} s). Seconds, median of {args.repeats} runs (*best*: "
+        "the fastest); each run with a new `Run` (nothing cached). The bare commands go over "
+        "the same ssh connection, opened once before the first run. The disk is the VM's "
+        f"(ext4); tmpfs is `{args.tmpfs}`."
+    )
+    python_s = med["poll"] - med["poll_commands"]
+    poll_parts = (
+        f"poll: {med['poll']:.3f} s = {poll_commands} commands over ssh "
+        f"{med['poll_commands']:.3f} s (one squeue, one ls, one cat of the done markers, "
+        "one of the lane files; a cat is cut in two only past 120,000 bytes of paths) + "
+        f"Python {python_s:.3f} s (journal, parsing, checks); the floor's two commands "
+        f"{med['floor_poll']:.3f} s"
+    )
     page = "\n".join([
         "# Results coming home over ssh (poll and fetch), on the testbed",
         "",
-        f"Measured {datetime.date.today()} with `{command}` (as root, testbed up) on",
-        f"{_machine()}.",
-        f"{args.jobs} jobs, {n_tasks} tasks that have run ({2 * n_tasks} output files; writing",
-        f"them took {made:.1f} s). Seconds, median of {args.repeats} runs; each run with a new",
-        "`Run` (nothing cached). The bare commands go over the same ssh connection settings.",
+        _fill(intro),
         "",
         "| what | slurmplan median (s) | best | bare median (s) | ratio |",
         "|---|---:|---:|---:|---:|",
-        row("poll: Run.poll() vs one squeue --jobs=<all ids>", poll, bare_poll),
-        row("poll again (same Run) vs one squeue", again, bare_poll),
-        row("fetch: Run.fetch(dest) vs one tar -c stream to /dev/null", fetch, bare_fetch),
-        row("fetch: Run.fetch(dest) vs the tar stream unpacked by tar -x", fetch, bare_unpack),
+        row("poll: Run.poll() vs one squeue --jobs=<all ids>", "poll", "bare_poll"),
+        row("poll vs its floor: that squeue, then one cat of every marker and lane file",
+            "poll", "floor_poll"),
+        row("poll, then every task's result read, vs the floor", "poll_read_all", "floor_poll"),
+        row("poll again (same Run) vs one squeue", "again", "bare_poll"),
+        row("fetch into tmpfs vs the tar -c stream to /dev/null", "fetch_tmpfs", "bare_stream"),
+        row("fetch into tmpfs vs the stream unpacked by tar -x into tmpfs", "fetch_tmpfs",
+            "bare_unpack_tmpfs"),
+        row("fetch into disk vs the tar -c stream to /dev/null", "fetch_disk", "bare_stream"),
+        row("fetch into disk vs the stream unpacked by tar -x into disk", "fetch_disk",
+            "bare_unpack_disk"),
+        "",
+        "Where the time goes (medians):",
+        "",
+        _fill(poll_parts, "- "),
+        _fill(phases("tmpfs"), "- "),
+        _fill(phases("disk"), "- "),
         "",
         "Goals (issue 10): poll within 2x the bare squeue, fetch within 2x the bare tar",
         "stream, the whole fetch under 10 s. `Run.poll()` also reads every done marker and",
-        "lane file (cat over the same ssh), which the bare squeue does not.",
+        "lane file, which the bare squeue does not: its floor is that squeue and one cat.",
         "",
     ])  # fmt: skip
     Path(args.out).write_text(page)
     print(page)
-    print(json.dumps({"poll": poll, "again": again, "bare_poll": bare_poll, "fetch": fetch,
-                      "bare_fetch": bare_fetch, "bare_unpack": bare_unpack}))  # fmt: skip
+    print(json.dumps(t))
     return 0
 
 
