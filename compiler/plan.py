@@ -10,6 +10,7 @@ from typing import Any, Literal, assert_never
 
 from slurmplan.compiler import layout
 from slurmplan.compiler.errors import CompileError, Problem, Source, pointer, show
+from slurmplan.compiler.outputs import output_problems
 from slurmplan.compiler.schemas import schema_problems
 from slurmplan.compiler.transport import SshTarget, Transport, TransportKind, as_user
 
@@ -94,6 +95,10 @@ class SubmitStep:
 
 Step = MkdirStep | WriteStep | UploadStep | SubmitStep
 
+# Each task's output files (relative to the workdir) that fetch brings home, for the
+# tasks that name any, in plan order (compiler/outputs.py).
+Outputs = tuple[tuple[str, tuple[str, ...]], ...]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
@@ -107,6 +112,7 @@ class Plan:
     jobs: tuple[Job, ...]
     steps: tuple[Step, ...]
     max_jobs_in_queue: int | None = None
+    outputs: Outputs = ()
     format: str = FORMAT
 
     def __post_init__(self) -> None:
@@ -115,8 +121,9 @@ class Plan:
             raise CompileError(problems)
 
     def to_json(self) -> dict[str, Any]:
-        """The canonical JSON form (plain dicts, lists, str, int, None)."""
-        return {
+        """The canonical JSON form (plain dicts, lists, str, int, None); `outputs` only
+        when a task names any, so a plan without is written as before they existed."""
+        out = {
             "format": self.format,
             "plan_id": self.plan_id,
             "name": self.name,
@@ -128,8 +135,11 @@ class Plan:
             "groups": [_fields(g) for g in self.groups],
             "jobs": [_job_json(j) for j in self.jobs],
             "steps": [_step_json(s) for s in self.steps],
-            "digest": plan_digest(self.jobs, self.steps),
+            "digest": plan_digest(self.jobs, self.steps, self.outputs),
         }
+        if self.outputs:
+            out["outputs"] = {task: list(paths) for task, paths in self.outputs}
+        return out
 
 
 def _fields(value: Any) -> dict[str, Any]:
@@ -251,10 +261,11 @@ def derive_steps(
     return tuple(steps)
 
 
-def plan_digest(jobs: Sequence[Job], steps: Sequence[Step]) -> str:
-    """SHA-256 of the jobs' scripts and the steps, as the plan file records it: a script
-    cut short or edited is refused on load.  (Whoever can rewrite the file can recompute
-    it: the file's permissions are what keep others out.)"""
+def plan_digest(jobs: Sequence[Job], steps: Sequence[Step], outputs: Outputs = ()) -> str:
+    """SHA-256 of the jobs' scripts, the steps and the tasks' outputs (when any: a plan
+    without has the digest it had before outputs existed), as the plan file records it:
+    a script cut short or edited is refused on load.  (Whoever can rewrite the file can
+    recompute it: the file's permissions are what keep others out.)"""
     digest = hashlib.sha256()
     for job in jobs:
         data = script_bytes(job.script)
@@ -264,6 +275,9 @@ def plan_digest(jobs: Sequence[Job], steps: Sequence[Step]) -> str:
         part = [_step_json(s) for s in steps[start : start + 1000]]
         text = json.dumps(part, sort_keys=True, separators=(",", ":"))
         digest.update(text.encode("ascii"))  # json.dumps escapes every non-ASCII character
+    if outputs:
+        text = json.dumps([[task, list(paths)] for task, paths in outputs], separators=(",", ":"))
+        digest.update(b"outputs" + text.encode("ascii"))
     return "sha256:" + digest.hexdigest()
 
 
@@ -302,11 +316,22 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
             for j in d["jobs"]
         ),
         steps=tuple(_step_from_json(s) for s in d["steps"]),
+        outputs=_outputs_in_plan_order(d.get("outputs", {}), d["jobs"]),
     )
     problems = _loaded_problems(plan, d["digest"])
     if problems:
         raise CompileError(problems)
     return plan
+
+
+def _outputs_in_plan_order(named: dict[str, list[str]], jobs: list[dict[str, Any]]) -> Outputs:
+    """A file's outputs by task (JSON keeps no order) in the order of the plan's tasks;
+    a task the plan does not have last, for the invariants to refuse."""
+    if not named:
+        return ()
+    order = {task: i for i, task in enumerate(t for job in jobs for t in job["tasks"])}
+    by_plan = sorted(named.items(), key=lambda item: order.get(item[0], len(order)))
+    return tuple((task, tuple(paths)) for task, paths in by_plan)
 
 
 def _invariant_problems(plan: Plan) -> list[Problem]:
@@ -338,6 +363,12 @@ def _invariant_problems(plan: Plan) -> list[Problem]:
                 f"'lane_status_paths' must hold one path per lane, {job.ntasks} "
                 f"(got {len(job.lane_status_paths)})",
             )
+    if plan.outputs:
+        tasks = {task for job in plan.jobs for task in job.tasks}
+        for task, _ in plan.outputs:
+            if task not in tasks:
+                message = f"'outputs' must name tasks of the plan (got {show(task)})"
+                bad(pointer("outputs", task), message)
     for i, step in enumerate(plan.steps):
         refs = step.jobs if isinstance(step, UploadStep) else (getattr(step, "job", 0),)
         for ref in refs:
@@ -363,14 +394,32 @@ def _loaded_problems(plan: Plan, digest: str) -> list[Problem]:
         problems.append(Problem(source=Source.PLAN, pointer=where, message=message))
         if len(problems) == _MAX_LOAD_PROBLEMS:
             return problems
-    if not problems and digest != plan_digest(plan.jobs, plan.steps):
+    problems.extend(_output_problems(plan.outputs))
+    expected = plan_digest(plan.jobs, plan.steps, plan.outputs)
+    if not problems and digest != expected:
+        what, edited = ("scripts, the steps and the outputs", "a script or an output")
+        if not plan.outputs:
+            what, edited = ("scripts and the steps", "a script")
         message = (
-            f"'digest' must be the SHA-256 of the jobs' scripts and the steps, "
-            f"{show(plan_digest(plan.jobs, plan.steps))} (got {show(digest)}): "
-            "a script was edited or cut short; compile the plan again"
+            f"'digest' must be the SHA-256 of the jobs' {what}, {show(expected)} "
+            f"(got {show(digest)}): {edited} was edited or cut short; compile the plan again"
         )
         problems.append(Problem(source=Source.PLAN, pointer="/digest", message=message))
     return problems
+
+
+def _output_problems(outputs: Outputs) -> list[Problem]:
+    """Outputs of the schema's form may still name slurmplan's own files or collide, as
+    the compiler refuses (compiler/outputs.py)."""
+
+    def where(task: int, output: int) -> str:
+        return pointer("outputs", outputs[task][0], output)
+
+    paths = [paths for _, paths in outputs]
+    return [
+        Problem(source=Source.PLAN, pointer=where(t, o), message=message)
+        for t, o, message in output_problems(paths, where)
+    ]
 
 
 def _differences(plan: Plan) -> Iterator[tuple[str, str, str]]:

@@ -37,21 +37,21 @@ PROFILE: dict[str, Any] = {"username": "alice", "transport": "local", "project_d
 
 def _fits_columns(task_list: Any) -> bool:
     """compute_plan_id's docstring: an object of text keys whose tasks are each an id
-    and an argv, texts without NUL, and maybe an env and a meta (not null)."""
+    and an argv, texts without NUL, and maybe an env, a meta and outputs (not null)."""
     if type(task_list) is not dict or not all(type(key) is str for key in task_list):
         return False
     tasks = task_list.get("tasks")
     if type(tasks) is not list:
         return False
     for task in tasks:
-        if type(task) is not dict or not task.keys() <= {"id", "command", "env", "meta"}:
+        if type(task) is not dict or not task.keys() <= {"id", "command", "env", "meta", "outputs"}:
             return False
         task_id, command = task.get("id"), task.get("command")
         if not isinstance(task_id, str) or "\x00" in task_id or type(command) is not list:
             return False
         if not all(isinstance(word, str) and "\x00" not in word for word in command):
             return False
-        if any(key in task and task[key] is None for key in ("env", "meta")):
+        if any(key in task and task[key] is None for key in ("env", "meta", "outputs")):
             return False
     return True
 
@@ -78,7 +78,7 @@ def check_scan(config: Any, profile: Any, doc: Any) -> None:
     assert scan.columns.ids == tuple(task["id"] for task in tasks)
     assert scan.columns.commands == tuple(task["command"] for task in tasks)
     assert all(map(lambda a, b: a is b, scan.columns.commands, (t["command"] for t in tasks)))
-    assert scan.columns.plain == (not any("env" in task or "meta" in task for task in tasks))
+    assert scan.columns.plain == (not any(len(task) > 2 for task in tasks))  # env, meta, outputs
 
 
 @st.composite

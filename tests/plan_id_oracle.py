@@ -19,7 +19,7 @@ def columns_id(config: Any, profile: Any, task_list: dict[str, Any]) -> str:
     """The id of inputs whose tasks fit the columns (valid inputs do)."""
     tasks = task_list["tasks"]
     rest = {key: value for key, value in task_list.items() if key != "tasks"}
-    extra = [i for i, task in enumerate(tasks) if "env" in task or "meta" in task]
+    extra = [i for i, task in enumerate(tasks) if task.keys() & {"env", "meta", "outputs"}]
     columns = [
         canonical([FORMAT, config, profile, rest]),
         "\x00".join(task["id"] for task in tasks).encode("utf-8", "surrogatepass"),
@@ -29,6 +29,8 @@ def columns_id(config: Any, profile: Any, task_list: dict[str, Any]) -> str:
         canonical([tasks[i].get("env") for i in extra]),
         canonical([tasks[i].get("meta") for i in extra]),
     ]
+    if any("outputs" in task for task in tasks):  # only then: ids of lists without stay
+        columns.append(canonical([tasks[i].get("outputs") for i in extra]))
     digests = b"".join(hashlib.sha256(column).digest() for column in columns)
     return hashlib.sha256(b"slurmplan-plan-id/2" + digests).hexdigest()[:16]
 

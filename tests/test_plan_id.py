@@ -35,6 +35,14 @@ SHAPED = [
             {"id": "c", "command": ["w"], "meta": {"mem": "2G"}, "env": {}},
         ],
     },
+    {  # outputs: an eighth column, only for lists that name any
+        "name": "n",
+        "tasks": [
+            {"id": "a", "command": ["x"], "outputs": ["r.json"]},
+            {"id": "b", "command": ["y"], "env": {"A": "1"}},
+            {"id": "c", "command": ["w"]},
+        ],
+    },
     # Slices of 10,000 tasks, one of them without words (empty argvs: not valid, still
     # hashed as columns): the pieces must add up to the whole.
     _tasks(*(["p", f"{i}"] for i in range(20_000)), []),
@@ -65,6 +73,7 @@ NOT_SHAPED = [
     {"name": "n", "tasks": [{"id": "t", "command": ["x"], "other": 1}]},
     {"name": "n", "tasks": [{"id": "t", "command": ["x"], "env": None}]},
     {"name": "n", "tasks": [{"id": "t", "command": ["x"], "meta": None, "env": {}}]},
+    {"name": "n", "tasks": [{"id": "t", "command": ["x"], "outputs": None}]},
 ]
 
 

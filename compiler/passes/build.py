@@ -12,7 +12,14 @@ from slurmplan.compiler.passes.batch import Batching, ceil_div
 from slurmplan.compiler.passes.parse import RunnerConfig, TaskList, UserProfile
 from slurmplan.compiler.passes.render import ScriptShape, lane_texts, task_lines
 from slurmplan.compiler.passes.resolve import Group
-from slurmplan.compiler.plan import GroupSummary, Job, Plan, PlanWarning, derive_steps
+from slurmplan.compiler.plan import (
+    GroupSummary,
+    Job,
+    Outputs,
+    Plan,
+    PlanWarning,
+    derive_steps,
+)
 from slurmplan.compiler.slurm.extra_lines import is_directive
 from slurmplan.compiler.slurm.quoting import sh_env_command, sh_word_columns, sh_words_many
 from slurmplan.compiler.slurm.settings import Resources
@@ -133,7 +140,16 @@ def build_plan(
         groups=tuple(_summary(g, b, tasks) for g, b in batched),
         jobs=tuple(jobs),
         steps=derive_steps(transport, workdir, script_dir, jobs),  # as plan_from_json checks
+        outputs=_outputs(tasks, jobs),
     )
+
+
+def _outputs(tasks: TaskList, jobs: Sequence[Job]) -> Outputs:
+    """The tasks' output files by task, in plan order (the jobs' order)."""
+    if not any(tasks.outputs):
+        return ()
+    named = {task: paths for task, paths in zip(tasks.ids, tasks.outputs, strict=True) if paths}
+    return tuple((task, named[task]) for job in jobs for task in job.tasks if task in named)
 
 
 def _summary(group: Group, batching: Batching, tasks: TaskList) -> GroupSummary:

@@ -28,7 +28,7 @@ _TEXT_KEYS = frozenset({"slurm_account", "worker_init"})
 _TOP_KEYS = frozenset(
     {"name", "needs_gpu", "tasks_per_job", "parallel_tasks_per_job", "meta", "tasks"} | _TEXT_KEYS
 )
-_TASK_KEYS = frozenset({"id", "command", "env", "meta"})
+_TASK_KEYS = frozenset({"id", "command", "env", "meta", "outputs"})
 
 # `^X$` where X is only character classes without negation, backslash or NUL, and
 # letters and digits, each maybe repeated: X has no anchor and cannot match NUL.
@@ -165,7 +165,7 @@ class TaskListCheck:
         """Are these tasks valid?  None stands for a slice that does not even fit the
         columns: not valid.  Each check runs over all the tasks at once (in C), the
         common task being just an id and a command; env and meta are checked task by
-        task, on the tasks that have them."""
+        task, on the tasks that have them, and so are outputs."""
         if columns is None or set(map(type, columns.ids)) != {str}:
             return False
         if not self._ids_ok(columns):
@@ -182,7 +182,15 @@ class TaskListCheck:
                 return False
             if "meta" in task and not _meta_ok(task["meta"], self._metas):
                 return False
+            if "outputs" in task and not _outputs_ok(task["outputs"]):
+                return False
         return True
+
+
+def _outputs_ok(outputs: Any) -> bool:
+    """By the schema itself: few tasks name outputs, and those few."""
+    schema = package_files.schema("task_list")["$defs"]["task"]["properties"]["outputs"]
+    return bool(validator("task_list").evolve(schema=schema).is_valid(outputs))
 
 
 def _env_ok(env: Any, env_re: re.Pattern[str]) -> bool:

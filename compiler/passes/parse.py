@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from slurmplan.compiler import package_files
 from slurmplan.compiler.errors import Problem, Problems, Source, pointer, show
+from slurmplan.compiler.outputs import output_problems
 from slurmplan.compiler.passes.check import SchemaCheck
 from slurmplan.compiler.passes.prune import without
 from slurmplan.compiler.passes.task_columns import TaskColumns
@@ -86,6 +87,7 @@ class TaskList:
     commands: tuple[Sequence[str], ...]
     envs: tuple[tuple[tuple[str, str], ...], ...]
     metas: tuple[Settings | None, ...]
+    outputs: tuple[tuple[str, ...], ...]  # files fetch brings home, relative to the workdir
 
 
 DEFAULT_CONTROL_PATH = "~/.ssh/slurmplan-%C"
@@ -460,7 +462,7 @@ def parse_task_list(
                 )
             else:
                 first[task_id] = index
-    plain = columns is not None and columns.plain  # no task has env or meta
+    plain = columns is not None and columns.plain  # no task has env, meta or outputs
     metas = (None,) * len(tasks) if plain else _task_metas(tasks, problems)
     return TaskList(
         name=raw["name"],
@@ -473,6 +475,7 @@ def parse_task_list(
         commands=tuple(map(itemgetter("command"), tasks)) if columns is None else columns.commands,
         envs=((),) * len(tasks) if plain else _task_envs(tasks),
         metas=metas,
+        outputs=((),) * len(tasks) if plain else _task_outputs(tasks, problems),
     )
 
 
@@ -496,6 +499,20 @@ def _task_envs(tasks: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], ...]
     if not any(raws):
         return ((),) * len(tasks)
     return tuple(tuple(sorted(env.items())) if env else () for env in raws)
+
+
+def _task_outputs(tasks: list[dict[str, Any]], problems: Problems) -> tuple[tuple[str, ...], ...]:
+    """Each task's output files (outputs.py refuses slurmplan's own and collisions)."""
+    raws = [tuple(task.get("outputs", ())) for task in tasks]
+    if not any(raws):
+        return ((),) * len(tasks)
+    for t, o, message in output_problems(raws, _output_at):
+        problems.add(Source.TASKS, _output_at(t, o), message)
+    return tuple(raws)
+
+
+def _output_at(task: int, output: int) -> str:
+    return pointer("tasks", task, "outputs", output)
 
 
 def _task_metas(tasks: list[dict[str, Any]], problems: Problems) -> tuple[Settings | None, ...]:

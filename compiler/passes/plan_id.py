@@ -28,7 +28,7 @@ def compute_plan_id(
     """16 hex digits of a SHA-256 of the inputs.
 
     compile_plan needs it only for inputs the schemas accepted: each task an id and
-    an argv, both text without NUL, and maybe env and meta (and has the digests below
+    an argv, both text without NUL, and maybe env, meta and outputs (and has the digests below
     from its one walk over the tasks, task_scan.py).  Encoding all tasks as canonical
     JSON would cost most of the hashing, so those are hashed as columns, each to a
     SHA-256 of its own:
@@ -38,12 +38,14 @@ def compute_plan_id(
     2. the task ids, joined by NUL;
     3. each task's argv length, as an 8-byte little-endian integer;
     4. every argv word of every task in order, joined by NUL;
-    5. the index of each task that has env or meta, likewise 8 bytes;
+    5. the index of each task that has env, meta or outputs, likewise 8 bytes;
     6. the canonical JSON of the list of those tasks' envs (null for none);
     7. the same for their metas;
+    8. only when some task names outputs: the same for their outputs;
 
     texts as UTF-8, lone surrogates kept ("surrogatepass").  The id is the SHA-256 of
-    b"slurmplan-plan-id/2" and those seven digests.  No id or word holds NUL and the
+    b"slurmplan-plan-id/2" and those seven (or eight) digests: a list without outputs
+    has the id it had before outputs existed.  No id or word holds NUL and the
     lengths cut the words into argvs, so different inputs give different columns;
     key order reaches only the canonical JSON, which sorts keys.
 
@@ -70,6 +72,7 @@ class TaskDigests:
         self.tasks = tasks
         self._ids, self._words = _Joined(b"\x00"), _Joined(b"\x00")
         self._envs, self._metas = _Joined(b",", b"[", b"]"), _Joined(b",", b"[", b"]")
+        self._outputs, self._any_outputs = _Joined(b",", b"[", b"]"), False
         self._lengths, self._extra_indices = hashlib.sha256(), hashlib.sha256()
 
     @classmethod
@@ -86,8 +89,8 @@ class TaskDigests:
     def add(self, columns: SliceColumns | None) -> bool:
         """Hash the next slice's columns.  False when they do not fit: None for the
         slice, an id or word that holds NUL (the columns could not be told apart), a
-        task with another key, or an env or meta of null (neither could be told apart
-        from no key).  After False, the digests mean nothing."""
+        task with another key, or an env, meta or outputs of null (none could be told
+        apart from no key).  After False, the digests mean nothing."""
         if columns is None or not (columns.ids_nul_free and columns.words_nul_free):
             return False
         extra = _env_meta_columns(columns.more)
@@ -98,10 +101,12 @@ class TaskDigests:
         if columns.n_words:
             self._words.add(columns.joined_words.encode("utf-8", "surrogatepass"))
         if columns.more:
-            envs, metas = extra
+            envs, metas, outputs = extra
             _update_le(self._extra_indices, columns.more_at)
             self._envs.add(_canonical(envs)[1:-1].encode("ascii"))
             self._metas.add(_canonical(metas)[1:-1].encode("ascii"))
+            self._outputs.add(_canonical(outputs)[1:-1].encode("ascii"))
+            self._any_outputs = self._any_outputs or outputs.count(None) < len(outputs)
         return True
 
     def plan_id(self, runner_config: dict[str, Any], user_profile: dict[str, Any]) -> str:
@@ -116,6 +121,7 @@ class TaskDigests:
             self._extra_indices.digest(),
             self._envs.digest(),
             self._metas.digest(),
+            *((self._outputs.digest(),) if self._any_outputs else ()),
         )
         return hashlib.sha256(b"".join((_TAG, *digests))).hexdigest()[:16]
 
@@ -128,17 +134,19 @@ def _update_le(digest: hashlib._Hash, numbers: array[int]) -> None:
     digest.update(numbers.tobytes())
 
 
-def _env_meta_columns(more: list[dict[str, Any]]) -> tuple[list[Any], list[Any]] | None:
-    """The env and the meta (None where a task has none) of each task that has more
-    than an id and a command; None when such a task has another key, or an env or meta
-    of null.  Built in C and without a container per task."""
-    envs = list(map(dict.get, more, repeat("env")))
-    metas = list(map(dict.get, more, repeat("meta")))
-    # Each key beyond id and command must be an env or meta that is not null.
-    n_keys = 2 * len(more) + len(more) - envs.count(None) + len(more) - metas.count(None)
+def _env_meta_columns(
+    more: list[dict[str, Any]],
+) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """The env, the meta and the outputs (None where a task has none) of each task that
+    has more than an id and a command; None when such a task has another key, or one
+    of these of null.  Built in C and without a container per task."""
+    columns = [list(map(dict.get, more, repeat(key))) for key in ("env", "meta", "outputs")]
+    # Each key beyond id and command must be an env, meta or outputs that is not null.
+    n_keys = 2 * len(more) + sum(len(more) - column.count(None) for column in columns)
     if sum(map(len, more)) != n_keys:
         return None
-    return envs, metas
+    envs, metas, outputs = columns
+    return envs, metas, outputs
 
 
 class _Joined:

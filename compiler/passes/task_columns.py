@@ -92,4 +92,4 @@ class TaskColumns:
     ids: tuple[str, ...]
     # Each task's argv: the input's own lists, never changed (see parse.TaskList).
     commands: tuple[Sequence[str], ...]
-    plain: bool  # no task has an env or a meta
+    plain: bool  # no task has an env, a meta or outputs
