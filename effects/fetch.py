@@ -1,16 +1,25 @@
-"""Run.fetch: copy tasks' stdout and stderr from the cluster into a local folder.
+"""Run.fetch: copy tasks' stdout, stderr and output files from the cluster into a local folder.
 
 Locally the files are copied; through sudo each is read with `cat` as the user (the
 only reading command the sudo rule allows); over ssh one `tar` streams them all
-(compiler.runtime.fetch).  Files land at DEST/tasks/<id>.out and .err, as in the
-workdir.  Every file that could be read is written before a missing one is reported.
+(compiler.runtime.fetch).  Logs land at DEST/tasks/<id>.out and .err, as in the
+workdir, a task's output files at DEST/outputs/<id>/<path>.  Every file that could be
+read is written before a missing one is reported.
+
+The workdir is the user's: a task may leave a symbolic link, a folder or a FIFO where
+a file is expected.  None is followed or read (a link to the runner's own files would
+be copied home as the task's output; a FIFO would block): locally every name is opened
+without following links; over ssh tar stores a link as a link, which is not taken.
+Through sudo `cat` follows a link, but reads only what the user may read.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import shutil
+import stat
 import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,8 +39,9 @@ from slurmplan.effects.execute import Completed, Executor
 
 
 class FetchIncomplete(SlurmplanError):
-    """Some requested files do not exist on the cluster (a task that never ran, or was
-    killed before it wrote them); the others were fetched."""
+    """Some requested files are not on the cluster as regular files (a task that never
+    ran, was killed before it wrote them, or did not write an output it names); the
+    others were fetched."""
 
     def __init__(self, fetched: Mapping[str, Path], missing: Mapping[str, list[str]]) -> None:
         self.fetched = dict(fetched)
@@ -39,8 +49,8 @@ class FetchIncomplete(SlurmplanError):
         first = next(iter(self.missing.items()))
         super().__init__(
             f"{sum(map(len, self.missing.values()))} file(s) of {len(self.missing)} task(s) "
-            f"do not exist on the cluster (first: task {first[0]}: {', '.join(first[1])}); "
-            f"the other {len(self.fetched)} were fetched"
+            f"are not on the cluster as regular files (first: task {first[0]}: "
+            f"{', '.join(first[1])}); the other {len(self.fetched)} were fetched"
         )
 
 
@@ -53,16 +63,21 @@ def fetch(
     root = Path(dest)
     match plan.transport.kind:
         case TransportKind.LOCAL:
-            got = _copy(files, root)
+            got = _copy(plan, files, root)
         case TransportKind.SUDO:
             got = _cat_each(plan, executor, files, root)
         case TransportKind.SSH:
             got = _tar_stream(plan, executor, files, root)
-    fetched = {f.remote: root / f.relative for f in files if f.relative in got}
+    fetched = {f.remote: root / f.local for f in files if f.relative in got}
     missing = missing_by_task(files, got)
     if missing:
         raise FetchIncomplete(fetched, missing)
     return fetched
+
+
+def _plain_relative(path: str) -> bool:
+    """A relative path of names, none empty, '.' or '..': it stays below its folder."""
+    return all(part not in ("", ".", "..") for part in path.split("/"))
 
 
 class _Writer:
@@ -73,16 +88,20 @@ class _Writer:
         self.root = root
         self.made: set[str] = set()
 
-    def place(self, relative: str) -> Path:
-        """The local path of `relative`, its folder made (once)."""
-        folder, _, _ = relative.rpartition("/")
+    def open(self, local: str) -> int:
+        """A new file at `local` below root (its folder made once), for writing.  The
+        path is checked again here, and a link in its place is not written through."""
+        if not _plain_relative(local):
+            raise ValueError(f"refusing to write {local!r}: not a plain path below {self.root}")
+        folder, _, _ = local.rpartition("/")
         if folder not in self.made:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             self.made.add(folder)
-        return self.root / relative
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        return os.open(self.root / local, flags, 0o666)
 
-    def __call__(self, relative: str, data: bytes) -> None:
-        fd = os.open(self.place(relative), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    def __call__(self, local: str, data: bytes) -> None:
+        fd = self.open(local)
         try:
             view = memoryview(data)
             while view:
@@ -91,35 +110,95 @@ class _Writer:
             os.close(fd)
 
 
-def _copy(files: Sequence[Wanted], root: Path) -> set[str]:
-    place = _Writer(root).place
+# Not a regular file there: missing, a link (O_NOFOLLOW), a link or file where a folder
+# was expected, a socket.
+_NOT_THERE = frozenset({errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.ENXIO})
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO: no wait
+
+
+def _open_regular(folder: int, relative: str, folders: dict[str, int]) -> int | None:
+    """A descriptor of the regular file `relative` below the open folder, reached
+    without following a link; None when there is none.  `folders` keeps the folders
+    opened on the way, by path, for the next file (the caller closes them)."""
+    parent, _, name = relative.rpartition("/")
+    try:
+        at = folder
+        if parent:
+            at = folders.get(parent, -1)
+            if at == -1:
+                at = _open_folders(folder, parent, folders)
+        fd = os.open(name, _FILE_FLAGS, dir_fd=at)
+    except OSError as error:
+        if error.errno in _NOT_THERE:
+            return None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _open_folders(folder: int, path: str, folders: dict[str, int]) -> int:
+    """The folder `path` below `folder`, opened name by name without following links."""
+    at, done = folder, []
+    for name in path.split("/"):
+        done.append(name)
+        key = "/".join(done)
+        if key not in folders:
+            folders[key] = os.open(name, _DIR_FLAGS, dir_fd=at)
+        at = folders[key]
+    return at
+
+
+def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
+    write = _Writer(root)
     got: set[str] = set()
-    for f in files:
-        try:
-            shutil.copyfile(f.remote, place(f.relative))
-        except FileNotFoundError:
-            continue
-        got.add(f.relative)
+    try:
+        workdir = os.open(plan.workdir, _DIR_FLAGS)
+    except OSError as error:
+        if error.errno in _NOT_THERE:
+            return got
+        raise
+    folders: dict[str, int] = {}
+    try:
+        for f in files:
+            if not _plain_relative(f.relative):
+                continue  # never read above the workdir, whatever built the plan
+            fd = _open_regular(workdir, f.relative, folders)
+            if fd is None:
+                continue
+            with open(fd, "rb") as src, open(write.open(f.local), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            got.add(f.relative)
+    finally:
+        for fd in (workdir, *folders.values()):
+            os.close(fd)
     return got
 
 
 def _cat_each(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
     def missing(done: Completed) -> bool:
-        return done.exit_code == 1 and "No such file or directory" in done.stderr
+        return done.exit_code == 1 and any(why in done.stderr for why in _CAT_NOT_A_FILE)
 
     write = _Writer(root)
     got: set[str] = set()
     for f in files:
         done = executor.run(read_files_argv(plan, [f.remote]), accept=missing)
         if done.ok:
-            write(f.relative, done.stdout_bytes)
+            write(f.local, done.stdout_bytes)
             got.add(f.relative)
     return got
 
 
+# What cat says of a name that is not a file it can read: reported as missing, not a
+# failure of the whole fetch (a task that made a folder, or a file, where it named one).
+_CAT_NOT_A_FILE = ("No such file or directory", "Is a directory", "Not a directory")
+
+
 def _tar_stream(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
     done = executor.run(tar_argv(plan), stdin=tar_names(files))
-    wanted = {f.relative for f in files}
+    wanted = {f.relative: f for f in files}
     write = _Writer(root)
     got: set[str] = set()
     with tarfile.open(fileobj=io.BytesIO(done.stdout_bytes), mode="r|") as tar:
@@ -127,6 +206,6 @@ def _tar_stream(plan: Plan, executor: Executor, files: Sequence[Wanted], root: P
             # Only the regular files asked for, written by us: no links, no other paths.
             if member.isfile() and member.name in wanted:
                 data = tar.extractfile(member)
-                write(member.name, data.read() if data is not None else b"")
+                write(wanted[member.name].local, data.read() if data is not None else b"")
                 got.add(member.name)
     return got

@@ -16,36 +16,54 @@ from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
 from slurmplan.compiler.transport import as_user
 
+OUTPUTS_SUBDIR = "outputs"  # dest/outputs/<task id>/<path>: a task's output files
+
 
 @dataclass(frozen=True, slots=True)
 class Wanted:
-    """One file to bring home: its task, its path on the cluster, its name under dest."""
+    """One file to bring home: its task, its path on the cluster, its path relative to
+    the workdir (the name tar streams it under) and relative to dest."""
 
     task_id: str
     remote: str
-    relative: str  # relative to the workdir, and to dest: tasks/<id>.out
+    relative: str  # tasks/<id>.out, or an output's path as the task list names it
+    local: str  # tasks/<id>.out, or outputs/<id>/<path>
 
 
 def wanted_files(plan: Plan, task_ids: Iterable[str] | None = None) -> tuple[Wanted, ...]:
-    """The stdout and stderr of `task_ids` (default: every task of the plan), in plan
-    order; ValueError naming an id the plan does not have."""
+    """The stdout, stderr and output files of `task_ids` (default: every task of the
+    plan), in plan order; ValueError naming an id the plan does not have.
+
+    Outputs come home under outputs/<id>/, not beside the logs as tasks/<id>/: ids may
+    hold dots, so task "a.out"'s folder would be task "a"'s stdout file."""
     known = [task for job in plan.jobs for task in job.tasks]
     chosen = known if task_ids is None else list(dict.fromkeys(task_ids))
     unknown = sorted(set(chosen) - set(known))
     if unknown:
         raise ValueError(f"no task {unknown[0]!r} in plan {plan.plan_id} ({len(unknown)} unknown)")
-    return tuple(
-        Wanted(task_id, layout.join(plan.workdir, relative), relative)
-        for task_id in chosen
-        for relative in (layout.task_output(task_id, "out"), layout.task_output(task_id, "err"))
-    )
+    outputs = dict(plan.outputs)
+    files: list[Wanted] = []
+    for task_id in chosen:
+        for stream in ("out", "err"):
+            relative = layout.task_output(task_id, stream)
+            files.append(Wanted(task_id, layout.join(plan.workdir, relative), relative, relative))
+        for path in outputs.get(task_id, ()):
+            if {"", ".", ".."} & set(path.split("/")):  # also an absolute path: "" first
+                # compile and plan_from_json refuse it; a Plan made in Python is checked here
+                raise ValueError(f"output {path!r} of task {task_id}: not a plain relative path")
+            local = f"{OUTPUTS_SUBDIR}/{task_id}/{path}"
+            files.append(Wanted(task_id, layout.join(plan.workdir, path), path, local))
+    return tuple(files)
 
 
 def tar_argv(plan: Plan) -> tuple[str, ...]:
     """One `tar` as the user writing the files named on stdin (NUL-separated, relative
-    to the workdir) to its stdout; a missing file is skipped with a warning."""
+    to the workdir) to its stdout; a missing file is skipped with a warning, and a
+    folder named where a file was expected is not walked (--no-recursion: a task that
+    made `result.json` a folder of a million files streams none of them)."""
     return as_user(plan.transport, (
-        "tar", "-c", "-f", "-", "--ignore-failed-read", "-C", plan.workdir, "--null", "-T", "-",
+        "tar", "-c", "-f", "-", "--ignore-failed-read", "--no-recursion", "-C", plan.workdir,
+        "--null", "-T", "-",
     ))  # fmt: skip
 
 

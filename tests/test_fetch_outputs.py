@@ -1,0 +1,285 @@
+"""Run.fetch brings tasks' output files home (issue 10): on every transport against the
+fake Slurm (tests/fake_slurm.py), a missing output reported for its task, and nothing
+the user can plant in the workdir (a link, a FIFO, a folder) read or written outside."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_slurm import FakeSlurm
+from sample_inputs import config, one_task_per_job_config, profile, tasks
+from test_api import TarOnTheCluster
+from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli
+
+import slurmplan
+from slurmplan.compiler.runtime.fetch import tar_argv, wanted_files
+from slurmplan.effects.execute import Completed
+from slurmplan.effects.fetch import _Writer
+
+RESULT = '{"value": 42, "text": "ü\\n"}\n'
+
+
+def _bench(tmp_path: Path, transport: str) -> Bench:
+    """Three tasks: t0 names result.json and sub/data.txt, t1 names absent.json (which
+    it never writes), t2 names none."""
+    bench = Bench(tmp_path, transport, 3)
+    task_list = tasks(3)
+    task_list["tasks"][0]["outputs"] = ["result.json", "sub/data.txt"]
+    task_list["tasks"][1]["outputs"] = ["absent.json"]
+    extra: dict[str, Any] = {"transport": transport}
+    if transport == "ssh":
+        extra["ssh"] = SSH
+    config = one_task_per_job_config(3, scripts_dir=str(tmp_path / "scripts"))
+    bench.plan = slurmplan.compile_plan(
+        config, profile(str(tmp_path / "project"), **extra), task_list
+    )
+    if transport != "ssh":
+        for job in bench.plan.jobs:
+            os.makedirs(os.path.dirname(job.script_path), exist_ok=True)
+    bench.slurm = FakeSlurm(bench.plan)
+    return bench
+
+
+def _put(bench: Bench, relative: str, text: str, local: bool) -> None:
+    """A file in the workdir: on disk for `local`, else on the fake cluster."""
+    path = f"{bench.plan.workdir}/{relative}"
+    if local:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(text.encode())
+    else:
+        bench.slurm.files[path] = text
+
+
+def _ran(bench: Bench, local: bool) -> None:
+    """What the tasks left: every log, and t0's two outputs."""
+    for task in ("t0", "t1", "t2"):
+        for ext in ("out", "err"):
+            _put(bench, f"tasks/{task}.{ext}", f"{task} {ext}\n", local)
+    _put(bench, "result.json", RESULT, local)
+    _put(bench, "sub/data.txt", "data\n", local)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_fetch_brings_outputs_home_and_reports_the_missing_one_for_its_task(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = _bench(tmp_path, transport)
+    runner = TarOnTheCluster(bench.slurm)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=runner)
+    run.submit()
+    _ran(bench, local=transport == "local")
+    before = len(bench.slurm.commands)
+    home = tmp_path / "home"
+    with pytest.raises(slurmplan.FetchIncomplete) as caught:
+        run.fetch(home)
+    work = bench.plan.workdir
+    assert caught.value.missing == {"t1": [f"{work}/absent.json"]}
+    fetched = caught.value.fetched
+    assert fetched[f"{work}/result.json"] == home / "outputs/t0/result.json"
+    assert (home / "outputs/t0/result.json").read_bytes() == RESULT.encode()
+    assert (home / "outputs/t0/sub/data.txt").read_text() == "data\n"
+    assert (home / "tasks/t1.err").read_text() == "t1 err\n"
+    assert len(fetched) == 6 + 2
+    assert not (home / "outputs/t1").exists() and not (home / "outputs/t2").exists()
+    commands = bench.slurm.commands[before:]
+    if transport == "ssh":
+        assert len(runner.tars) == 1 and commands == []  # logs and outputs in one stream
+    elif transport == "sudo":
+        assert [c[0] for c in commands] == ["cat"] * 9  # one per file, as the user
+    else:
+        assert commands == []
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_fetch_of_chosen_tasks_brings_only_their_outputs(tmp_path: Path, transport: str) -> None:
+    bench = _bench(tmp_path, transport)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    run.submit()
+    _ran(bench, local=transport == "local")
+    fetched = run.fetch(tmp_path / "home", ["t0"])
+    assert sorted(str(p.relative_to(tmp_path / "home")) for p in fetched.values()) == [
+        "outputs/t0/result.json", "outputs/t0/sub/data.txt", "tasks/t0.err", "tasks/t0.out",
+    ]  # fmt: skip
+
+
+def test_the_cli_names_the_missing_output_of_its_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _bench(tmp_path, "local")
+    cli = Cli(bench, monkeypatch, capsys)
+    assert cli("submit")[0] == 0
+    _ran(bench, local=True)
+    code, out, err = cli("fetch", str(tmp_path / "home"))
+    assert code == 1 and out == f"fetched 8 file(s) into {tmp_path / 'home'}; 1 missing\n"
+    assert err == f"task t1: not on the cluster: {bench.plan.workdir}/absent.json\n"
+    assert (tmp_path / "home/outputs/t0/result.json").read_bytes() == RESULT.encode()
+
+
+# -- which files fetch asks for ---------------------------------------------------
+
+
+def test_wanted_files_holds_each_chosen_tasks_outputs_under_outputs_by_task() -> None:
+    task_list = tasks(3)
+    task_list["tasks"][0]["outputs"] = ["r.json", "d/x"]
+    task_list["tasks"][2]["outputs"] = ["r2"]
+    plan = slurmplan.compile_plan(config(), profile(), task_list)
+    work = plan.workdir
+    got = [(w.task_id, w.remote, w.relative, w.local) for w in wanted_files(plan, ["t2", "t0"])]
+    assert got == [
+        ("t2", f"{work}/tasks/t2.out", "tasks/t2.out", "tasks/t2.out"),
+        ("t2", f"{work}/tasks/t2.err", "tasks/t2.err", "tasks/t2.err"),
+        ("t2", f"{work}/r2", "r2", "outputs/t2/r2"),
+        ("t0", f"{work}/tasks/t0.out", "tasks/t0.out", "tasks/t0.out"),
+        ("t0", f"{work}/tasks/t0.err", "tasks/t0.err", "tasks/t0.err"),
+        ("t0", f"{work}/r.json", "r.json", "outputs/t0/r.json"),
+        ("t0", f"{work}/d/x", "d/x", "outputs/t0/d/x"),
+    ]
+    assert len(wanted_files(plan)) == 3 * 2 + 3
+
+
+def test_a_task_id_ending_in_out_cannot_meet_another_tasks_stdout_at_home() -> None:
+    """Ids may hold dots: task 'a.out''s outputs folder is never task 'a''s stdout file."""
+    task_list = {"name": "t", "tasks": [
+        {"id": "a", "command": ["true"]},
+        {"id": "a.out", "command": ["true"], "outputs": ["r"]},
+    ]}  # fmt: skip
+    locals_ = [
+        w.local for w in wanted_files(slurmplan.compile_plan(config(), profile(), task_list))
+    ]
+    assert "tasks/a.out" in locals_ and "outputs/a.out/r" in locals_
+    assert not [p for p in locals_ for q in locals_ if q.startswith(p + "/")]
+
+
+# -- what the user may plant in the workdir ---------------------------------------
+
+
+def _local_run(tmp_path: Path) -> tuple[Bench, slurmplan.Run]:
+    bench = _bench(tmp_path, "local")
+    run = slurmplan.Run(bench.plan, bench.journal, runner=bench.slurm)
+    run.submit()
+    _ran(bench, local=True)
+    return bench, run
+
+
+def _missing_after_fetch(run: slurmplan.Run, home: Path) -> dict[str, list[str]]:
+    with pytest.raises(slurmplan.FetchIncomplete) as caught:
+        run.fetch(home)
+    return caught.value.missing
+
+
+def test_a_link_in_the_workdir_is_not_followed_locally(tmp_path: Path) -> None:
+    bench, run = _local_run(tmp_path)
+    secret = tmp_path / "runner-secret"
+    secret.write_text("the runner's key\n")
+    work = Path(bench.plan.workdir)
+    (work / "result.json").unlink()
+    (work / "result.json").symlink_to(secret)
+    (work / "tasks/t2.out").unlink()
+    (work / "tasks/t2.out").symlink_to(secret)  # a log too
+    missing = _missing_after_fetch(run, tmp_path / "home")
+    assert missing["t0"] == [f"{work}/result.json"] and missing["t2"] == [f"{work}/tasks/t2.out"]
+    assert not (tmp_path / "home/outputs/t0/result.json").exists()
+    assert not (tmp_path / "home/tasks/t2.out").exists()
+    assert (tmp_path / "home/outputs/t0/sub/data.txt").read_text() == "data\n"  # the rest came
+
+
+def test_a_linked_folder_on_the_way_is_not_followed_locally(tmp_path: Path) -> None:
+    bench, run = _local_run(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "data.txt").write_text("not the task's\n")
+    work = Path(bench.plan.workdir)
+    (work / "sub/data.txt").unlink()
+    (work / "sub").rmdir()
+    (work / "sub").symlink_to(elsewhere)
+    missing = _missing_after_fetch(run, tmp_path / "home")
+    assert missing["t0"] == [f"{work}/sub/data.txt"]
+    assert not (tmp_path / "home/outputs/t0/sub").exists()
+
+
+def test_a_fifo_or_a_folder_where_an_output_should_be_is_missing_not_read(tmp_path: Path) -> None:
+    bench, run = _local_run(tmp_path)
+    work = Path(bench.plan.workdir)
+    (work / "result.json").unlink()
+    os.mkfifo(work / "result.json")  # reading it would block for ever
+    (work / "absent.json").mkdir()
+    missing = _missing_after_fetch(run, tmp_path / "home")
+    assert missing == {"t0": [f"{work}/result.json"], "t1": [f"{work}/absent.json"]}
+
+
+def test_a_workdir_that_is_a_link_is_not_followed_locally(tmp_path: Path) -> None:
+    bench, run = _local_run(tmp_path)
+    work = Path(bench.plan.workdir)
+    work.rename(work.with_name("moved"))
+    work.symlink_to(work.with_name("moved"))
+    missing = _missing_after_fetch(run, tmp_path / "home")
+    assert sum(map(len, missing.values())) == 9
+
+
+def test_ssh_takes_only_the_regular_files_asked_for_and_tar_walks_no_folder(
+    tmp_path: Path,
+) -> None:
+    bench = _bench(tmp_path, "ssh")
+    argv = tar_argv(bench.plan)
+    assert "--no-recursion" in argv[-1]  # a folder named as an output streams nothing
+
+    def cluster(argv: Any, *, stdin: bytes | None = None, **_: Any) -> Completed:
+        if "tar -c" not in argv[-1]:
+            return bench.slurm(argv, stdin=stdin)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            link = tarfile.TarInfo("result.json")  # a link where the output should be
+            link.type, link.linkname = tarfile.SYMTYPE, "/home/runner/.ssh/id_ed25519"
+            tar.addfile(link)
+            for name, text in (("sub/data.txt", "data\n"), ("../escape", "x"), ("/abs", "y")):
+                info = tarfile.TarInfo(name)
+                info.size = len(text)
+                tar.addfile(info, io.BytesIO(text.encode()))
+        data = buffer.getvalue()
+        return Completed(tuple(argv), 0, "", "", data=data)
+
+    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
+    run.submit()
+    missing = _missing_after_fetch(run, tmp_path / "home")
+    assert f"{bench.plan.workdir}/result.json" in missing["t0"]
+    assert (tmp_path / "home/outputs/t0/sub/data.txt").read_text() == "data\n"
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert [p for p in written if p.startswith("home")] == ["home/outputs/t0/sub/data.txt"]
+    assert not (tmp_path / "escape").exists()
+
+
+def test_sudo_reports_a_folder_where_an_output_should_be_as_missing(tmp_path: Path) -> None:
+    bench = _bench(tmp_path, "sudo")
+
+    def cluster(argv: Any, *, stdin: bytes | None = None, **_: Any) -> Completed:
+        if argv[-1].endswith("/absent.json"):  # cat of a folder, as GNU cat says it
+            return Completed(tuple(argv), 1, "", f"cat: {argv[-1]}: Is a directory\n")
+        return bench.slurm(argv, stdin=stdin)
+
+    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
+    run.submit()
+    _ran(bench, local=False)
+    missing = _missing_after_fetch(run, tmp_path / "home")
+    assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}
+
+
+def test_fetch_never_reads_or_writes_above_its_folders_whatever_built_the_plan(
+    tmp_path: Path,
+) -> None:
+    """A Plan made in Python skips the compiler's checks: fetch checks again."""
+    bench, _ = _local_run(tmp_path)
+    climbing = dataclasses.replace(bench.plan, outputs=(("t0", ("../../x",)),))
+    with pytest.raises(ValueError, match=r"output '\.\./\.\./x' of task t0"):
+        wanted_files(climbing)
+    with pytest.raises(ValueError, match=r"output '\.\./\.\./x' of task t0"):
+        slurmplan.Run(climbing, bench.journal, runner=bench.slurm).fetch(tmp_path / "home")
+    for local in ("outputs/t0/../../../x", "/etc/x", "outputs//x"):  # and again on write
+        with pytest.raises(ValueError, match="refusing to write"):
+            _Writer(tmp_path / "home").open(local)
+    assert not (tmp_path / "x").exists()
