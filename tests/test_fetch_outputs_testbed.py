@@ -1,0 +1,99 @@
+"""Task output files come home from the real testbed (issue 10): a task writes
+result.json (and a file with a non-ASCII name in a folder), another names an output it
+never writes, a third leaves a link to a file outside the workdir; `slurmplan fetch`
+runs as the service user through sudo and over ssh (as alice locally).  The content
+comes home byte for byte, the missing output is named for its task."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from effects_helpers import (
+    base_config,
+    bed_facts,
+    compile_to,
+    run_cli,
+    scancel_plan,
+    show,
+    ssh_block,
+    ssh_control,
+    workspace,
+)
+
+pytestmark = pytest.mark.testbed
+
+# Bytes a text file would not hold: UTF-8, a NUL, no final newline.
+RESULT = b'{"task": "writes", "\xc3\xbc": [1, 2]}\n\x00tail'
+RESULT_SHELL = r"""printf '{"task": "writes", "\303\274": [1, 2]}\n\000tail' >result.json"""
+
+
+def _tasks(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "tasks": [
+            {"id": "writes", "command": ["sh", "-c", RESULT_SHELL + " && mkdir -p d && "
+                                         "printf x >d/ü.txt"],
+             "outputs": ["result.json", "d/ü.txt"]},
+            {"id": "forgets", "command": ["true"], "outputs": ["never.json"]},
+            {"id": "links", "command": ["ln", "-sf", "/etc/hostname", "linked.json"],
+             "outputs": ["linked.json"]},
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
+def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: str) -> None:
+    tb = bed_facts()
+    runner = "alice" if transport == "local" else "runner"
+    with workspace() as ws:
+        alice_dir, runner_dir = ws.dir_for("alice"), ws.dir_for(runner)
+        config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
+        profile: dict[str, Any] = {
+            "username": "alice", "transport": transport,
+            "project_dir": str(alice_dir / "project"),
+        }  # fmt: skip
+        if transport == "ssh":
+            profile["ssh"] = ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")
+        plan_path = runner_dir / "plan.json"
+        plan = compile_to(config, profile, _tasks(f"outputs-{transport}"), plan_path, runner)
+        home = runner_dir / "home"
+        try:
+            submit = run_cli(runner, ["submit", str(plan_path)])
+            assert submit.returncode == 0, show(submit)
+            wait = run_cli(runner, ["wait", str(plan_path), "--poll-interval", "0.5"])
+            assert wait.returncode == 0, show(wait)
+
+            fetch = run_cli(runner, ["fetch", str(plan_path), str(home)])
+            assert fetch.returncode == 1, show(fetch)
+            assert (home / "outputs/writes/result.json").read_bytes() == RESULT
+            assert (home / "outputs/writes/d/ü.txt").read_bytes() == b"x"
+            assert (home / "tasks/writes.out").exists()
+            assert not (home / "outputs/forgets").exists()
+            missing = [line for line in fetch.stderr.splitlines() if line.startswith("task ")]
+            expected = [f"task forgets: not on the cluster: {plan.workdir}/never.json"]
+            if transport == "sudo":  # cat follows the link, as alice: what she may read
+                assert (home / "outputs/links/linked.json").read_bytes() == (
+                    Path("/etc/hostname").read_bytes()
+                )
+            else:  # a link is not a file: neither opened through (local) nor taken (tar)
+                expected.append(f"task links: not on the cluster: {plan.workdir}/linked.json")
+                assert not (home / "outputs/links").exists()
+            assert missing == expected, show(fetch)
+            n_fetched = 6 + 2 + (1 if transport == "sudo" else 0)
+            assert (
+                fetch.stdout
+                == f"fetched {n_fetched} file(s) into {home}; {len(expected)} missing\n"
+            )
+
+            again = run_cli(runner, ["fetch", str(plan_path), str(home), "--task", "writes"])
+            assert again.returncode == 0, show(again)
+            assert (home / "outputs/writes/result.json").read_bytes() == RESULT
+        finally:
+            scancel_plan(plan)
+            if transport == "sudo":
+                shutil.rmtree(plan.script_dir, ignore_errors=True)
+            if transport == "ssh":
+                ssh_control(profile, "exit")
