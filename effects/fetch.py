@@ -3,7 +3,7 @@
 Locally the files are copied; through sudo each is read with `cat` as the user (the
 only reading command the sudo rule allows); over ssh one `tar` streams them all
 (compiler.runtime.fetch).  Logs land at DEST/tasks/<id>.out and .err, as in the
-workdir, a task's output files at DEST/outputs/<id>/<path>.  Every file that could be
+workdir, a task's output files at DEST/tasks/<id>.outputs/<path>.  Every file that could be
 read is written before a missing one is reported.
 
 The workdir is the user's: a task may leave a symbolic link, a folder or a FIFO where

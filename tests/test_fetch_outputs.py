@@ -81,12 +81,12 @@ def test_fetch_brings_outputs_home_and_reports_the_missing_one_for_its_task(
     work = bench.plan.workdir
     assert caught.value.missing == {"t1": [f"{work}/absent.json"]}
     fetched = caught.value.fetched
-    assert fetched[f"{work}/result.json"] == home / "outputs/t0/result.json"
-    assert (home / "outputs/t0/result.json").read_bytes() == RESULT.encode()
-    assert (home / "outputs/t0/sub/data.txt").read_text() == "data\n"
+    assert fetched[f"{work}/result.json"] == home / "tasks/t0.outputs/result.json"
+    assert (home / "tasks/t0.outputs/result.json").read_bytes() == RESULT.encode()
+    assert (home / "tasks/t0.outputs/sub/data.txt").read_text() == "data\n"
     assert (home / "tasks/t1.err").read_text() == "t1 err\n"
     assert len(fetched) == 6 + 2
-    assert not (home / "outputs/t1").exists() and not (home / "outputs/t2").exists()
+    assert not (home / "tasks/t1.outputs").exists() and not (home / "tasks/t2.outputs").exists()
     commands = bench.slurm.commands[before:]
     if transport == "ssh":
         assert len(runner.tars) == 1 and commands == []  # logs and outputs in one stream
@@ -104,7 +104,8 @@ def test_fetch_of_chosen_tasks_brings_only_their_outputs(tmp_path: Path, transpo
     _ran(bench, local=transport == "local")
     fetched = run.fetch(tmp_path / "home", ["t0"])
     assert sorted(str(p.relative_to(tmp_path / "home")) for p in fetched.values()) == [
-        "outputs/t0/result.json", "outputs/t0/sub/data.txt", "tasks/t0.err", "tasks/t0.out",
+        "tasks/t0.err", "tasks/t0.out", "tasks/t0.outputs/result.json",
+        "tasks/t0.outputs/sub/data.txt",
     ]  # fmt: skip
 
 
@@ -118,13 +119,13 @@ def test_the_cli_names_the_missing_output_of_its_task(
     code, out, err = cli("fetch", str(tmp_path / "home"))
     assert code == 1 and out == f"fetched 8 file(s) into {tmp_path / 'home'}; 1 missing\n"
     assert err == f"task t1: not on the cluster: {bench.plan.workdir}/absent.json\n"
-    assert (tmp_path / "home/outputs/t0/result.json").read_bytes() == RESULT.encode()
+    assert (tmp_path / "home/tasks/t0.outputs/result.json").read_bytes() == RESULT.encode()
 
 
 # -- which files fetch asks for ---------------------------------------------------
 
 
-def test_wanted_files_holds_each_chosen_tasks_outputs_under_outputs_by_task() -> None:
+def test_wanted_files_holds_each_chosen_tasks_outputs_in_a_folder_of_its_own() -> None:
     task_list = tasks(3)
     task_list["tasks"][0]["outputs"] = ["r.json", "d/x"]
     task_list["tasks"][2]["outputs"] = ["r2"]
@@ -134,26 +135,46 @@ def test_wanted_files_holds_each_chosen_tasks_outputs_under_outputs_by_task() ->
     assert got == [
         ("t2", f"{work}/tasks/t2.out", "tasks/t2.out", "tasks/t2.out"),
         ("t2", f"{work}/tasks/t2.err", "tasks/t2.err", "tasks/t2.err"),
-        ("t2", f"{work}/r2", "r2", "outputs/t2/r2"),
+        ("t2", f"{work}/r2", "r2", "tasks/t2.outputs/r2"),
         ("t0", f"{work}/tasks/t0.out", "tasks/t0.out", "tasks/t0.out"),
         ("t0", f"{work}/tasks/t0.err", "tasks/t0.err", "tasks/t0.err"),
-        ("t0", f"{work}/r.json", "r.json", "outputs/t0/r.json"),
-        ("t0", f"{work}/d/x", "d/x", "outputs/t0/d/x"),
+        ("t0", f"{work}/r.json", "r.json", "tasks/t0.outputs/r.json"),
+        ("t0", f"{work}/d/x", "d/x", "tasks/t0.outputs/d/x"),
     ]
     assert len(wanted_files(plan)) == 3 * 2 + 3
 
 
-def test_a_task_id_ending_in_out_cannot_meet_another_tasks_stdout_at_home() -> None:
-    """Ids may hold dots: task 'a.out''s outputs folder is never task 'a''s stdout file."""
+@pytest.mark.parametrize("ids", [["a", "a.out"], ["a", "a.err"], [".", ".."], ["x", "x.outputs"]])
+def test_no_tasks_files_at_home_meet_another_tasks_nor_climb_out(ids: list[str]) -> None:
+    """Ids may hold dots and be '.' or '..' (the id rule allows them): task 'a.out''s
+    folder is never task 'a''s stdout file, and task '..''s stays below dest."""
     task_list = {"name": "t", "tasks": [
-        {"id": "a", "command": ["true"]},
-        {"id": "a.out", "command": ["true"], "outputs": ["r"]},
+        {"id": task_id, "command": ["true"], "outputs": [f"r{i}", f"d{i}/s"]}
+        for i, task_id in enumerate(ids)
     ]}  # fmt: skip
     locals_ = [
         w.local for w in wanted_files(slurmplan.compile_plan(config(), profile(), task_list))
     ]
-    assert "tasks/a.out" in locals_ and "outputs/a.out/r" in locals_
+    assert len(locals_) == len(set(locals_)) == 8
     assert not [p for p in locals_ for q in locals_ if q.startswith(p + "/")]
+    for path in locals_:
+        assert path.startswith("tasks/") and not {"", ".", ".."} & set(path.split("/"))
+
+
+def test_a_task_named_dot_dot_brings_its_outputs_home_below_dest(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 1)
+    task_list = {"name": "t", "tasks": [{"id": "..", "command": ["true"], "outputs": ["r"]}]}
+    config_ = one_task_per_job_config(1)
+    bench.plan = slurmplan.compile_plan(config_, profile(str(tmp_path / "project")), task_list)
+    bench.slurm = FakeSlurm(bench.plan)
+    os.makedirs(bench.plan.workdir)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=bench.slurm)
+    run.submit()
+    _put(bench, "r", "result\n", local=True)
+    with pytest.raises(slurmplan.FetchIncomplete):  # no logs: only the output is there
+        run.fetch(tmp_path / "home" / "in")
+    assert (tmp_path / "home/in/tasks/...outputs/r").read_text() == "result\n"
+    assert sorted(p.name for p in (tmp_path / "home").iterdir()) == ["in"]
 
 
 # -- what the user may plant in the workdir ---------------------------------------
@@ -184,9 +205,11 @@ def test_a_link_in_the_workdir_is_not_followed_locally(tmp_path: Path) -> None:
     (work / "tasks/t2.out").symlink_to(secret)  # a log too
     missing = _missing_after_fetch(run, tmp_path / "home")
     assert missing["t0"] == [f"{work}/result.json"] and missing["t2"] == [f"{work}/tasks/t2.out"]
-    assert not (tmp_path / "home/outputs/t0/result.json").exists()
+    assert not (tmp_path / "home/tasks/t0.outputs/result.json").exists()
     assert not (tmp_path / "home/tasks/t2.out").exists()
-    assert (tmp_path / "home/outputs/t0/sub/data.txt").read_text() == "data\n"  # the rest came
+    assert (
+        tmp_path / "home/tasks/t0.outputs/sub/data.txt"
+    ).read_text() == "data\n"  # the rest came
 
 
 def test_a_linked_folder_on_the_way_is_not_followed_locally(tmp_path: Path) -> None:
@@ -200,7 +223,7 @@ def test_a_linked_folder_on_the_way_is_not_followed_locally(tmp_path: Path) -> N
     (work / "sub").symlink_to(elsewhere)
     missing = _missing_after_fetch(run, tmp_path / "home")
     assert missing["t0"] == [f"{work}/sub/data.txt"]
-    assert not (tmp_path / "home/outputs/t0/sub").exists()
+    assert not (tmp_path / "home/tasks/t0.outputs/sub").exists()
 
 
 def test_a_fifo_or_a_folder_where_an_output_should_be_is_missing_not_read(tmp_path: Path) -> None:
@@ -248,9 +271,9 @@ def test_ssh_takes_only_the_regular_files_asked_for_and_tar_walks_no_folder(
     run.submit()
     missing = _missing_after_fetch(run, tmp_path / "home")
     assert f"{bench.plan.workdir}/result.json" in missing["t0"]
-    assert (tmp_path / "home/outputs/t0/sub/data.txt").read_text() == "data\n"
+    assert (tmp_path / "home/tasks/t0.outputs/sub/data.txt").read_text() == "data\n"
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
-    assert [p for p in written if p.startswith("home")] == ["home/outputs/t0/sub/data.txt"]
+    assert [p for p in written if p.startswith("home")] == ["home/tasks/t0.outputs/sub/data.txt"]
     assert not (tmp_path / "escape").exists()
 
 
@@ -279,7 +302,7 @@ def test_fetch_never_reads_or_writes_above_its_folders_whatever_built_the_plan(
         wanted_files(climbing)
     with pytest.raises(ValueError, match=r"output '\.\./\.\./x' of task t0"):
         slurmplan.Run(climbing, bench.journal, runner=bench.slurm).fetch(tmp_path / "home")
-    for local in ("outputs/t0/../../../x", "/etc/x", "outputs//x"):  # and again on write
+    for local in ("tasks/t0.outputs/../../../x", "/etc/x", "outputs//x"):  # and again on write
         with pytest.raises(ValueError, match="refusing to write"):
             _Writer(tmp_path / "home").open(local)
     assert not (tmp_path / "x").exists()

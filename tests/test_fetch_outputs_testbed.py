@@ -68,19 +68,19 @@ def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: st
 
             fetch = run_cli(runner, ["fetch", str(plan_path), str(home)])
             assert fetch.returncode == 1, show(fetch)
-            assert (home / "outputs/writes/result.json").read_bytes() == RESULT
-            assert (home / "outputs/writes/d/ü.txt").read_bytes() == b"x"
+            assert (home / "tasks/writes.outputs/result.json").read_bytes() == RESULT
+            assert (home / "tasks/writes.outputs/d/ü.txt").read_bytes() == b"x"
             assert (home / "tasks/writes.out").exists()
-            assert not (home / "outputs/forgets").exists()
+            assert not (home / "tasks/forgets.outputs").exists()
             missing = [line for line in fetch.stderr.splitlines() if line.startswith("task ")]
             expected = [f"task forgets: not on the cluster: {plan.workdir}/never.json"]
             if transport == "sudo":  # cat follows the link, as alice: what she may read
-                assert (home / "outputs/links/linked.json").read_bytes() == (
+                assert (home / "tasks/links.outputs/linked.json").read_bytes() == (
                     Path("/etc/hostname").read_bytes()
                 )
             else:  # a link is not a file: neither opened through (local) nor taken (tar)
                 expected.append(f"task links: not on the cluster: {plan.workdir}/linked.json")
-                assert not (home / "outputs/links").exists()
+                assert not (home / "tasks/links.outputs").exists()
             assert missing == expected, show(fetch)
             n_fetched = 6 + 2 + (1 if transport == "sudo" else 0)
             assert (
@@ -90,7 +90,7 @@ def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: st
 
             again = run_cli(runner, ["fetch", str(plan_path), str(home), "--task", "writes"])
             assert again.returncode == 0, show(again)
-            assert (home / "outputs/writes/result.json").read_bytes() == RESULT
+            assert (home / "tasks/writes.outputs/result.json").read_bytes() == RESULT
         finally:
             scancel_plan(plan)
             if transport == "sudo":

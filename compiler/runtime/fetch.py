@@ -16,7 +16,7 @@ from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
 from slurmplan.compiler.transport import as_user
 
-OUTPUTS_SUBDIR = "outputs"  # dest/outputs/<task id>/<path>: a task's output files
+OUTPUTS_SUFFIX = ".outputs"  # dest/tasks/<task id>.outputs/<path>: a task's output files
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,15 +27,17 @@ class Wanted:
     task_id: str
     remote: str
     relative: str  # tasks/<id>.out, or an output's path as the task list names it
-    local: str  # tasks/<id>.out, or outputs/<id>/<path>
+    local: str  # tasks/<id>.out, or tasks/<id>.outputs/<path>
 
 
 def wanted_files(plan: Plan, task_ids: Iterable[str] | None = None) -> tuple[Wanted, ...]:
     """The stdout, stderr and output files of `task_ids` (default: every task of the
     plan), in plan order; ValueError naming an id the plan does not have.
 
-    Outputs come home under outputs/<id>/, not beside the logs as tasks/<id>/: ids may
-    hold dots, so task "a.out"'s folder would be task "a"'s stdout file."""
+    A task's outputs come home in tasks/<id>.outputs/, beside its logs, and not in
+    tasks/<id>/: ids may hold dots and be "." or "..", so task "a.out"'s folder would be
+    task "a"'s stdout file, and task ".."'s would be dest itself.  No "<id>.outputs"
+    is another task's "<id>.out", ".err" or ".outputs", and none is "." or ".."."""
     known = [task for job in plan.jobs for task in job.tasks]
     chosen = known if task_ids is None else list(dict.fromkeys(task_ids))
     unknown = sorted(set(chosen) - set(known))
@@ -51,7 +53,7 @@ def wanted_files(plan: Plan, task_ids: Iterable[str] | None = None) -> tuple[Wan
             if {"", ".", ".."} & set(path.split("/")):  # also an absolute path: "" first
                 # compile and plan_from_json refuse it; a Plan made in Python is checked here
                 raise ValueError(f"output {path!r} of task {task_id}: not a plain relative path")
-            local = f"{OUTPUTS_SUBDIR}/{task_id}/{path}"
+            local = f"{layout.TASKS_SUBDIR}/{task_id}{OUTPUTS_SUFFIX}/{path}"
             files.append(Wanted(task_id, layout.join(plan.workdir, path), path, local))
     return tuple(files)
 
