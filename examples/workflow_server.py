@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
     for task_id, task in snap.tasks.items():
         why = f" ({task.reason})" if task.reason else ""
         print(f"{task_id}: {task.state} exit={task.exit_code} seconds={task.seconds}{why}")
-    try:
+    try:  # logs into tasks/<id>.out and .err, a task's "outputs" into tasks/<id>.outputs/
         fetched = run.fetch(workdir / "outputs")
     except slurmplan.FetchIncomplete as error:
         fetched = error.fetched

@@ -78,7 +78,9 @@ def test_the_example_compiles_submits_waits_reports_and_fetches(transport: str) 
             outputs = folder / "work" / "outputs" / "tasks"
             assert (outputs / "who.out").read_text() == "alice\n"
             assert (outputs / "fails.err").read_text() == "about to fail\n"
-            assert f"fetched {2 * len(tasks['tasks'])} file(s)" in out
+            # the file the task `result` writes and names as an output, beside its logs
+            assert (outputs / "result.outputs/result.json").read_text() == '{"user": "alice"}\n'
+            assert f"fetched {2 * len(tasks['tasks']) + 1} file(s)" in out
         finally:
             if transport == "ssh":
                 ssh_control({"ssh": ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")}, "exit")
