@@ -503,12 +503,13 @@ def _task_envs(tasks: list[dict[str, Any]]) -> tuple[tuple[tuple[str, str], ...]
 
 def _task_outputs(tasks: list[dict[str, Any]], problems: Problems) -> tuple[tuple[str, ...], ...]:
     """Each task's output files (outputs.py refuses slurmplan's own and collisions)."""
-    raws = [tuple(task.get("outputs", ())) for task in tasks]
+    raws = list(map(dict.get, tasks, repeat("outputs")))  # in C: most tasks name none
     if not any(raws):
         return ((),) * len(tasks)
-    for t, o, message in output_problems(raws, _output_at):
+    outputs = tuple(tuple(raw) if raw else () for raw in raws)
+    for t, o, message in output_problems(outputs, _output_at):
         problems.add(Source.TASKS, _output_at(t, o), message)
-    return tuple(raws)
+    return outputs
 
 
 def _output_at(task: int, output: int) -> str:
