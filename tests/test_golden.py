@@ -32,6 +32,7 @@ CASES = (
     "quoting",
     "sbatch_extra_lines",
     "seed_example",
+    "task_outputs",
     "time_per_task",
     "transport_local",
     "transport_ssh",
