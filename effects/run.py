@@ -170,9 +170,11 @@ class Run:
         self, dest: str | os.PathLike[str], task_ids: Iterable[str] | None = None
     ) -> dict[str, Path]:
         """Copy each task's stdout and stderr (default: every task's) into `dest` as
-        dest/tasks/<id>.out and .err; returns {path on the cluster: local path}.  Over
+        dest/tasks/<id>.out and .err, and the output files its task list names as
+        dest/tasks/<id>.outputs/<path>; returns {path on the cluster: local path}.  Over
         ssh one tar stream for all; through sudo one `cat` each; locally a copy.  Files
-        that do not exist are reported per task (FetchIncomplete) after the rest came."""
+        that do not exist (or are not regular files) are reported per task
+        (FetchIncomplete) after the rest came."""
         return fetch(self.plan, self.executor, dest, task_ids)
 
     @property
