@@ -344,7 +344,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(run=_guarded("cancel", _cmd_cancel))
 
     p = subparsers.add_parser(
-        "fetch", help="copy tasks' stdout/stderr into DEST/tasks/ (ssh: one tar stream)"
+        "fetch",
+        help="copy tasks' stdout/stderr and output files into DEST/tasks/ (ssh: one tar stream)",
     )
     _common(p)
     p.add_argument("dest", metavar="DEST", help="the local folder to copy into")
