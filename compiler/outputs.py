@@ -61,15 +61,11 @@ def output_problems(
                 at = first[path]
                 yield t, o, f"{TWICE} (got {show(path)}, already at {where(*at)})"
             elif (inside := _folder_that_is_an_output(path, first)) is not None:
-                at = first[inside]
-                yield (
-                    t,
-                    o,
-                    (
-                        f"'outputs' must not be inside another output file (got {show(path)}, "
-                        f"and {show(inside)} is at {where(*at)})"
-                    ),
+                message = (
+                    f"'outputs' must not be inside another output file (got {show(path)}, "
+                    f"and {show(inside)} is at {where(*first[inside])})"
                 )
+                yield t, o, message
 
 
 def _folder_that_is_an_output(path: str, named: dict[str, tuple[int, int]]) -> str | None:
