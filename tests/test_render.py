@@ -296,3 +296,35 @@ def test_task_lines_one_line_per_task_in_order() -> None:
     assert task_lines("s", ["a x 'y z'", "b w"]) == (
         "    _slurmplan_task s a x 'y z'\n    _slurmplan_task s b w\n"
     )
+
+
+def test_script_removes_a_tasks_outputs_before_it_runs(tmp_path: Path) -> None:
+    """An output an earlier run left is gone before the task starts, so a file found
+    after this run's task ended is this run's (docs/architecture.md §4): task b names
+    b.json and never writes it, and the earlier run's b.json must not pass for its."""
+    tasks: list[dict[str, Any]] = [
+        {"id": "a", "command": ["sh", "-c", "test ! -e a.json && echo new >a.json"],
+         "outputs": ["a.json"]},
+        {"id": "b", "command": ["true"], "outputs": ["b.json", "sub/b.png"]},
+        {"id": "c", "command": ["sh", "-c", "cat keep.txt"]},
+    ]  # fmt: skip
+    plan = _compile(
+        {"partition": "main", "cpus_per_task": 1, "mem": 100},
+        tasks,
+        jobs_dir=str(tmp_path / "jobs"),
+        tasks_per_job=3,
+        parallel_tasks_per_job=2,
+    )
+    workdir = Path(plan.workdir)
+    (workdir / "sub").mkdir(parents=True)
+    for name in ("a.json", "b.json", "sub/b.png", "keep.txt"):
+        (workdir / name).write_text("from an earlier run\n")
+    _, outcome = _run(plan, tmp_path)
+    assert outcome.startswith("0\n"), outcome  # a saw no a.json before it ran
+    assert (workdir / "a.json").read_text() == "new\n"
+    assert not (workdir / "b.json").exists() and not (workdir / "sub/b.png").exists()
+    assert (workdir / "keep.txt").read_text() == "from an earlier run\n"  # not an output
+    assert (workdir / "tasks" / "c.out").read_text() == "from an earlier run\n"
+    script = plan.jobs[0].script
+    assert "    rm -f -- b.json sub/b.png\n    _slurmplan_task " in script
+    assert script.count("rm -f --") == 2  # c names no outputs

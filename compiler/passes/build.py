@@ -212,10 +212,11 @@ def _shape(ctx: _Context, group: Group, n_tasks: int, batching: Batching) -> _Sh
 def _job(ctx: _Context, index: int, group: Group, batch: tuple[int, ...], shape: _Shape) -> Job:
     r, tasks = group.resources, ctx.tasks
     ntasks = shape.script.ntasks
-    ids, envs, commands = (
+    ids, envs, commands, outputs = (
         _pick(tasks.ids, batch),
         _pick(tasks.envs, batch),
         _pick(tasks.commands, batch),
+        _pick(tasks.outputs, batch),
     )
     stem = layout.job_stem(index)
     lane_files = layout.lane_status_files(index, ntasks)
@@ -230,7 +231,7 @@ def _job(ctx: _Context, index: int, group: Group, batch: tuple[int, ...], shape:
         stderr=stderr,
         done=done,
         lane_files=lane_files,
-        lane_lines=_lane_texts(lane_files, ids, envs, commands),
+        lane_lines=_lane_texts(lane_files, ids, envs, commands, outputs),
     )
     return Job(
         index=index,
@@ -255,10 +256,12 @@ def _lane_texts(
     ids: Sequence[str],
     envs: Sequence[tuple[tuple[str, str], ...]],
     commands: Sequence[Sequence[str]],
+    outputs: Sequence[tuple[str, ...]],
 ) -> list[str]:
     """Each lane's task lines: `<task id> <argv, each word quoted once>`, with `env ...`
-    between for a task with env; task k runs in lane k % ntasks."""
-    if not any(envs):
+    between for a task with env, and its outputs removed first for a task that names
+    any; task k runs in lane k % ntasks."""
+    if not any(envs) and not any(outputs):
         words = sh_word_columns(commands)
         if words is not None:  # the common case: a job of alike commands
             return lane_texts(lane_files, ids, words)
@@ -271,7 +274,7 @@ def _lane_texts(
             )
         ]
     ntasks = len(lane_files)
-    return [task_lines(f, lines[k::ntasks]) for k, f in enumerate(lane_files)]
+    return [task_lines(f, lines[k::ntasks], outputs[k::ntasks]) for k, f in enumerate(lane_files)]
 
 
 def _pick(items: tuple[_T, ...], indices: tuple[int, ...]) -> Sequence[_T]:

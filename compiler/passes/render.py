@@ -11,7 +11,7 @@ import jinja2
 
 from slurmplan.compiler import package_files
 from slurmplan.compiler.slurm.directives import directive_lines
-from slurmplan.compiler.slurm.quoting import Segment, sh_quote
+from slurmplan.compiler.slurm.quoting import Segment, sh_quote, sh_words
 
 _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
@@ -69,7 +69,7 @@ def _lane_order(n: int, lanes: int) -> tuple[Callable[[Sequence[str]], Sequence[
     return itemgetter(*order), sizes
 
 
-def task_lines(status: str, tasks: Sequence[str]) -> str:
+def task_lines(status: str, tasks: Sequence[str], outputs: Sequence[tuple[str, ...]] = ()) -> str:
     """A lane's task lines, one per task in order (the template places them in the lane).
 
     Each line calls `_slurmplan_task <status file> <task>`, each of `tasks` being
@@ -77,8 +77,18 @@ def task_lines(status: str, tasks: Sequence[str]) -> str:
     front when it has env).  Built here, not in the template: a job can hold
     thousands of tasks, and a join in C is several times cheaper than a template
     loop.  Task ids need no quoting: their schema allows only [A-Za-z0-9._-].
+
+    A task that names output files (`outputs`, one tuple per task) has them removed
+    by the line before its own, right before it starts: an output an earlier run left
+    would otherwise be fetched as this run's although this task never wrote it.  Paths
+    are relative to the workdir and never climb out of it (compiler/outputs.py).
     """
     call = f"    _slurmplan_task {status} "
+    if any(outputs):
+        return "".join(
+            (f"    rm -f -- {sh_words(paths)}\n" if paths else "") + f"{call}{task}\n"
+            for task, paths in zip(tasks, outputs, strict=True)
+        )
     lines = f"\n{call}".join(tasks)
     return f"{call}{lines}\n" if tasks else ""
 
