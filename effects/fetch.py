@@ -29,37 +29,63 @@ from slurmplan.compiler.errors import SlurmplanError
 from slurmplan.compiler.runtime.commands import read_files_argv
 from slurmplan.compiler.runtime.fetch import (
     Wanted,
+    chosen_tasks,
     missing_by_task,
+    not_ended,
     tar_argv,
     tar_names,
     wanted_files,
 )
+from slurmplan.compiler.runtime.settle import TaskResult
 from slurmplan.compiler.transport import TransportKind
 from slurmplan.effects.execute import Completed, Executor
 
 
 class FetchIncomplete(SlurmplanError):
-    """Some requested files are not on the cluster as regular files (a task that never
-    ran, was killed before it wrote them, or did not write an output it names); the
-    others were fetched."""
+    """Some requested files were not fetched, the others were: `missing` (task -> paths)
+    are not on the cluster as regular files (a task killed before it wrote them, or
+    that did not write an output it names); `not_ended` (task -> state) are tasks that
+    did not end in this run, whose files were not even looked for (an earlier run's
+    would pass for this run's)."""
 
-    def __init__(self, fetched: Mapping[str, Path], missing: Mapping[str, list[str]]) -> None:
+    def __init__(
+        self,
+        fetched: Mapping[str, Path],
+        missing: Mapping[str, list[str]],
+        not_ended: Mapping[str, str] | None = None,
+    ) -> None:
         self.fetched = dict(fetched)
         self.missing = dict(missing)
-        first = next(iter(self.missing.items()))
-        super().__init__(
-            f"{sum(map(len, self.missing.values()))} file(s) of {len(self.missing)} task(s) "
-            f"are not on the cluster as regular files (first: task {first[0]}: "
-            f"{', '.join(first[1])}); the other {len(self.fetched)} were fetched"
-        )
+        self.not_ended = dict(not_ended or {})
+        said = []
+        if self.not_ended:
+            task, state = next(iter(self.not_ended.items()))
+            said.append(
+                f"{len(self.not_ended)} task(s) did not end in this run, so nothing of theirs "
+                f"was fetched (first: task {task}: {state})"
+            )
+        if self.missing:
+            task, paths = next(iter(self.missing.items()))
+            said.append(
+                f"{sum(map(len, self.missing.values()))} file(s) of {len(self.missing)} task(s) "
+                f"are not on the cluster as regular files (first: task {task}: {', '.join(paths)})"
+            )
+        super().__init__(f"{'; '.join(said)}; the other {len(self.fetched)} were fetched")
 
 
 def fetch(
-    plan: Plan, executor: Executor, dest: str | os.PathLike[str], task_ids: Iterable[str] | None
+    plan: Plan,
+    executor: Executor,
+    dest: str | os.PathLike[str],
+    task_ids: Iterable[str] | None,
+    results: Mapping[str, TaskResult],
 ) -> dict[str, Path]:
-    """Copy the files into `dest`; returns {path on the cluster: local path}.  Raises
-    FetchIncomplete (after copying the rest) when some do not exist."""
-    files = wanted_files(plan, task_ids)
+    """Copy the files of the tasks that ended in this run (`results`, one observation)
+    into `dest`; returns {path on the cluster: local path}.  Raises FetchIncomplete
+    (after copying the rest) when some do not exist or some tasks did not end."""
+    chosen = chosen_tasks(plan, task_ids)
+    unended = not_ended(results, chosen)
+    files = wanted_files(plan, [task for task in chosen if task not in unended])
     root = Path(dest)
     match plan.transport.kind:
         case TransportKind.LOCAL:
@@ -70,8 +96,8 @@ def fetch(
             got = _tar_stream(plan, executor, files, root)
     fetched = {f.remote: root / f.local for f in files if f.relative in got}
     missing = missing_by_task(files, got)
-    if missing:
-        raise FetchIncomplete(fetched, missing)
+    if missing or unended:
+        raise FetchIncomplete(fetched, missing, unended)
     return fetched
 
 

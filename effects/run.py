@@ -17,6 +17,7 @@ from pathlib import Path
 
 from slurmplan.compiler import Plan
 from slurmplan.compiler.runtime.commands import read_files_argv, task_outputs
+from slurmplan.compiler.runtime.fetch import chosen_tasks
 from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
 from slurmplan.compiler.runtime.settle import JobView, TaskResult, all_settled, all_succeeded
 from slurmplan.effects.cancel import cancel
@@ -172,10 +173,15 @@ class Run:
         """Copy each task's stdout and stderr (default: every task's) into `dest` as
         dest/tasks/<id>.out and .err, and the output files its task list names as
         dest/tasks/<id>.outputs/<path>; returns {path on the cluster: local path}.  Over
-        ssh one tar stream for all; through sudo one `cat` each; locally a copy.  Files
-        that do not exist (or are not regular files) are reported per task
-        (FetchIncomplete) after the rest came."""
-        return fetch(self.plan, self.executor, dest, task_ids)
+        ssh one tar stream for all; through sudo one `cat` each; locally a copy.
+
+        Only tasks that ended in this run (one poll says which) are fetched: the files
+        of a task that never started, is still running or was killed may be an earlier
+        run's.  Those tasks (FetchIncomplete.not_ended, with their states) and files
+        that do not exist or are not regular files (.missing, per task) are reported
+        after the rest came."""
+        chosen = chosen_tasks(self.plan, task_ids)  # an unknown id fails before any command
+        return fetch(self.plan, self.executor, dest, chosen, self.poll().tasks)
 
     @property
     def run_id(self) -> str | None:

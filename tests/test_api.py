@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fake_slurm import FakeSlurm
-from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli, _finish
+from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli, _finish, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.retry import PollPolicy
@@ -199,7 +199,9 @@ def test_fetch_brings_every_tasks_stdout_and_stderr_home(tmp_path: Path, transpo
     runner = TarOnTheCluster(bench.slurm)
     run = slurmplan.Run(bench.plan, bench.journal, runner=runner)
     run.submit()
+    end_jobs(bench, [0, 1, 2])
     _outputs(bench, ["t0", "t1", "t2"], local=transport == "local")
+    run.poll()  # what fetch's own poll runs is not counted below
     before = len(bench.slurm.commands)
     fetched = run.fetch(tmp_path / "home")
     assert len(fetched) == 6
@@ -223,10 +225,11 @@ def test_fetch_reports_missing_files_per_task_after_fetching_the_rest(
     bench = Bench(tmp_path, transport, 3)
     run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
     run.submit()
+    end_jobs(bench, [0, 1, 2])
     _outputs(bench, ["t0", "t2"], local=transport == "local")
     with pytest.raises(slurmplan.FetchIncomplete) as caught:
         run.fetch(tmp_path / "home", ["t0", "t1", "t2"])
-    assert set(caught.value.missing) == {"t1"}
+    assert set(caught.value.missing) == {"t1"} and caught.value.not_ended == {}
     assert sorted(Path(p).name for p in caught.value.missing["t1"]) == ["t1.err", "t1.out"]
     assert sorted(p.name for p in caught.value.fetched.values()) == [
         "t0.err", "t0.out", "t2.err", "t2.out",
@@ -234,6 +237,30 @@ def test_fetch_reports_missing_files_per_task_after_fetching_the_rest(
     assert all(p.exists() for p in caught.value.fetched.values())
     with pytest.raises(ValueError, match="no task 'nope'"):
         run.fetch(tmp_path / "home", ["nope"])
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_fetch_leaves_out_tasks_that_did_not_end_in_this_run(
+    tmp_path: Path, transport: str
+) -> None:
+    """The workdir is shared by every run of a plan: t1's and t2's logs on the cluster are
+    an earlier run's (t1's job is still pending in this run; t2's job was cancelled before
+    it started), and must not come home as this run's.  Before, fetch copied them."""
+    bench = Bench(tmp_path, transport, 3)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    run.submit()
+    end_jobs(bench, [0])
+    bench.slurm.jobs[bench.ids()[2]].timeline = ["CANCELLED"]
+    _outputs(bench, ["t0", "t1", "t2"], local=transport == "local")  # t1, t2: stale
+    with pytest.raises(slurmplan.FetchIncomplete) as caught:
+        run.fetch(tmp_path / "home")
+    assert caught.value.not_ended == {"t1": "PENDING", "t2": "CANCELLED"}
+    assert caught.value.missing == {}
+    assert sorted(p.name for p in caught.value.fetched.values()) == ["t0.err", "t0.out"]
+    assert sorted(p.name for p in (tmp_path / "home" / "tasks").iterdir()) == [
+        "t0.err", "t0.out",
+    ]  # fmt: skip
+    assert "2 task(s) did not end in this run" in str(caught.value)
 
 
 # -- the command line on the same API --------------------------------------------
@@ -245,6 +272,7 @@ def test_slurmplan_fetch_copies_and_names_what_is_missing(
     bench = Bench(tmp_path, "local", 2)
     cli = Cli(bench, monkeypatch, capsys)
     assert cli("submit")[0] == 0
+    end_jobs(bench, [0, 1])
     _outputs(bench, ["t0"], local=True)
     code, out, err = cli("fetch", str(tmp_path / "home"), "--task", "t0")
     assert (code, out) == (0, f"fetched 2 file(s) into {tmp_path / 'home'}\n")
@@ -252,6 +280,21 @@ def test_slurmplan_fetch_copies_and_names_what_is_missing(
     code, out, err = cli("fetch", str(tmp_path / "home"))
     assert code == 1 and "2 missing" in out
     assert f"task t1: not on the cluster: {bench.plan.workdir}/tasks/t1.out" in err
+
+
+def test_slurmplan_fetch_names_the_tasks_that_did_not_end_in_this_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    cli = Cli(bench, monkeypatch, capsys)
+    assert cli("submit")[0] == 0
+    end_jobs(bench, [0])
+    _outputs(bench, ["t0", "t1"], local=True)  # t1's are an earlier run's
+    code, out, err = cli("fetch", str(tmp_path / "home"))
+    assert code == 1
+    assert out == f"fetched 2 file(s) into {tmp_path / 'home'}; 1 task(s) did not end in this run\n"
+    assert "task t1: did not end in this run (PENDING): nothing fetched" in err
+    assert not (tmp_path / "home/tasks/t1.out").exists()
     code, _, err = cli("fetch", str(tmp_path / "home"), "--task", "nope")
     assert code == 2 and "no task 'nope'" in err
 

@@ -86,6 +86,15 @@ def test_a_rerun_cancelled_before_it_started_reports_cancelled_not_the_first_run
                 assert (task["state"], task["exit_code"], task["started"]) == (
                     "CANCELLED", None, None
                 )  # fmt: skip
+            # run 1's logs are in the workdir: not run 2's, so fetch brings none home
+            home = alice_dir / "home"
+            fetched = run_cli(
+                "alice", ["fetch", str(plan_path), str(home), "--journal", str(second)]
+            )
+            assert fetched.returncode == 1, show(fetched)
+            assert "2 task(s) did not end in this run" in fetched.stdout
+            assert "task t0: did not end in this run (CANCELLED)" in fetched.stderr
+            assert not (home / "tasks" / "t0.out").exists()
 
             # Run 3: its intent for job 0 was cut off before sbatch ran.  Run 1's job 0
             # has the same plan job name and is still in squeue, COMPLETED: not this run's.

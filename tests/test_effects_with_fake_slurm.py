@@ -263,6 +263,15 @@ def _finish(bench: Bench, job: int, exit_codes: list[int]) -> None:
     bench.slurm.files[plan_job.stdout] = start
 
 
+def end_jobs(bench: Bench, jobs: Sequence[int] | None = None) -> None:
+    """The jobs (default: all) ran to the end in this run: squeue shows them COMPLETED, and
+    their lane lines and markers name this run's job ids, every task exiting 0."""
+    ids = bench.ids()
+    for job in range(len(bench.plan.jobs)) if jobs is None else jobs:
+        bench.slurm.jobs[ids[job]].timeline = ["COMPLETED"]
+        _finish(bench, job, [0] * len(bench.plan.jobs[job].tasks))
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_wait_polls_with_back_off_until_every_job_settled_then_collects_exit_codes(
     tmp_path: Path, transport: str

@@ -15,7 +15,7 @@ import pytest
 from fake_slurm import FakeSlurm
 from sample_inputs import config, one_task_per_job_config, profile, tasks
 from test_api import TarOnTheCluster
-from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli
+from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.fetch import tar_argv, wanted_files
@@ -73,7 +73,9 @@ def test_fetch_brings_outputs_home_and_reports_the_missing_one_for_its_task(
     runner = TarOnTheCluster(bench.slurm)
     run = slurmplan.Run(bench.plan, bench.journal, runner=runner)
     run.submit()
+    end_jobs(bench)
     _ran(bench, local=transport == "local")
+    run.poll()  # fetch's own poll then runs no command: the jobs settled
     before = len(bench.slurm.commands)
     home = tmp_path / "home"
     with pytest.raises(slurmplan.FetchIncomplete) as caught:
@@ -101,6 +103,7 @@ def test_fetch_of_chosen_tasks_brings_only_their_outputs(tmp_path: Path, transpo
     bench = _bench(tmp_path, transport)
     run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
     run.submit()
+    end_jobs(bench)
     _ran(bench, local=transport == "local")
     fetched = run.fetch(tmp_path / "home", ["t0"])
     assert sorted(str(p.relative_to(tmp_path / "home")) for p in fetched.values()) == [
@@ -115,6 +118,7 @@ def test_the_cli_names_the_missing_output_of_its_task(
     bench = _bench(tmp_path, "local")
     cli = Cli(bench, monkeypatch, capsys)
     assert cli("submit")[0] == 0
+    end_jobs(bench)
     _ran(bench, local=True)
     code, out, err = cli("fetch", str(tmp_path / "home"))
     assert code == 1 and out == f"fetched 8 file(s) into {tmp_path / 'home'}; 1 missing\n"
@@ -170,6 +174,7 @@ def test_a_task_named_dot_dot_brings_its_outputs_home_below_dest(tmp_path: Path)
     os.makedirs(bench.plan.workdir)
     run = slurmplan.Run(bench.plan, bench.journal, runner=bench.slurm)
     run.submit()
+    end_jobs(bench)
     _put(bench, "r", "result\n", local=True)
     with pytest.raises(slurmplan.FetchIncomplete):  # no logs: only the output is there
         run.fetch(tmp_path / "home" / "in")
@@ -184,6 +189,7 @@ def _local_run(tmp_path: Path) -> tuple[Bench, slurmplan.Run]:
     bench = _bench(tmp_path, "local")
     run = slurmplan.Run(bench.plan, bench.journal, runner=bench.slurm)
     run.submit()
+    end_jobs(bench)
     _ran(bench, local=True)
     return bench, run
 
@@ -269,6 +275,7 @@ def test_ssh_takes_only_the_regular_files_asked_for_and_tar_walks_no_folder(
 
     run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
     run.submit()
+    end_jobs(bench)
     missing = _missing_after_fetch(run, tmp_path / "home")
     assert f"{bench.plan.workdir}/result.json" in missing["t0"]
     assert (tmp_path / "home/tasks/t0.outputs/sub/data.txt").read_text() == "data\n"
@@ -287,6 +294,7 @@ def test_sudo_reports_a_folder_where_an_output_should_be_as_missing(tmp_path: Pa
 
     run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
     run.submit()
+    end_jobs(bench)
     _ran(bench, local=False)
     missing = _missing_after_fetch(run, tmp_path / "home")
     assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}

@@ -5,15 +5,18 @@ names goes in on its standard input (no argument-length limit, one round trip),
 files that do not exist are left out with a warning instead of failing the whole
 stream (`--ignore-failed-read`), and what the archive lacks is reported per task.
 Through sudo the only reading command allowed is `cat`, one file per command.
+Only tasks that ended in this run are fetched (not_ended): the workdir is shared by
+every run of a plan, and an earlier run's files must not pass for this run's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
+from slurmplan.compiler.runtime.settle import TaskResult
 from slurmplan.compiler.transport import as_user
 
 OUTPUTS_SUFFIX = ".outputs"  # dest/tasks/<task id>.outputs/<path>: a task's output files
@@ -30,6 +33,25 @@ class Wanted:
     local: str  # tasks/<id>.out, or tasks/<id>.outputs/<path>
 
 
+def chosen_tasks(plan: Plan, task_ids: Iterable[str] | None = None) -> list[str]:
+    """`task_ids` once each (default: every task of the plan, in plan order); ValueError
+    naming an id the plan does not have."""
+    known = [task for job in plan.jobs for task in job.tasks]
+    chosen = known if task_ids is None else list(dict.fromkeys(task_ids))
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise ValueError(f"no task {unknown[0]!r} in plan {plan.plan_id} ({len(unknown)} unknown)")
+    return chosen
+
+
+def not_ended(results: Mapping[str, TaskResult], chosen: Iterable[str]) -> dict[str, str]:
+    """The chosen tasks that did not end in this run, with their states: no lane line
+    naming this run's Slurm job (never started, still running, killed, or in a job
+    that was refused or lost).  Their files are not fetched: whatever is on the cluster
+    under their names may be an earlier run's, and would pass for this run's result."""
+    return {task: str(results[task].state) for task in chosen if results[task].ended is None}
+
+
 def wanted_files(plan: Plan, task_ids: Iterable[str] | None = None) -> tuple[Wanted, ...]:
     """The stdout, stderr and output files of `task_ids` (default: every task of the
     plan), in plan order; ValueError naming an id the plan does not have.
@@ -38,14 +60,9 @@ def wanted_files(plan: Plan, task_ids: Iterable[str] | None = None) -> tuple[Wan
     tasks/<id>/: ids may hold dots and be "." or "..", so task "a.out"'s folder would be
     task "a"'s stdout file, and task ".."'s would be dest itself.  No "<id>.outputs"
     is another task's "<id>.out", ".err" or ".outputs", and none is "." or ".."."""
-    known = [task for job in plan.jobs for task in job.tasks]
-    chosen = known if task_ids is None else list(dict.fromkeys(task_ids))
-    unknown = sorted(set(chosen) - set(known))
-    if unknown:
-        raise ValueError(f"no task {unknown[0]!r} in plan {plan.plan_id} ({len(unknown)} unknown)")
     outputs = dict(plan.outputs)
     files: list[Wanted] = []
-    for task_id in chosen:
+    for task_id in chosen_tasks(plan, task_ids):
         for stream in ("out", "err"):
             relative = layout.task_output(task_id, stream)
             files.append(Wanted(task_id, layout.join(plan.workdir, relative), relative, relative))

@@ -244,10 +244,16 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     except ValueError as error:  # a task id the plan does not have
         raise InputError([f"{args.plan}: {error}"]) from None
     except FetchIncomplete as error:
+        for task_id, state in list(error.not_ended.items())[:20]:
+            _stderr(f"task {task_id}: did not end in this run ({state}): nothing fetched")
         for task_id, paths in list(error.missing.items())[:20]:
             _stderr(f"task {task_id}: not on the cluster: {', '.join(paths)}")
-        print(f"fetched {len(error.fetched)} file(s) into {args.dest}; "
-              f"{sum(map(len, error.missing.values()))} missing")  # fmt: skip
+        said = [f"fetched {len(error.fetched)} file(s) into {args.dest}"]
+        if error.not_ended:
+            said.append(f"{len(error.not_ended)} task(s) did not end in this run")
+        if error.missing:
+            said.append(f"{sum(map(len, error.missing.values()))} missing")
+        print("; ".join(said))
         return EXIT_TASKS_FAILED
     print(f"fetched {len(fetched)} file(s) into {args.dest}")
     return EXIT_OK
