@@ -51,6 +51,7 @@ def main(argv: list[str]) -> int:
         fetched = run.fetch(workdir / "outputs")
     except slurmplan.FetchIncomplete as error:
         fetched = error.fetched
+        print(f"not ended in this run: {sorted(error.not_ended)}", file=sys.stderr)
         print(f"missing outputs: {sorted(error.missing)}", file=sys.stderr)
     print(f"fetched {len(fetched)} file(s) into {workdir / 'outputs'}")
     return 0 if snap.done and snap.succeeded else 1

@@ -107,7 +107,9 @@ def test_sigterm_cancels_the_runs_jobs_and_wait_returns_their_states(transport: 
             process.send_signal(signal.SIGTERM)
             out, err = process.communicate(timeout=120)
             assert process.returncode == 1, (first, out, err)
-            assert "s0: CANCELLED" in out and "s1: CANCELLED" in out, out
+            assert "s0: CANCELLED" in out and "s1: CANCELLED" in out, (out, err)
+            assert "not ended in this run: ['s0', 's1']" in err, (out, err)  # none fetched
+            assert "fetched 0 file(s)" in out, (out, err)
             plan = compile_plan(*(json.loads(Path(p).read_text()) for p in inputs))
             rows = run_rows([job.name for job in plan.jobs])
             assert rows and {row[1] for row in rows} == {"CANCELLED"}  # nothing left running
