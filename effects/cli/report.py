@@ -26,7 +26,13 @@ from slurmplan.effects.cli import picture
 from slurmplan.effects.cli.inputs_io import InputError
 
 # The run-time commands' options, error handling and Run: report is one of them.
-from slurmplan.effects.cli.run_commands import _common, _guarded, _journal, _load, _run
+from slurmplan.effects.cli.run_commands import (
+    add_run_options,
+    guarded,
+    journal_path,
+    load_run_plan,
+    run_of_args,
+)
 from slurmplan.effects.run import Snapshot
 
 AXIS = 600  # the time axis, in pixels
@@ -236,11 +242,11 @@ def page(plan: Plan, snap: Snapshot) -> tuple[str, list[str]]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    plan = _load(args)
-    snap = _run(args, plan).poll()
+    plan = load_run_plan(args)
+    snap = run_of_args(args, plan).poll()
     if snap.run is None:
         raise InputError([f"{args.plan}: no run to report: nothing was submitted with journal "
-                          f"{_journal(args)} (run `slurmplan submit` first)"])  # fmt: skip
+                          f"{journal_path(args)} (run `slurmplan submit` first)"])  # fmt: skip
     text, lines = page(plan, snap)
     if args.html is not None:
         try:
@@ -260,6 +266,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser(
         "report", help="a run's real task times and states; suggests a time_per_task"
     )
-    _common(p)
+    add_run_options(p)
     p.add_argument("--html", metavar="FILE", help="draw the run into FILE (self-contained HTML)")
-    p.set_defaults(run=_guarded("report", _cmd_report))
+    p.set_defaults(run=guarded("report", _cmd_report))

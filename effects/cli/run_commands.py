@@ -46,7 +46,7 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _guarded(name: str, command: Command) -> Command:
+def guarded(name: str, command: Command) -> Command:
     """Errors of carrying out a plan become one clear message and an exit status."""
 
     def run(args: argparse.Namespace) -> int:
@@ -91,32 +91,34 @@ def _poll_policy(args: argparse.Namespace) -> PollPolicy:
         raise InputError([str(error)]) from None
 
 
-def _journal(args: argparse.Namespace) -> str:
+def journal_path(args: argparse.Namespace) -> str:
     return str(args.journal) if args.journal else default_path(args.plan)
 
 
-def _load(args: argparse.Namespace) -> Plan:
+def load_run_plan(args: argparse.Namespace) -> Plan:
     plan = load_plan(args.plan)
     prepare_transport(plan)
     return plan
 
 
-def _run(args: argparse.Namespace, plan: Plan, report: Callable[[str], None] = _stderr) -> Run:
+def run_of_args(
+    args: argparse.Namespace, plan: Plan, report: Callable[[str], None] = _stderr
+) -> Run:
     """The command line's commands are the library's: one Run of the plan's journal."""
     poll = _poll_policy(args) if hasattr(args, "poll_interval") else None  # submit, wait
-    return Run(plan, _journal(args), poll=poll, executor=_executor(args, report))
+    return Run(plan, journal_path(args), poll=poll, executor=_executor(args, report))
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
-    plan = _load(args)
+    plan = load_run_plan(args)
     progress = Progress(len(plan.jobs), "submit")
-    report = _run(args, plan, progress.note).submit(adopt=args.adopt, progress=progress)
+    report = run_of_args(args, plan, progress.note).submit(adopt=args.adopt, progress=progress)
     print(
         f"{report.total} jobs: {report.submitted} submitted now, {report.already} before"
         + (f", {report.found} found by name" if report.found else "")
         + (f", {report.ran} ran already" if report.ran else "")
         + (f", {report.adopted} adopted from run {report.adopted_from}" if report.adopted else "")
-        + f"; journal {_journal(args)}"
+        + f"; journal {journal_path(args)}"
     )
     return EXIT_OK
 
@@ -135,8 +137,8 @@ def _view_json(view: JobView) -> dict[str, object]:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    plan = _load(args)
-    run = _run(args, plan)
+    plan = load_run_plan(args)
+    run = run_of_args(args, plan)
     views = run.poll_jobs()
     if args.json:
         out = {
@@ -160,8 +162,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_wait(args: argparse.Namespace) -> int:
-    plan = _load(args)
-    run = _run(args, plan)
+    plan = load_run_plan(args)
+    run = run_of_args(args, plan)
     try:
         with _sigterm_as_interrupt(args.cancel_on_interrupt):
             snap = run.wait(args.timeout, lambda s: _stderr(describe(s.jobs)))
@@ -223,8 +225,8 @@ def _failure_line(result: TaskResult) -> str:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
-    plan = _load(args)
-    ids = _run(args, plan).cancel(Progress(0, "cancel"))
+    plan = load_run_plan(args)
+    ids = run_of_args(args, plan).cancel(Progress(0, "cancel"))
     print(f"cancelled {len(ids)} job(s)" + (f": {' '.join(ids)}" if ids else ""))
     return EXIT_OK
 
@@ -238,9 +240,9 @@ def _result_row(result: TaskResult) -> list[str]:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    plan = _load(args)
+    plan = load_run_plan(args)
     try:
-        fetched = _run(args, plan).fetch(args.dest, args.task or None)
+        fetched = run_of_args(args, plan).fetch(args.dest, args.task or None)
     except ValueError as error:  # a task id the plan does not have
         raise InputError([f"{args.plan}: {error}"]) from None
     except FetchIncomplete as error:
@@ -260,8 +262,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
-    plan = _load(args)
-    snap = _run(args, plan).poll()
+    plan = load_run_plan(args)
+    snap = run_of_args(args, plan).poll()
     results = snap.tasks
     if args.json:
         out = {
@@ -276,7 +278,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", metavar="PLAN", help="a plan written by `slurmplan compile`")
     parser.add_argument("--journal", metavar="FILE", help="the journal (default: PLAN.journal)")
     parser.add_argument(
@@ -319,7 +321,7 @@ def _polling(parser: argparse.ArgumentParser, what: str) -> None:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds submit/status/wait/cancel/collect."""
     p = subparsers.add_parser("submit", help="submit a plan's jobs (resumable; journaled)")
-    _common(p)
+    add_run_options(p)
     _polling(p, "queue checks when submission.max_jobs_in_queue is reached")
     p.add_argument(
         "--adopt",
@@ -327,15 +329,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="take the jobs of another run of this plan still in Slurm (its journal lost) "
         "into this journal instead of stopping; they are not sent again",
     )
-    p.set_defaults(run=_guarded("submit", _cmd_submit))
+    p.set_defaults(run=guarded("submit", _cmd_submit))
 
     p = subparsers.add_parser("status", help="each job's state (one squeue for all jobs)")
-    _common(p)
+    add_run_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(run=_guarded("status", _cmd_status))
+    p.set_defaults(run=guarded("status", _cmd_status))
 
     p = subparsers.add_parser("wait", help="wait until every job ended; exit 0 iff all tasks did")
-    _common(p)
+    add_run_options(p)
     _polling(p, "polls")
     p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 4)")
     p.add_argument(
@@ -343,22 +345,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="on Ctrl-C or SIGTERM, cancel the run's jobs (default: leave them running)",
     )
-    p.set_defaults(run=_guarded("wait", _cmd_wait))
+    p.set_defaults(run=guarded("wait", _cmd_wait))
 
     p = subparsers.add_parser("cancel", help="cancel every job of the plan (one scancel)")
-    _common(p)
-    p.set_defaults(run=_guarded("cancel", _cmd_cancel))
+    add_run_options(p)
+    p.set_defaults(run=guarded("cancel", _cmd_cancel))
 
     p = subparsers.add_parser(
         "fetch",
         help="copy tasks' stdout/stderr and output files into DEST/tasks/ (ssh: one tar stream)",
     )
-    _common(p)
+    add_run_options(p)
     p.add_argument("dest", metavar="DEST", help="the local folder to copy into")
     p.add_argument("--task", action="append", metavar="ID", help="only this task (repeatable)")
-    p.set_defaults(run=_guarded("fetch", _cmd_fetch))
+    p.set_defaults(run=guarded("fetch", _cmd_fetch))
 
     p = subparsers.add_parser("collect", help="per task: exit code, state, job id, log paths")
-    _common(p)
+    add_run_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(run=_guarded("collect", _cmd_collect))
+    p.set_defaults(run=guarded("collect", _cmd_collect))
