@@ -388,20 +388,48 @@ class TaskResults(Mapping[str, TaskResult]):
 
     def __getitem__(self, task_id: str) -> TaskResult:
         job = self._jobs()[task_id]  # KeyError: not a task of the plan
-        final = job in self._final
         # Only final jobs' results go to and come from the shared store: an earlier
         # observation's mapping, where the job had not settled, keeps its own.
-        built = self._store if final else self._built
+        built = self._store if job in self._final else self._built
         found = built.get(task_id)
-        if found is not None:
-            return found
-        line = self._lines.get(task_id) if final else None
-        fields = None
-        if line is not None:
+        if found is None:
+            self._build_job(job, built)
+            found = built[task_id]
+        return found
+
+    def _build_job(self, job: int, built: MutableMapping[str, TaskResult]) -> None:
+        """The results of every task of `job` not built yet: a job's tasks are mostly
+        read together, and a loop over one job does each lookup once."""
+        view = self._views[job]
+        lines = self._lines if job in self._final else {}
+        prefix = self._prefix
+        exited_0 = (task_state(view, 0), _task_reason(view, task_state(view, 0)))
+        for task_id in self._plan.jobs[job].tasks:
+            if task_id in built:
+                continue
+            line = lines.get(task_id)
+            if line is None:
+                built[task_id] = _task_result(prefix, view, task_id, None)
+                continue
             _, code, _, started, ended = line.split(" ")  # checked by parse_lane_lines
-            fields = (int(code), int(started), int(ended))
-        built[task_id] = _task_result(self._prefix, self._views[job], task_id, fields)
-        return built[task_id]
+            exit_code = int(code)
+            if exit_code != 0:
+                fields = (exit_code, int(started), int(ended))
+                built[task_id] = _task_result(prefix, view, task_id, fields)
+                continue
+            state, reason = exited_0  # the common case, decided once per job
+            built[task_id] = TaskResult(
+                task_id=task_id,
+                job=job,
+                job_id=view.job_id or "",
+                exit_code=0,
+                state=state,
+                stdout=prefix + layout.task_output(task_id, "out"),
+                stderr=prefix + layout.task_output(task_id, "err"),
+                started=int(started),
+                ended=int(ended),
+                reason=reason,
+            )
 
     def __iter__(self) -> Iterator[str]:
         for job in self._plan.jobs:
