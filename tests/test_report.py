@@ -285,3 +285,18 @@ def test_the_plans_time_per_task_is_said_beside_the_suggestion(time: str, said: 
     config["default_slurm_config"]["time"] = time
     plan = compile_plan(config, profile(), task_list_of(2))
     assert report.limits_line(plan) == f"time per task in the plan: {said}"
+
+
+def test_the_last_tick_label_ends_at_the_axis_instead_of_running_past_the_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench, (job0, job1) = settled(tmp_path, ("COMPLETED", "COMPLETED"))
+    times = {task: (0, T0, T0 + 10) for lanes in (job0, job1) for lane in lanes for task in lane}
+    finish(bench, 0, times)
+    finish(bench, 1, times)
+    out_file = tmp_path / "report.html"
+    code, _, err = Cli(bench, monkeypatch, capsys)("report", "--html", str(out_file))
+    assert code == 0, err
+    ticks = [t for t in svg_of(out_file.read_text()).iter(f"{SVG}text") if t.get("class") == "tick"]
+    assert [t.text for t in ticks][-1] == "+00:00:10"  # at the axis's end
+    assert [t.get("text-anchor") for t in ticks] == ["middle"] * (len(ticks) - 1) + ["end"]

@@ -36,6 +36,7 @@ from slurmplan.effects.cli.run_commands import (
 from slurmplan.effects.run import Snapshot
 
 AXIS = 600  # the time axis, in pixels
+TICK_LABEL = 60  # about the width of a tick's label, "+00:00:10", in pixels
 UNTIMED_GAP = 40  # between the axis and the column of tasks without times
 HEAD = 44  # the legend's and the axis labels' band
 TICKS = 4  # about this many steps of the axis, each a round number of seconds
@@ -158,9 +159,11 @@ def _head(timeline: _Timeline, counts: Counter[RunState], untimed: int) -> list[
     step = next((s for s in _STEPS if s * TICKS >= timeline.span), _STEPS[-1])
     for seconds in range(0, timeline.span + 1, step):
         left = picture.LABEL + timeline.x(seconds)
+        # a label centred near the axis's end would run past the picture's right edge
+        anchor = "end" if timeline.x(seconds) > AXIS - TICK_LABEL else "middle"
         out.append(
             f'<line x1="{left}" y1="{y + 2}" x2="{left}" y2="{y + 6}" stroke="#555"/>'
-            f'<text class="tick" x="{left}" y="{y}" text-anchor="middle">'
+            f'<text class="tick" x="{left}" y="{y}" text-anchor="{anchor}">'
             f"+{format_time(seconds)}</text>"
         )
     if untimed:
