@@ -16,11 +16,9 @@ Through sudo `cat` follows a link, but reads only what the user may read.
 from __future__ import annotations
 
 import errno
-import io
 import os
 import shutil
 import stat
-import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -37,7 +35,9 @@ from slurmplan.compiler.runtime.fetch import (
     wanted_files,
 )
 from slurmplan.compiler.runtime.settle import TaskResult
+from slurmplan.compiler.runtime.tar_reader import regular_files
 from slurmplan.compiler.transport import TransportKind
+from slurmplan.effects.errors import ExecutionError
 from slurmplan.effects.execute import Completed, Executor
 
 
@@ -107,26 +107,37 @@ def _plain_relative(path: str) -> bool:
 
 
 class _Writer:
-    """Writes fetched files under `root`, making each folder once (a fetch of 100,000
-    tasks writes 200,000 files into one `tasks/` folder)."""
+    """Writes fetched files under `root`, making and opening each folder once (a fetch of
+    100,000 tasks writes 200,000 files into one `tasks/` folder); a context manager that
+    closes the folders."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.made: set[str] = set()
+        self.folders: dict[str, int] = {}
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for fd in self.folders.values():
+            os.close(fd)
+        self.folders.clear()
 
     def open(self, local: str) -> int:
         """A new file at `local` below root (its folder made once), for writing.  The
         path is checked again here, and a link in its place is not written through."""
         if not _plain_relative(local):
             raise ValueError(f"refusing to write {local!r}: not a plain path below {self.root}")
-        folder, _, _ = local.rpartition("/")
-        if folder not in self.made:
+        folder, _, name = local.rpartition("/")
+        at = self.folders.get(folder)
+        if at is None:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
-            self.made.add(folder)
+            # DEST is the caller's: its folders are followed as mkdir follows them
+            at = self.folders[folder] = os.open(self.root / folder, _DEST_DIR_FLAGS)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        return os.open(self.root / local, flags, 0o666)
+        return os.open(name, flags, 0o666, dir_fd=at)
 
-    def __call__(self, local: str, data: bytes) -> None:
+    def __call__(self, local: str, data: bytes | memoryview) -> None:
         fd = self.open(local)
         try:
             view = memoryview(data)
@@ -140,6 +151,7 @@ class _Writer:
 # was expected, a socket.
 _NOT_THERE = frozenset({errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.ENXIO})
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DEST_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO: no wait
 
 
@@ -178,7 +190,11 @@ def _open_folders(folder: int, path: str, folders: dict[str, int]) -> int:
 
 
 def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
-    write = _Writer(root)
+    with _Writer(root) as write:
+        return _copy_into(plan, files, write)
+
+
+def _copy_into(plan: Plan, files: Sequence[Wanted], write: _Writer) -> set[str]:
     got: set[str] = set()
     try:
         workdir = os.open(plan.workdir, _DIR_FLAGS)
@@ -207,13 +223,13 @@ def _cat_each(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Pat
     def missing(done: Completed) -> bool:
         return done.exit_code == 1 and any(why in done.stderr for why in _CAT_NOT_A_FILE)
 
-    write = _Writer(root)
     got: set[str] = set()
-    for f in files:
-        done = executor.run(read_files_argv(plan, [f.remote]), accept=missing)
-        if done.ok:
-            write(f.local, done.stdout_bytes)
-            got.add(f.relative)
+    with _Writer(root) as write:
+        for f in files:
+            done = executor.run(read_files_argv(plan, [f.remote]), accept=missing)
+            if done.ok:
+                write(f.local, done.stdout_bytes)
+                got.add(f.relative)
     return got
 
 
@@ -224,14 +240,18 @@ _CAT_NOT_A_FILE = ("No such file or directory", "Is a directory", "Not a directo
 
 def _tar_stream(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
     done = executor.run(tar_argv(plan), stdin=tar_names(files))
-    wanted = {f.relative: f for f in files}
-    write = _Writer(root)
+    data = done.stdout_bytes
+    wanted = {f.relative.encode("utf-8", "surrogateescape"): f for f in files}
     got: set[str] = set()
-    with tarfile.open(fileobj=io.BytesIO(done.stdout_bytes), mode="r|") as tar:
-        for member in tar:
+    try:
+        members = list(regular_files(data))
+    except ValueError as error:  # what tar sent is not a tar stream: nothing is written
+        raise ExecutionError(done.argv, done.exit_code, f"{error}\n{done.stderr}") from None
+    with _Writer(root) as write:
+        for name, start, end in members:
             # Only the regular files asked for, written by us: no links, no other paths.
-            if member.isfile() and member.name in wanted:
-                data = tar.extractfile(member)
-                write(wanted[member.name].local, data.read() if data is not None else b"")
-                got.add(member.name)
+            f = wanted.get(name)
+            if f is not None:
+                write(f.local, memoryview(data)[start:end])
+                got.add(f.relative)
     return got

@@ -284,6 +284,26 @@ def test_ssh_takes_only_the_regular_files_asked_for_and_tar_walks_no_folder(
     assert not (tmp_path / "escape").exists()
 
 
+def test_a_stream_that_is_not_tar_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    bench = _bench(tmp_path, "ssh")
+    good = TarOnTheCluster(bench.slurm)
+
+    def cluster(argv: Any, *, stdin: bytes | None = None, **kw: Any) -> Completed:
+        done = good(argv, stdin=stdin, **kw)
+        if "tar -c" not in argv[-1]:
+            return done
+        cut = done.stdout_bytes[:700]  # the first member's last block is cut short
+        return Completed(tuple(argv), 0, "", "", data=cut)
+
+    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    with pytest.raises(slurmplan.ExecutionError, match="tar stream: cut short at byte 700"):
+        run.fetch(tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+
+
 def test_sudo_reports_a_folder_where_an_output_should_be_as_missing(tmp_path: Path) -> None:
     bench = _bench(tmp_path, "sudo")
 

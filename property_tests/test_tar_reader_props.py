@@ -1,0 +1,109 @@
+"""compiler.runtime.tar_reader against the standard library's tarfile: the same regular
+files, names and bytes, in every format `tar -c` may write (GNU long names, pax, ustar
+prefixes), among links and folders; a cut or corrupted stream is refused with ValueError,
+never read past and never another exception."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slurmplan.compiler.runtime.tar_reader import regular_files
+
+FORMATS = {"gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT, "ustar": tarfile.USTAR_FORMAT}
+NAME_PART = st.text(
+    alphabet=st.characters(
+        min_codepoint=33, max_codepoint=0x2FF, blacklist_characters="/", categories=["L", "N"]
+    ),
+    min_size=1,
+    max_size=60,
+)
+MEMBER = st.tuples(
+    st.lists(NAME_PART, min_size=1, max_size=6).map("/".join),
+    st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE]),
+    st.binary(max_size=1500),
+)
+
+
+def _archive(members: list[tuple[str, bytes, bytes]], fmt: int) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
+        for name, kind, data in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            if kind == tarfile.REGTYPE:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                info.linkname = "elsewhere" if kind != tarfile.DIRTYPE else ""
+                tar.addfile(info)
+    return buffer.getvalue()
+
+
+def _by_tarfile(data: bytes) -> list[tuple[bytes, bytes]]:
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r|") as tar:
+        for member in tar:
+            if member.isreg():
+                extracted = tar.extractfile(member)
+                assert extracted is not None
+                out.append((member.name.encode("utf-8", "surrogateescape"), extracted.read()))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(members=st.lists(MEMBER, max_size=12), fmt=st.sampled_from(sorted(FORMATS)))
+def test_the_same_regular_files_as_tarfile(members: list[Any], fmt: str) -> None:
+    if fmt == "ustar":  # ustar holds names of up to 100 bytes, or 155 + 100 split at a '/'
+        members = [m for m in members if len(m[0].encode()) <= 100]
+    data = _archive(members, FORMATS[fmt])
+    got = [(name, data[start:end]) for name, start, end in regular_files(data)]
+    assert got == _by_tarfile(data)
+    regular = [(n.encode(), d) for n, k, d in members if k == tarfile.REGTYPE]
+    assert got == regular
+
+
+def test_a_ustar_name_split_into_prefix_and_name() -> None:
+    name = "a" * 120 + "/result.json"  # over 100 bytes: ustar keeps the folder in its prefix
+    data = _archive([(name, tarfile.REGTYPE, b"{}")], tarfile.USTAR_FORMAT)
+    assert [(n, data[s:e]) for n, s, e in regular_files(data)] == [(name.encode(), b"{}")]
+
+
+def test_a_huge_size_in_base_256_is_read_and_refused_as_running_past_the_end() -> None:
+    data = bytearray(_archive([("big", tarfile.REGTYPE, b"x")], tarfile.GNU_FORMAT))
+    data[124:136] = b"\x80" + (9 << 30).to_bytes(11, "big")  # 9 GiB: GNU's base-256 form
+    with pytest.raises(ValueError, match="runs past the end"):
+        list(regular_files(bytes(data)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    members=st.lists(MEMBER, min_size=1, max_size=5),
+    fmt=st.sampled_from(["gnu", "pax"]),
+    cut=st.integers(min_value=1),
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=4),
+)
+def test_a_cut_or_corrupted_stream_is_refused_with_value_error_or_read_within_it(
+    members: list[Any], fmt: str, cut: int, flips: list[tuple[int, int]]
+) -> None:
+    data = bytearray(_archive(members, FORMATS[fmt]))
+    for at, value in flips:
+        data[at % len(data)] = value
+    data = data[: len(data) - cut % len(data)]
+    try:
+        found = list(regular_files(bytes(data)))
+    except ValueError:
+        return
+    for _, start, end in found:
+        assert 0 <= start <= end <= len(data)
+
+
+def test_a_stream_cut_inside_a_members_last_block_says_so() -> None:
+    data = _archive([("a", tarfile.REGTYPE, b"x" * 10)], tarfile.GNU_FORMAT)[:700]
+    with pytest.raises(ValueError, match="cut short at byte 700, inside a member"):
+        list(regular_files(data))
