@@ -87,7 +87,10 @@ def fetch(
     unended = not_ended(results, chosen)
     files = wanted_files(plan, [task for task in chosen if task not in unended])
     root = Path(dest)
+    got: set[str] = set()
     match plan.transport.kind:
+        case _ if not files:  # no task ended in this run: no command, nothing written
+            pass
         case TransportKind.LOCAL:
             got = _copy(plan, files, root)
         case TransportKind.SUDO:

@@ -247,7 +247,8 @@ def test_fetch_leaves_out_tasks_that_did_not_end_in_this_run(
     an earlier run's (t1's job is still pending in this run; t2's job was cancelled before
     it started), and must not come home as this run's.  Before, fetch copied them."""
     bench = Bench(tmp_path, transport, 3)
-    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    runner = TarOnTheCluster(bench.slurm)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=runner)
     run.submit()
     end_jobs(bench, [0])
     bench.slurm.jobs[bench.ids()[2]].timeline = ["CANCELLED"]
@@ -261,6 +262,13 @@ def test_fetch_leaves_out_tasks_that_did_not_end_in_this_run(
         "t0.err", "t0.out",
     ]  # fmt: skip
     assert "2 task(s) did not end in this run" in str(caught.value)
+    before, tars = len(bench.slurm.commands), len(runner.tars)
+    with pytest.raises(slurmplan.FetchIncomplete) as caught:
+        run.fetch(tmp_path / "again", ["t1", "t2"])  # none ended: no command reads a file
+    assert caught.value.fetched == {} and set(caught.value.not_ended) == {"t1", "t2"}
+    assert [c[0] for c in bench.slurm.commands[before:]] in ([], ["squeue"])
+    assert len(runner.tars) == tars
+    assert not (tmp_path / "again").exists()
 
 
 # -- the command line on the same API --------------------------------------------
