@@ -39,8 +39,8 @@ def _archive(members: list[tuple[str, bytes, bytes]], fmt: int) -> bytes:
             if kind == tarfile.REGTYPE:
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
-            else:
-                info.linkname = "elsewhere" if kind != tarfile.DIRTYPE else ""
+            else:  # a long target needs a record of its own (GNU 'K', a pax linkpath)
+                info.linkname = "" if kind == tarfile.DIRTYPE else "elsewhere/" + "t" * len(data)
                 tar.addfile(info)
     return buffer.getvalue()
 
@@ -107,3 +107,16 @@ def test_a_stream_cut_inside_a_members_last_block_says_so() -> None:
     data = _archive([("a", tarfile.REGTYPE, b"x" * 10)], tarfile.GNU_FORMAT)[:700]
     with pytest.raises(ValueError, match="cut short at byte 700, inside a member"):
         list(regular_files(data))
+
+
+def test_a_long_link_target_between_a_long_name_and_its_file_keeps_the_name() -> None:
+    """GNU's 'K' record (a link's long target) names no member: a long name ('L') read
+    before it still belongs to the member that follows."""
+    name = "r" * 150
+    file_part = _archive([(name, tarfile.REGTYPE, b"data")], tarfile.GNU_FORMAT)
+    link_part = _archive([("l", tarfile.SYMTYPE, b"x" * 200)], tarfile.GNU_FORMAT)
+    long_name, member = file_part[:1024], file_part[1024:2048]  # 'L' + its name; the file
+    long_link = link_part[:1024]  # 'K' + its target
+    assert (long_name[156], long_link[156]) == (ord("L"), ord("K"))
+    data = long_name + long_link + member + bytes(1024)
+    assert [(n, data[s:e]) for n, s, e in regular_files(data)] == [(name.encode(), b"data")]

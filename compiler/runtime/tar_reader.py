@@ -19,6 +19,7 @@ from collections.abc import Iterator
 BLOCK = 512
 REGULAR = frozenset(b"0\x007")  # a file (old tars write NUL; 7 is "contiguous": a file)
 _GNU_LONG_NAME = ord("L")
+_GNU_LONG_LINK = ord("K")  # a link's long target: it names no member, and keeps no name
 _PAX = ord("x")
 _PAX_GLOBAL = ord("g")
 _USTAR = b"ustar\x00"  # POSIX ustar and pax: a name prefix at 345; GNU keeps times there
@@ -42,7 +43,7 @@ def regular_files(data: bytes) -> Iterator[tuple[bytes, int, int]]:
             long_name = bytes(view[start:end]).split(b"\x00", 1)[0]
         elif kind == _PAX:
             long_name = _pax_path(view[start:end], at) or long_name
-        elif kind != _PAX_GLOBAL:
+        elif kind not in (_PAX_GLOBAL, _GNU_LONG_LINK):
             name = long_name if long_name is not None else _name(header)
             long_name = None
             if kind in REGULAR:
