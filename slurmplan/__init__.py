@@ -8,7 +8,7 @@ plan, and carry it out locally, through sudo or over ssh.
     snap = run.wait(timeout=600, on_change=print)               # a Snapshot
     snap.tasks["img_0001"].state == "COMPLETED"
 
-`__all__` is the API; everything else (the `compiler` and `effects` packages) is private.
+`__all__` is the API; everything else (slurmplan.compiler, slurmplan.effects) is private.
 """
 
 from slurmplan.compiler import (
