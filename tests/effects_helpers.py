@@ -151,6 +151,28 @@ def base_config(**extra: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def alice_profile(
+    transport: str, project_dir: Path, tb: dict[str, str], ws: Workspace
+) -> dict[str, Any]:
+    """alice's profile for `transport`; over ssh with a ControlPath of the workspace's
+    own (close it with close_ssh_master)."""
+    profile: dict[str, Any] = {
+        "username": "alice", "transport": transport, "project_dir": str(project_dir),
+    }  # fmt: skip
+    if transport == "ssh":
+        profile["ssh"] = ssh_block(tb, _control_path(ws))
+    return profile
+
+
+def close_ssh_master(tb: dict[str, str], ws: Workspace) -> None:
+    """Stop the ssh master an alice_profile of this workspace may have left running."""
+    ssh_control({"ssh": ssh_block(tb, _control_path(ws))}, "exit")
+
+
+def _control_path(ws: Workspace) -> str:
+    return f"~/.ssh/sp-{ws.root.name}-%C"
+
+
 def ssh_block(tb: dict[str, str], control_path: str) -> dict[str, Any]:
     """A profile's `ssh` block: the runner connects as alice@127.0.0.1 with its copy
     of alice's key and the testbed's known_hosts.  A socket path holds at most 107

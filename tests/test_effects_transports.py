@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from effects_helpers import (
+    alice_profile,
     base_config,
     bed_facts,
     collect_json,
@@ -27,7 +28,6 @@ from effects_helpers import (
     scancel_plan,
     show,
     squeue_rows,
-    ssh_block,
     ssh_control,
     workspace,
 )
@@ -52,19 +52,6 @@ def _tasks(name: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _profile(
-    transport: str, project_dir: Path, tb: dict[str, str], runner_dir: Path
-) -> dict[str, Any]:
-    profile: dict[str, Any] = {
-        "username": "alice",
-        "transport": transport,
-        "project_dir": str(project_dir),
-    }
-    if transport == "ssh":
-        profile["ssh"] = ssh_block(tb, f"~/.ssh/sp-{runner_dir.parent.name}-%C")
-    return profile
-
-
 def _ssh_master_pid(profile: dict[str, Any]) -> str | None:
     match = re.search(r"Master running \(pid=(\d+)\)", ssh_control(profile, "check"))
     return match.group(1) if match else None
@@ -77,7 +64,7 @@ def test_a_multi_job_plan_runs_end_to_end(transport: str) -> None:
     with workspace() as ws:
         alice_dir, runner_dir = ws.dir_for("alice"), ws.dir_for(runner)
         config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
-        profile = _profile(transport, alice_dir / "project", tb, runner_dir)
+        profile = alice_profile(transport, alice_dir / "project", tb, ws)
         plan_path = runner_dir / "plan.json"
         plan = compile_to(config, profile, _tasks(f"e2e-{transport}"), plan_path, runner)
         assert [j.ntasks for j in plan.jobs] == [2, 2, 1]  # several jobs, ntasks > 1

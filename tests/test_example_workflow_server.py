@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from effects_helpers import (
     REPO,
+    Workspace,
+    alice_profile,
     as_user,
     bed_facts,
+    close_ssh_master,
     run_rows,
-    ssh_block,
-    ssh_control,
     user_python,
     workspace,
 )
@@ -32,21 +33,23 @@ EXAMPLE = REPO / "examples" / "workflow_server.py"
 TASKS = REPO / "examples" / "testbed" / "tasks.json"
 
 
-def _inputs(folder: Path, transport: str, tb: dict[str, str], tasks: Any) -> list[str]:
-    """config, profile and tasks files for the example, readable by the runner."""
+def _inputs(
+    ws: Workspace, transport: str, tb: dict[str, str], tasks: Any
+) -> tuple[str, Path, list[str]]:
+    """Who runs the example (alice locally, else the service user), that user's folder,
+    and the config, profile and tasks files for it there, readable by the runner."""
+    user = "alice" if transport == "local" else "runner"
+    alice, folder = ws.dir_for("alice"), ws.dir_for(user)
     config = json.loads((REPO / "examples/testbed/config.json").read_text())
     config["scripts_dir"] = tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"]
-    profile: dict[str, Any] = {"username": "alice", "transport": transport,
-                               "project_dir": str(folder.parent / "alice" / "project")}  # fmt: skip
-    if transport == "ssh":
-        profile["ssh"] = ssh_block(tb, f"~/.ssh/sp-{folder.parent.name}-%C")
+    profile = alice_profile(transport, alice / "project", tb, ws)
     paths = []
     for name, value in (("config", config), ("profile", profile), ("tasks", tasks)):
         path = folder / f"{name}.json"
         path.write_text(json.dumps(value))
         path.chmod(0o644)
         paths.append(str(path))
-    return paths
+    return user, folder, paths
 
 
 def _example(user: str, args: list[str]) -> subprocess.Popen[str]:
@@ -59,12 +62,9 @@ def _example(user: str, args: list[str]) -> subprocess.Popen[str]:
 @pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
 def test_the_example_compiles_submits_waits_reports_and_fetches(transport: str) -> None:
     tb = bed_facts()
-    user = "alice" if transport == "local" else "runner"
     with workspace() as ws:
-        ws.dir_for("alice")
-        folder = ws.dir_for(user)
         tasks = json.loads(TASKS.read_text())
-        inputs = _inputs(folder, transport, tb, tasks)
+        user, folder, inputs = _inputs(ws, transport, tb, tasks)
         try:
             process = _example(user, [*inputs, str(folder / "work")])
             out, err = process.communicate(timeout=300)
@@ -83,7 +83,7 @@ def test_the_example_compiles_submits_waits_reports_and_fetches(transport: str) 
             assert f"fetched {2 * len(tasks['tasks']) + 1} file(s)" in out
         finally:
             if transport == "ssh":
-                ssh_control({"ssh": ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")}, "exit")
+                close_ssh_master(tb, ws)
 
 
 @pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
@@ -91,13 +91,10 @@ def test_sigterm_cancels_the_runs_jobs_and_wait_returns_their_states(transport: 
     """The example's SIGTERM handler calls run.cancel() from another thread while the main
     thread is in run.wait(): wait wakes and returns the cancelled states."""
     tb = bed_facts()
-    user = "alice" if transport == "local" else "runner"
     with workspace() as ws:
-        ws.dir_for("alice")
-        folder = ws.dir_for(user)
         tasks = {"name": f"sigterm-{transport}", "tasks": [
             {"id": f"s{i}", "command": ["sleep", "300"]} for i in range(2)]}  # fmt: skip
-        inputs = _inputs(folder, transport, tb, tasks)
+        user, folder, inputs = _inputs(ws, transport, tb, tasks)
         try:
             process = _example(user, [*inputs, str(folder / "work")])
             assert process.stdout is not None
@@ -115,7 +112,7 @@ def test_sigterm_cancels_the_runs_jobs_and_wait_returns_their_states(transport: 
             assert rows and {row[1] for row in rows} == {"CANCELLED"}  # nothing left running
         finally:
             if transport == "ssh":
-                ssh_control({"ssh": ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")}, "exit")
+                close_ssh_master(tb, ws)
 
 
 ASYNC_READ = """
@@ -139,11 +136,8 @@ print(json.dumps({
 @pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
 def test_wait_async_and_read_as_the_service_user(transport: str) -> None:
     tb = bed_facts()
-    user = "alice" if transport == "local" else "runner"
     with workspace() as ws:
-        ws.dir_for("alice")
-        folder = ws.dir_for(user)
-        inputs = _inputs(folder, transport, tb, json.loads(TASKS.read_text()))
+        user, folder, inputs = _inputs(ws, transport, tb, json.loads(TASKS.read_text()))
         try:
             done = subprocess.run(
                 [*as_user(user), user_python(), "-c", ASYNC_READ, *inputs,
@@ -157,4 +151,4 @@ def test_wait_async_and_read_as_the_service_user(transport: str) -> None:
             assert (facts["who"], facts["fails"]) == ("alice\n", "about")  # as alice, cut to 5
         finally:
             if transport == "ssh":
-                ssh_control({"ssh": ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")}, "exit")
+                close_ssh_master(tb, ws)

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from effects_helpers import (
+    alice_profile,
     base_config,
     bed_facts,
     compile_to,
     run_cli,
     scancel_plan,
     show,
-    ssh_block,
     ssh_control,
     workspace,
 )
@@ -51,12 +51,7 @@ def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: st
     with workspace() as ws:
         alice_dir, runner_dir = ws.dir_for("alice"), ws.dir_for(runner)
         config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
-        profile: dict[str, Any] = {
-            "username": "alice", "transport": transport,
-            "project_dir": str(alice_dir / "project"),
-        }  # fmt: skip
-        if transport == "ssh":
-            profile["ssh"] = ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")
+        profile = alice_profile(transport, alice_dir / "project", tb, ws)
         plan_path = runner_dir / "plan.json"
         plan = compile_to(config, profile, _tasks(f"outputs-{transport}"), plan_path, runner)
         home = runner_dir / "home"
