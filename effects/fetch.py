@@ -19,7 +19,7 @@ import errno
 import os
 import shutil
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from slurmplan.compiler import Plan
@@ -27,7 +27,6 @@ from slurmplan.compiler.errors import SlurmplanError
 from slurmplan.compiler.runtime.commands import read_files_argv
 from slurmplan.compiler.runtime.fetch import (
     Wanted,
-    chosen_tasks,
     missing_by_task,
     not_ended,
     tar_argv,
@@ -77,13 +76,13 @@ def fetch(
     plan: Plan,
     executor: Executor,
     dest: str | os.PathLike[str],
-    task_ids: Iterable[str] | None,
+    chosen: Sequence[str],
     results: Mapping[str, TaskResult],
 ) -> dict[str, Path]:
-    """Copy the files of the tasks that ended in this run (`results`, one observation)
-    into `dest`; returns {path on the cluster: local path}.  Raises FetchIncomplete
-    (after copying the rest) when some do not exist or some tasks did not end."""
-    chosen = chosen_tasks(plan, task_ids)
+    """Copy the files of the `chosen` tasks (compiler.runtime.fetch.chosen_tasks) that
+    ended in this run (`results`, one observation) into `dest`; returns {path on the
+    cluster: local path}.  Raises FetchIncomplete (after copying the rest) when some do
+    not exist or some tasks did not end."""
     unended = not_ended(results, chosen)
     files = wanted_files(plan, [task for task in chosen if task not in unended])
     root = Path(dest)
