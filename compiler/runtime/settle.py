@@ -324,12 +324,20 @@ def task_results(
 
 
 def _task_result(
-    prefix: str, view: JobView, task_id: str, line: tuple[int, int, int] | None
+    prefix: str,
+    view: JobView,
+    task_id: str,
+    line: tuple[int, int, int] | None,
+    decided: tuple[RunState, str | None] | None = None,
 ) -> TaskResult:
     """One task's result from its line's (exit code, start, end) (None: no line);
-    `prefix` is the workdir joined with "" (task_outputs' paths, without a join per task)."""
+    `prefix` is the workdir joined with "" (task_outputs' paths, without a join per task);
+    `decided`, when given, is its (state, reason), already decided for its exit code."""
     code, started, ended = line if line is not None else (None, None, None)
-    state = task_state(view, code)
+    if decided is None:
+        state = task_state(view, code)
+        decided = state, _task_reason(view, state)
+    state, reason = decided
     return TaskResult(
         task_id=task_id,
         job=view.index,
@@ -340,7 +348,7 @@ def _task_result(
         stderr=prefix + layout.task_output(task_id, "err"),
         started=started,
         ended=ended,
-        reason=_task_reason(view, state),
+        reason=reason,
     )
 
 
@@ -412,24 +420,9 @@ class TaskResults(Mapping[str, TaskResult]):
                 built[task_id] = _task_result(prefix, view, task_id, None)
                 continue
             _, code, _, started, ended = line.split(" ")  # checked by parse_lane_lines
-            exit_code = int(code)
-            if exit_code != 0:
-                fields = (exit_code, int(started), int(ended))
-                built[task_id] = _task_result(prefix, view, task_id, fields)
-                continue
-            state, reason = exited_0  # the common case, decided once per job
-            built[task_id] = TaskResult(
-                task_id=task_id,
-                job=job,
-                job_id=view.job_id or "",
-                exit_code=0,
-                state=state,
-                stdout=prefix + layout.task_output(task_id, "out"),
-                stderr=prefix + layout.task_output(task_id, "err"),
-                started=int(started),
-                ended=int(ended),
-                reason=reason,
-            )
+            fields = (int(code), int(started), int(ended))
+            decided = exited_0 if fields[0] == 0 else None  # the common case, once per job
+            built[task_id] = _task_result(prefix, view, task_id, fields, decided)
 
     def __iter__(self) -> Iterator[str]:
         for job in self._plan.jobs:
