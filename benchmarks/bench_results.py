@@ -21,13 +21,13 @@ Measured, each `--repeats` times, with a fresh Run each time (nothing cached):
 - poll, every result read: a new Run's `poll()` and every `TaskResult` looked up
   (poll builds each task's result when it is first looked up);
 - poll again: a second `poll()` of the same Run (settled is final: nothing is asked);
-- fetch: `Run.fetch(dest)` of every task's stdout and stderr (one tar stream, then
-  unpacked) into a folder on the disk and into one on tmpfs (`--tmpfs`, where
+- fetch: `Run.fetch(dest)` of every task's stdout and stderr (one tar stream,
+  unpacked as it arrives) into a folder on the disk and into one on tmpfs (`--tmpfs`, where
   creating a file costs no disk work), against the bare `tar -c` stream over the
   same ssh into /dev/null, and unpacked by GNU `tar -x` into the same kind of folder
   (the floor: both create every file); fetch's phases: listing the names (in
-  Python), the stream (the tar command, read into memory) and unpacking and writing
-  the files (the rest).
+  Python), the stream (the tar command, its files unpacked and written as they
+  arrive) and the rest (the poll that says which tasks ended, the paths returned).
 
 Not a pass/fail test: the numbers go to --out, with the machine and the command.
 """
@@ -277,9 +277,9 @@ def main() -> int:
     def phases(where: str) -> str:
         rest = med[f"fetch_{where}"] - med[f"stream_{where}"] - med["names"]
         return (f"fetch into {where}: {med[f'fetch_{where}']:.2f} s = listing the names "
-                f"{med['names']:.2f} s + the tar stream over ssh into memory "
-                f"{med[f'stream_{where}']:.2f} s + unpacking and writing the files "
-                f"{rest:.2f} s (by difference); bare tar -x into {where} "
+                f"{med['names']:.2f} s + the tar stream over ssh, unpacked and written as "
+                f"it arrives {med[f'stream_{where}']:.2f} s + the poll before and the "
+                f"paths returned {rest:.2f} s (by difference); bare tar -x into {where} "
                 f"{med[f'bare_unpack_{where}']:.2f} s, the stream alone "
                 f"{med['bare_stream']:.2f} s")  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""Running one exact argv: no shell, stdin closed or fed, output captured, retried.
+"""Running one exact argv: no shell, stdin closed or fed, output captured or streamed
+to a sink as it arrives, retried.
 
 Whether a failure is worth retrying and how long to wait are decided by
 compiler.runtime.retry; this module only runs, sleeps and counts.
@@ -6,14 +7,16 @@ compiler.runtime.retry; this module only runs, sleeps and counts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shlex
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import IO, Protocol, TypeVar
 
 from slurmplan.compiler.plan import Plan
 from slurmplan.compiler.runtime.retry import (
@@ -27,6 +30,7 @@ from slurmplan.compiler.transport import control_socket_folder
 from slurmplan.effects.errors import ExecutionError
 
 DEFAULT_TIMEOUT_S = 300.0
+S = TypeVar("S", bound=Callable[[bytes], None])
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,8 @@ class Completed:
     exit_code: int | None  # None: killed at the time limit
     stdout: str  # decoded for people (bytes that are not UTF-8 shown as \xNN)
     stderr: str
-    data: bytes | None = None  # stdout's exact bytes, when the runner kept them
+    data: bytes | None = None  # stdout's exact bytes, when the runner kept them (b"": sent
+    # to the sink)
 
     @property
     def ok(self) -> bool:
@@ -51,15 +56,22 @@ def _text(data: bytes | None) -> str:
     return (data or b"").decode("utf-8", errors="backslashreplace")
 
 
+Sink = Callable[[bytes], None]  # takes a command's stdout piece by piece
+
+
 def run_once(
     argv: Sequence[str],
     *,
     stdin: bytes | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     umask: int | None = None,
+    sink: Sink | None = None,
 ) -> Completed:
-    """Run `argv` once, from `/` (every path in a plan is absolute)."""
+    """Run `argv` once, from `/` (every path in a plan is absolute).  With a `sink`,
+    stdout goes to it as it arrives rather than into the result."""
     command = tuple(argv)
+    if sink is not None:
+        return _streamed(command, stdin, timeout, umask, sink)
     try:
         done = subprocess.run(
             command,
@@ -81,8 +93,77 @@ def run_once(
     )
 
 
+_PIECE = 1 << 20  # a read from the pipe: a pipe holds 64 KiB, ssh writes 32 KiB at once
+
+
+def _streamed(
+    command: tuple[str, ...], stdin: bytes | None, timeout: float, umask: int | None, sink: Sink
+) -> Completed:
+    """run_once with stdout handed to `sink` as it arrives (a fetch writes files while
+    the rest of the stream is on its way).  stdin is written and stderr read by threads
+    of their own, so a command that reads its input while it writes never waits on us.
+    Whatever the sink raises kills the command and is raised."""
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd="/",
+            umask=-1 if umask is None else umask,
+        )
+    except OSError as error:  # not found, not executable: like a shell's 127/126
+        return Completed(command, 127, "", f"{command[0]}: {error.strerror or error}")
+    assert process.stdout is not None and process.stderr is not None
+    errors: list[bytes] = []
+    helpers = [threading.Thread(target=_drain, args=(process.stderr, errors))]
+    if process.stdin is not None and stdin is not None:
+        helpers.append(threading.Thread(target=_feed, args=(process.stdin, stdin)))
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        process.kill()
+
+    timer = threading.Timer(timeout, kill)
+    for thread in (*helpers, timer):
+        thread.daemon = True
+        thread.start()
+    try:
+        out = process.stdout.fileno()
+        while piece := os.read(out, _PIECE):
+            sink(piece)
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        process.wait()
+        timer.cancel()
+        for thread in helpers:  # they end: the command's pipes closed when it ended
+            thread.join()
+        process.stdout.close()
+        process.stderr.close()
+    if killed.is_set():
+        note = f"\nslurmplan: no answer after {timeout:g} s; the command was killed"
+        return Completed(command, None, "", _text(b"".join(errors)) + note, data=b"")
+    return Completed(command, process.returncode, "", _text(b"".join(errors)), data=b"")
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    """Write all of `data` to the command's stdin and close it (it may stop reading)."""
+    with contextlib.suppress(BrokenPipeError):
+        pipe.write(data)
+    with contextlib.suppress(BrokenPipeError):
+        pipe.close()
+
+
+def _drain(pipe: IO[bytes], into: list[bytes]) -> None:
+    into.append(pipe.read())
+
+
 class Runner(Protocol):
-    """What runs one argv once: `run_once`, or a stand-in for Slurm in tests."""
+    """What runs one argv once: `run_once`, or a stand-in for Slurm in tests.  Given a
+    `sink`, it hands stdout to it (in any pieces) rather than returning it."""
 
     def __call__(
         self,
@@ -91,6 +172,7 @@ class Runner(Protocol):
         stdin: bytes | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         umask: int | None = None,
+        sink: Sink | None = None,
     ) -> Completed: ...
 
 
@@ -122,10 +204,17 @@ class Executor:
     clock: Callable[[], float] = time.monotonic
 
     def once(
-        self, argv: Sequence[str], *, stdin: bytes | None = None, umask: int | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        umask: int | None = None,
+        sink: Sink | None = None,
     ) -> Completed:
         self.commands_run += 1
-        return self.runner(argv, stdin=stdin, timeout=self.timeout, umask=umask)
+        if sink is None:  # stand-ins for Slurm need not know of sinks
+            return self.runner(argv, stdin=stdin, timeout=self.timeout, umask=umask)
+        return self.runner(argv, stdin=stdin, timeout=self.timeout, umask=umask, sink=sink)
 
     def run(
         self,
@@ -143,6 +232,22 @@ class Executor:
             done = self.once(argv, stdin=stdin, umask=umask)
             if done.ok or (accept is not None and accept(done)):
                 return done
+            failures += 1
+            self.wait_or_raise(done, failures, self.clock() - start)
+
+    def stream(
+        self, argv: Sequence[str], *, stdin: bytes | None = None, sink: Callable[[], S]
+    ) -> tuple[Completed, S]:
+        """`run`, with stdout handed as it arrives to a sink made by `sink()` for each
+        attempt (an attempt that failed half way is started again from nothing); the
+        result and the sink of the attempt that succeeded."""
+        start = self.clock()
+        failures = 0
+        while True:
+            taker = sink()
+            done = self.once(argv, stdin=stdin, sink=taker)
+            if done.ok:
+                return done, taker
             failures += 1
             self.wait_or_raise(done, failures, self.clock() - start)
 

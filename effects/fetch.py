@@ -34,7 +34,7 @@ from slurmplan.compiler.runtime.fetch import (
     wanted_files,
 )
 from slurmplan.compiler.runtime.settle import TaskResult
-from slurmplan.compiler.runtime.tar_reader import regular_files
+from slurmplan.compiler.runtime.tar_reader import TarReader
 from slurmplan.compiler.transport import TransportKind
 from slurmplan.effects.errors import ExecutionError
 from slurmplan.effects.execute import Completed, Executor
@@ -127,11 +127,13 @@ class _Writer:
 
     def open(self, local: str) -> int:
         """A new file at `local` below root (its folder made once), for writing.  The
-        path is checked again here, and a link in its place is not written through."""
-        if not _plain_relative(local):
-            raise ValueError(f"refusing to write {local!r}: not a plain path below {self.root}")
+        path is checked again here (its folder once), and a link in its place is not
+        written through."""
         folder, _, name = local.rpartition("/")
         at = self.folders.get(folder)
+        checked = at is not None and name not in ("", ".", "..")  # its folder was
+        if not checked and not _plain_relative(local):
+            raise ValueError(f"refusing to write {local!r}: not a plain path below {self.root}")
         if at is None:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             # DEST is the caller's: its folders are followed as mkdir follows them
@@ -241,19 +243,48 @@ _CAT_NOT_A_FILE = ("No such file or directory", "Is a directory", "Not a directo
 
 
 def _tar_stream(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
-    done = executor.run(tar_argv(plan), stdin=tar_names(files))
-    data = done.stdout_bytes
     wanted = {f.relative.encode("utf-8", "surrogateescape"): f for f in files}
-    got: set[str] = set()
-    try:
-        members = list(regular_files(data))
-    except ValueError as error:  # what tar sent is not a tar stream: nothing is written
-        raise ExecutionError(done.argv, done.exit_code, f"{error}\n{done.stderr}") from None
     with _Writer(root) as write:
-        for name, start, end in members:
-            # Only the regular files asked for, written by us: no links, no other paths.
-            f = wanted.get(name)
+        done, unpack = executor.stream(
+            tar_argv(plan), stdin=tar_names(files), sink=lambda: _Unpack(wanted, write)
+        )
+        unpack.close()
+    if unpack.error is not None:  # what tar sent is not a tar stream
+        raise ExecutionError(done.argv, done.exit_code, f"{unpack.error}\n{done.stderr}")
+    return unpack.got
+
+
+class _Unpack:
+    """A sink for the tar stream: writes each regular file asked for as soon as all of
+    its bytes arrived (never a part of one), and takes nothing else (links, other
+    paths).  From a part that is not well formed on, it takes nothing more, and keeps
+    the error; the files that came whole before it stay written."""
+
+    def __init__(self, wanted: Mapping[bytes, Wanted], write: _Writer) -> None:
+        self.wanted = wanted
+        self.write = write
+        self.reader = TarReader()
+        self.got: set[str] = set()
+        self.error: ValueError | None = None
+
+    def __call__(self, piece: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            files = self.reader.feed(piece)
+        except ValueError as error:
+            self.error = error
+            return
+        for name, data in files:
+            f = self.wanted.get(name)
             if f is not None:
-                write(f.local, memoryview(data)[start:end])
-                got.add(f.relative)
-    return got
+                self.write(f.local, data)
+                self.got.add(f.relative)
+
+    def close(self) -> None:
+        """The stream ended: keep the error if it ended inside a member."""
+        if self.error is None:
+            try:
+                self.reader.close()
+            except ValueError as error:
+                self.error = error

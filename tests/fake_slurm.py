@@ -21,6 +21,9 @@ answers as the cluster would:
 - scancel IDS, mkdir -p DIRS, ls -1 -- DIR, cat -- FILES, tar -x ... -C DIR: on a
   small in-memory file system (`files`, `dirs`).
 
+Given a `sink` (a streamed command: fetch's tar), it hands the command's stdout to it
+in pieces of uneven sizes (`in_pieces`), as a pipe would.
+
 It records every argv it is given (`argvs`, and stripped, `commands`).  It holds
 no decision of slurmplan's: what the answers mean is the code under test's job.
 """
@@ -35,13 +38,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from slurmplan.compiler import Plan
-from slurmplan.effects.execute import DEFAULT_TIMEOUT_S, Completed
+from slurmplan.effects.execute import DEFAULT_TIMEOUT_S, Completed, Sink
 
 SOCKET_TIMEOUT = (
     "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"
 )
 INVALID_JOB_ID = "slurm_load_jobs error: Invalid job id specified\n"
 INVALID_PARTITION = "sbatch: error: Batch job submission failed: Invalid partition name specified"
+
+
+PIECE_SIZES = (1, 700, 512, 3, 4096, 10_000)  # pieces cut across headers and files
+
+
+def in_pieces(done: Completed, sink: Sink) -> Completed:
+    """`done` as a runner given a sink answers: stdout handed to the sink in pieces of
+    PIECE_SIZES in turn, not returned."""
+    data, at, k = done.stdout_bytes, 0, 0
+    while at < len(data):
+        size = PIECE_SIZES[k % len(PIECE_SIZES)]
+        sink(data[at : at + size])
+        at, k = at + size, k + 1
+    return Completed(done.argv, done.exit_code, "", done.stderr, data=b"")
 
 
 class Crash(BaseException):
@@ -121,8 +138,12 @@ class FakeSlurm:
         stdin: bytes | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
         umask: int | None = None,
+        sink: Sink | None = None,
     ) -> Completed:
-        argv = tuple(argv)
+        done = self._answer(tuple(argv), stdin)
+        return done if sink is None else in_pieces(done, sink)
+
+    def _answer(self, argv: tuple[str, ...], stdin: bytes | None) -> Completed:
         self.argvs.append(argv)
         command = _strip_transport(argv)
         self.commands.append(command)

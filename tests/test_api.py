@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from fake_slurm import FakeSlurm
+from fake_slurm import FakeSlurm, in_pieces
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli, _finish, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.retry import PollPolicy
-from slurmplan.effects.execute import Completed
+from slurmplan.effects.execute import Completed, Sink
 
 
 def _run(bench: Bench) -> slurmplan.Run:
@@ -161,10 +161,11 @@ class TarOnTheCluster:
         stdin: bytes | None = None,
         timeout: float = 300.0,
         umask: int | None = None,
+        sink: Sink | None = None,
     ) -> Completed:
         remote = shlex.split(argv[-1]) if argv[0] == "ssh" else list(argv)
         if remote[0] != "tar" or "-c" not in remote:
-            return self.slurm(argv, stdin=stdin, timeout=timeout, umask=umask)
+            return self.slurm(argv, stdin=stdin, timeout=timeout, umask=umask, sink=sink)
         self.tars.append(tuple(argv))
         folder = remote[remote.index("-C") + 1]
         buffer, warnings = io.BytesIO(), ""
@@ -178,7 +179,8 @@ class TarOnTheCluster:
                 info.size = len(text.encode())
                 tar.addfile(info, io.BytesIO(text.encode()))
         data = buffer.getvalue()
-        return Completed(tuple(argv), 0, data.decode("latin-1"), warnings, data=data)
+        done = Completed(tuple(argv), 0, data.decode("latin-1"), warnings, data=data)
+        return done if sink is None else in_pieces(done, sink)
 
 
 def _outputs(bench: Bench, tasks: Sequence[str], local: bool) -> None:

@@ -42,6 +42,69 @@ def test_umask_applies_to_what_the_command_creates(tmp_path: Path) -> None:
     assert (tmp_path / "e").stat().st_mode & 0o777 == 0o755
 
 
+class Pieces(list[bytes]):
+    """A sink that keeps what it is handed."""
+
+    def __call__(self, piece: bytes) -> None:
+        self.append(piece)
+
+
+def test_a_sink_gets_stdout_as_it_arrives_while_stdin_is_still_being_fed() -> None:
+    """`cat` writes while it reads: 8 MiB in each direction, more than a pipe holds,
+    stall unless stdin is fed while stdout is read."""
+    data = bytes(range(256)) * (8 * 4096)
+    pieces = Pieces()
+    done = run_once(["cat"], stdin=data, sink=pieces)
+    assert done.ok and done.stdout == "" and done.data == b""
+    assert b"".join(pieces) == data and len(pieces) > 1
+
+
+def test_a_streamed_command_keeps_its_stderr_and_exit_code() -> None:
+    pieces = Pieces()
+    script = "printf out; printf 'err\\n' >&2; head -c 300000 /dev/zero >&2; exit 3"
+    done = run_once(["sh", "-c", script], sink=pieces)
+    assert done.exit_code == 3 and b"".join(pieces) == b"out"
+    assert done.stderr.startswith("err\n") and len(done.stderr) == 4 + 300000
+
+
+def test_a_streamed_command_past_its_time_limit_is_killed_and_reported() -> None:
+    pieces = Pieces()
+    done = run_once(["sh", "-c", "printf a; exec sleep 5"], timeout=0.3, sink=pieces)
+    assert done.exit_code is None and "killed" in done.stderr and pieces == [b"a"]
+
+
+def test_what_the_sink_raises_stops_the_command_and_is_raised(tmp_path: Path) -> None:
+    def refuse(piece: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    marker = tmp_path / "after"
+    script = f"printf a; sleep 2; touch {shlex.quote(str(marker))}"
+    with pytest.raises(OSError, match="No space left"):
+        run_once(["sh", "-c", script], sink=refuse)
+    assert not marker.exists()  # killed before its next line: it did not finish
+
+
+def test_a_missing_program_streamed_is_exit_127_not_an_exception() -> None:
+    done = run_once(["/nonexistent/tar", "-c"], sink=Pieces())
+    assert done.exit_code == 127 and "No such file" in done.stderr
+
+
+def test_a_stream_retried_after_a_transient_failure_starts_again_with_a_new_sink(
+    tmp_path: Path,
+) -> None:
+    sinks: list[Pieces] = []
+
+    def new_sink() -> Pieces:
+        sinks.append(Pieces())
+        return sinks[-1]
+
+    executor = Executor(policy=RetryPolicy(retries=3, first_delay=0.01), sleep=lambda s: None)
+    argv = _flaky(tmp_path / "n", 1, "squeue: error: Socket timed out on send/recv operation")
+    done, sink = executor.stream(argv, sink=new_sink)
+    assert done.ok and sink is sinks[1] and b"".join(sink) == b"ok\n"
+    assert len(sinks) == 2 and executor.commands_run == 2
+
+
 def _flaky(counter: Path, failures: int, message: str) -> list[str]:
     """A real program that fails `failures` times with `message`, then prints 'ok'."""
     script = (

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_slurm import FakeSlurm
+from fake_slurm import FakeSlurm, in_pieces
 from sample_inputs import config, one_task_per_job_config, profile, tasks
 from test_api import TarOnTheCluster
 from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.fetch import tar_argv, wanted_files
-from slurmplan.effects.execute import Completed
+from slurmplan.effects.execute import Completed, Runner
 from slurmplan.effects.fetch import _Writer
 
 RESULT = '{"value": 42, "text": "ü\\n"}\n'
@@ -258,7 +258,7 @@ def test_ssh_takes_only_the_regular_files_asked_for_and_tar_walks_no_folder(
     argv = tar_argv(bench.plan)
     assert "--no-recursion" in argv[-1]  # a folder named as an output streams nothing
 
-    def cluster(argv: Any, *, stdin: bytes | None = None, **_: Any) -> Completed:
+    def cluster(argv: Any, *, stdin: bytes | None = None, sink: Any = None, **_: Any) -> Completed:
         if "tar -c" not in argv[-1]:
             return bench.slurm(argv, stdin=stdin)
         buffer = io.BytesIO()
@@ -270,8 +270,7 @@ def test_ssh_takes_only_the_regular_files_asked_for_and_tar_walks_no_folder(
                 info = tarfile.TarInfo(name)
                 info.size = len(text)
                 tar.addfile(info, io.BytesIO(text.encode()))
-        data = buffer.getvalue()
-        return Completed(tuple(argv), 0, "", "", data=data)
+        return in_pieces(Completed(tuple(argv), 0, "", "", data=buffer.getvalue()), sink)
 
     run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
     run.submit()
@@ -284,24 +283,45 @@ def test_ssh_takes_only_the_regular_files_asked_for_and_tar_walks_no_folder(
     assert not (tmp_path / "escape").exists()
 
 
-def test_a_stream_that_is_not_tar_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    bench = _bench(tmp_path, "ssh")
+def _cut_stream(bench: Bench, keep: int) -> Runner:
+    """The fake cluster, whose tar stream stops after `keep` bytes (exit 0)."""
     good = TarOnTheCluster(bench.slurm)
 
-    def cluster(argv: Any, *, stdin: bytes | None = None, **kw: Any) -> Completed:
-        done = good(argv, stdin=stdin, **kw)
+    def cluster(argv: Any, *, stdin: bytes | None = None, sink: Any = None, **kw: Any) -> Completed:
         if "tar -c" not in argv[-1]:
-            return done
-        cut = done.stdout_bytes[:700]  # the first member's last block is cut short
-        return Completed(tuple(argv), 0, "", "", data=cut)
+            return good(argv, stdin=stdin, **kw)
+        done = good(argv, stdin=stdin, **kw)
+        return in_pieces(Completed(tuple(argv), 0, "", "", data=done.stdout_bytes[:keep]), sink)
 
-    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
+    return cluster
+
+
+def test_a_stream_that_is_not_tar_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    bench = _bench(tmp_path, "ssh")
+    run = slurmplan.Run(bench.plan, bench.journal, runner=_cut_stream(bench, 700))
     run.submit()
     end_jobs(bench)
     _ran(bench, local=False)
     with pytest.raises(slurmplan.ExecutionError, match="tar stream: cut short at byte 700"):
-        run.fetch(tmp_path / "home")
+        run.fetch(tmp_path / "home")  # the first member's last block is cut short
     assert not (tmp_path / "home").exists()
+
+
+def test_a_stream_cut_half_way_is_refused_and_no_part_of_a_file_is_written(
+    tmp_path: Path,
+) -> None:
+    """Files are written as the stream arrives: those that came whole before the cut
+    are written whole, the one it cut is not written at all, and fetch fails."""
+    bench = _bench(tmp_path, "ssh")
+    run = slurmplan.Run(bench.plan, bench.journal, runner=_cut_stream(bench, 2048 + 700))
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    with pytest.raises(slurmplan.ExecutionError, match="tar stream: cut short at byte 2748"):
+        run.fetch(tmp_path / "home")
+    home = tmp_path / "home/tasks"
+    assert sorted(p.name for p in home.iterdir()) == ["t0.err", "t0.out"]  # 1024 bytes each
+    assert (home / "t0.out").read_text() == bench.slurm.files[f"{bench.plan.workdir}/tasks/t0.out"]
 
 
 def test_sudo_reports_a_folder_where_an_output_should_be_as_missing(tmp_path: Path) -> None:
