@@ -2,14 +2,13 @@
 
 `parse_lane_lines` (one regex pass over the whole text), `this_runs_lines` (the job id
 check done a column at a time) and `TaskResults` (each result built when looked up)
-must say exactly what the line-by-line parser, `task_records` and `task_results` say:
-the same lines accepted, the same lines refused (ParseError), the same lines counted
-for this run, the same results.
+must say exactly what tests/lane_oracle.py (a line, then a task, at a time) says: the
+same lines accepted, the same lines refused (ParseError), the same lines counted for
+this run, the same results.
 """
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 import pytest
@@ -20,38 +19,16 @@ from property_tests.strategies import examples
 from slurmplan.compiler import Plan, compile_plan
 from slurmplan.compiler.runtime.journal_state import JournalState, fold, header_event
 from slurmplan.compiler.runtime.journal_state import submitted_event as submitted
-from slurmplan.compiler.runtime.settle import (
-    TaskResults,
-    job_views,
-    task_records,
-    task_results,
-    this_runs_lines,
-)
-from slurmplan.compiler.slurm.parsers import (
-    ParseError,
-    QueuedJob,
-    lane_entry,
-    parse_lane_lines,
-    parse_lane_status,
-)
+from slurmplan.compiler.runtime.settle import TaskResults, job_views, this_runs_lines
+from slurmplan.compiler.slurm.parsers import ParseError, QueuedJob, parse_lane_lines
 from slurmplan.compiler.slurm.states import SlurmState
-
-# The form of a line, as the parser before parse_lane_lines checked it, one line at a time.
-_LINE = re.compile(r"(\S+) ([0-9]{1,3}) ([0-9]{1,20}) ([0-9]{1,20}) ([0-9]{1,20})")
-_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+from tests import lane_oracle as oracle
 
 
-def plain_parse(text: str) -> list[tuple[str, int, str, int, int]]:
-    out = []
-    for line in text.split("\n")[:-1]:
-        if not line:
-            continue
-        match = _LINE.fullmatch(line)
-        if match is None or _ID.fullmatch(match.group(1)) is None:
-            raise ParseError(line)
-        task, code, job_id, start, end = match.groups()
-        out.append((task, int(code), job_id, int(start), int(end)))
-    return out
+def _entry(line: str) -> oracle.Entry:
+    """A line parse_lane_lines kept, as the oracle's entry (its five fields)."""
+    task, code, job_id, start, end = line.split(" ")
+    return oracle.Entry(task, int(code), job_id, int(start), int(end))
 
 
 _TASKS = [f"a{i}" for i in range(6)]  # the plan's: a0 a1 | a2 a3 | a4 a5
@@ -98,16 +75,14 @@ def test_parse_lane_lines_accepts_and_refuses_what_the_line_by_line_parser_does(
     text: str,
 ) -> None:
     try:
-        expected = plain_parse(text)
+        expected = oracle.parse(text)
     except ParseError:
         with pytest.raises(ParseError, match="unexpected lane status line"):
             parse_lane_lines(text)
         return
     got = parse_lane_lines(text)
-    assert [(t, j) for _, t, j in got] == [(e[0], e[2]) for e in expected]
-    as_entries = [lane_entry(line) for line, _, _ in got]
-    assert [(e.task_id, e.exit_code, e.job_id, e.started, e.ended) for e in as_entries] == expected
-    assert parse_lane_status(text) == tuple(as_entries)
+    assert [(t, j) for _, t, j in got] == [(e.task_id, e.job_id) for e in expected]
+    assert [_entry(line) for line, _, _ in got] == expected
 
 
 @cache
@@ -141,7 +116,7 @@ _STATES = st.sampled_from([None, "PENDING", "RUNNING", "COMPLETED", "FAILED", "T
     read=st.sets(st.integers(0, 2)),
     shown=st.lists(_STATES, min_size=3, max_size=3),
 )
-def test_lines_and_lazy_results_agree_with_task_records_and_task_results(
+def test_lines_and_lazy_results_agree_with_the_oracle(
     text: str, submitted_jobs: set[int], read: set[int], shown: list[str | None]
 ) -> None:
     try:
@@ -150,8 +125,8 @@ def test_lines_and_lazy_results_agree_with_task_records_and_task_results(
         return
     plan, state = _plan(), _state(sorted(submitted_jobs))
     kept = this_runs_lines(plan, state, parsed, sorted(read))
-    records = task_records(plan, state, parse_lane_status(text), sorted(read))
-    assert {t: lane_entry(line) for t, line in kept.items()} == records
+    records = oracle.this_runs(plan, state, oracle.parse(text), sorted(read))
+    assert {t: _entry(line) for t, line in kept.items()} == records
     assert list(kept) == list(records)  # a later line for a task wins in both
     rows = [
         QueuedJob(job_id=_JOB_IDS[j], state=SlurmState(s), name="x")
@@ -159,11 +134,12 @@ def test_lines_and_lazy_results_agree_with_task_records_and_task_results(
         if s is not None
     ]
     views = job_views(plan, state, rows, {})
-    expected = task_results(plan, views, records)
+    expected = oracle.results(plan, views, records)
     lazy = TaskResults(plan, views, kept, final=read, store={})
     assert list(lazy) == list(expected) == [t for job in plan.jobs for t in job.tasks]
     assert len(lazy) == len(expected) and "a0" in lazy and "zz" not in lazy
     assert dict(lazy.items()) == expected
     assert lazy["a0"] is lazy["a0"]  # built once
     # Lines of jobs not read yet do not count (a snapshot stays what it was).
-    assert dict(TaskResults(plan, views, kept, final=(), store={})) == task_results(plan, views, {})
+    unread = TaskResults(plan, views, kept, final=(), store={})
+    assert dict(unread) == oracle.results(plan, views, {})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Any
 
+import lane_oracle as oracle
 import pytest
 
 from slurmplan.compiler import Plan, compile_plan
@@ -18,6 +20,7 @@ from slurmplan.compiler.runtime.journal_state import (
 from slurmplan.compiler.runtime.settle import (
     LOST,
     NOT_SUBMITTED,
+    JobView,
     TaskResult,
     TaskResults,
     all_settled,
@@ -30,19 +33,11 @@ from slurmplan.compiler.runtime.settle import (
     markers_wanted,
     scontrol_forgot,
     summary_counts,
-    task_records,
-    task_results,
     this_runs_lines,
     this_runs_markers,
     to_confirm,
 )
-from slurmplan.compiler.slurm.parsers import (
-    LaneEntry,
-    parse_done_markers,
-    parse_lane_lines,
-    parse_lane_status,
-    parse_squeue,
-)
+from slurmplan.compiler.slurm.parsers import parse_done_markers, parse_lane_lines, parse_squeue
 from slurmplan.compiler.slurm.states import RunState, SlurmState
 
 
@@ -67,12 +62,28 @@ def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
     return fold([header_event(plan.plan_id, plan.name, "5f2a9c1e"), *events])
 
 
-def _lines(codes: dict[str, int]) -> dict[str, LaneEntry]:
-    """Lane status lines of tasks that ran 7 s each (task_results does not look at job ids)."""
-    return {
-        t: LaneEntry(task_id=t, exit_code=c, job_id="1", started=1000, ended=1007)
-        for t, c in codes.items()
-    }
+def _lines(plan: Plan, state: JournalState, codes: dict[str, int]) -> str:
+    """Lane status lines of tasks that ran 7 s each, in the job the journal holds for
+    each task's job (this run's lines)."""
+    job_of = {t: job.index for job in plan.jobs for t in job.tasks}
+    return "".join(f"{t} {c} {state.submitted[job_of[t]]} 1000 1007\n" for t, c in codes.items())
+
+
+def _results(
+    plan: Plan,
+    state: JournalState,
+    views: Sequence[JobView],
+    text: str,
+    read: Collection[int] | None = None,
+) -> TaskResults:
+    """Per-task results as a poll builds them (effects/observe.py, Observer.results):
+    the lane text of the jobs `read` (default: the settled ones, as a poll reads) checked
+    by parse_lane_lines, this run's lines kept by this_runs_lines, and TaskResults over
+    them with those jobs final."""
+    jobs = sorted(v.index for v in views if v.settled) if read is None else sorted(read)
+    lines = this_runs_lines(plan, state, parse_lane_lines(text), jobs)
+    assert len(lines) == text.count("\n")  # every line given counts: none lost to the check
+    return TaskResults(plan, views, lines, final=set(jobs), store={})
 
 
 def test_states_from_squeue_markers_and_the_journal() -> None:
@@ -112,7 +123,7 @@ def test_gone_without_a_marker_is_lost_and_a_terminal_squeue_state_is_settled() 
     assert all_settled(views)
     assert views[0].reason is not None and "scontrol no longer knows it" in views[0].reason
     assert views[1].reason is None and views[2].reason is None
-    results = task_results(plan, views, _lines({"a4": 0}))  # a5: no line in a COMPLETED job
+    results = _results(plan, state, views, _lines(plan, state, {"a4": 0}))  # a5: no line
     assert results["a0"].reason == views[0].reason  # a task of a LOST job: the job's why
     assert results["a5"].state == LOST and results["a5"].reason is not None
     assert "left no status line of this run" in results["a5"].reason
@@ -175,19 +186,21 @@ def test_a_marker_an_earlier_run_left_says_nothing_about_this_runs_job() -> None
 def test_lane_lines_count_only_for_the_journals_job_id() -> None:
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
-    entries = parse_lane_status(
+    entries = parse_lane_lines(
         "a0 0 7 900 901\n"  # an earlier run's job 7
         "a1 0 10 1000 1005\n"
         "a2 1 11 1000 1002\n"
         "a2 0 11 1003 1009\n"  # a requeued job ran it again: the later line wins
         "a4 0 12 1000 1001\n"  # job 2 is not submitted in this run
     )
-    records = task_records(plan, state, entries, [0, 1, 2])
-    assert {t: (e.exit_code, e.started, e.ended) for t, e in records.items()} == {
+    records = this_runs_lines(plan, state, entries, [0, 1, 2])
+    assert records == {"a1": "a1 0 10 1000 1005", "a2": "a2 0 11 1003 1009"}
+    results = TaskResults(plan, job_views(plan, state, (), {}), records, final={0, 1, 2})
+    assert {t: (results[t].exit_code, results[t].started, results[t].ended) for t in records} == {
         "a1": (0, 1000, 1005),
         "a2": (0, 1003, 1009),
     }
-    assert task_records(plan, state, entries, [1]).keys() == {"a2"}
+    assert this_runs_lines(plan, state, entries, [1]).keys() == {"a2"}
 
 
 def test_settled_views_are_kept_and_not_polled_again() -> None:
@@ -244,8 +257,7 @@ def test_task_results_from_lane_files_then_job_states() -> None:
     )
     views = job_views(plan, state, rows, {})
     # a1 never wrote its line; a3 was killed
-    records = {e.task_id: e for e in parse_lane_status("a0 0 10 5 9\na2 3 11 5 6\n")}
-    results = task_results(plan, views, records)
+    results = _results(plan, state, views, "a0 0 10 5 9\na2 3 11 5 6\n")
     assert {t: (r.exit_code, r.state, r.job_id) for t, r in results.items()} == {
         "a0": (0, "COMPLETED", "10"),
         "a1": (None, LOST, "10"),  # job COMPLETED, but no line for it
@@ -277,9 +289,10 @@ def test_all_succeeded_needs_every_task_at_exit_0() -> None:
     state = _state(plan, *(submitted_event(j, str(20 + j), "sbatch") for j in range(3)))
     views = job_views(plan, state, (), {})
     codes = {f"a{i}": 0 for i in range(6)}
-    assert all_succeeded(task_results(plan, views, _lines(codes)))
+    every = range(3)  # not settled (squeue's silence alone), but their lines are given
+    assert all_succeeded(_results(plan, state, views, _lines(plan, state, codes), every))
     codes["a5"] = 1
-    assert not all_succeeded(task_results(plan, views, _lines(codes)))
+    assert not all_succeeded(_results(plan, state, views, _lines(plan, state, codes), every))
     assert not all_succeeded({})
 
 
@@ -300,7 +313,7 @@ def test_a_job_sbatch_refused_for_good_is_refused_and_settled_with_its_tasks() -
     ]
     assert ids_to_poll(state, []) == ("10",)  # a refused job has no id to ask about
     assert markers_wanted(state, rows, ["10"]) == (0,)
-    results = task_results(plan, views, _lines({"a0": 0, "a1": 0}))
+    results = _results(plan, state, views, _lines(plan, state, {"a0": 0, "a1": 0}))
     assert {t: (r.exit_code, r.state, r.job_id) for t, r in results.items()} == {
         "a0": (0, RunState.COMPLETED, "10"),
         "a1": (0, RunState.COMPLETED, "10"),
@@ -337,7 +350,7 @@ def test_a_task_killed_by_a_signal_takes_the_state_of_its_job_that_was_killed(
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
     views = job_views(plan, state, rows, {})
-    results = task_results(plan, views, _lines({"a0": code, "a1": 0}))
+    results = _results(plan, state, views, _lines(plan, state, {"a0": code, "a1": 0}))
     assert (results["a0"].state, results["a0"].exit_code) == (job_state, code)
     expected = {143: "SIGTERM", 137: "SIGKILL", 129: "SIGHUP", 192: "SIGRTMIN+30"}[code]
     assert results["a0"].signal == expected == results["a0"].to_json()["signal"]
@@ -354,7 +367,8 @@ def test_a_task_that_exited_on_its_own_is_failed_whatever_its_job_became(
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
-    results = task_results(plan, job_views(plan, state, rows, {}), _lines({"a0": code}))
+    views = job_views(plan, state, rows, {})
+    results = _results(plan, state, views, _lines(plan, state, {"a0": code}))
     assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, code)
     assert results["a0"].signal is None
 
@@ -364,7 +378,8 @@ def test_a_task_killed_by_a_signal_in_a_job_slurm_did_not_kill_is_failed(job_sta
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
-    results = task_results(plan, job_views(plan, state, rows, {}), _lines({"a0": 143}))
+    views = job_views(plan, state, rows, {})
+    results = _results(plan, state, views, _lines(plan, state, {"a0": 143}))
     assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, 143)
 
 
@@ -372,7 +387,8 @@ def test_a_task_killed_by_a_signal_in_a_job_gone_from_squeue_is_failed() -> None
     plan = _plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     markers = {0: parse_done_markers("slurmplan-done job=0 slurm_job=10 tasks=2 failed=1\n")[0]}
-    results = task_results(plan, job_views(plan, state, (), markers), _lines({"a0": 143, "a1": 0}))
+    views = job_views(plan, state, (), markers)
+    results = _results(plan, state, views, _lines(plan, state, {"a0": 143, "a1": 0}))
     assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, 143)
 
 
@@ -380,9 +396,12 @@ def test_known_results_of_settled_jobs_are_taken_as_they_are() -> None:
     plan = _plan()
     state = _state(plan, *(submitted_event(j, str(20 + j), "sbatch") for j in range(3)))
     views = job_views(plan, state, (), {})
-    first = task_results(plan, views, _lines({"a0": 0, "a1": 0}))
-    known = {0: {t: first[t] for t in ("a0", "a1")}}
-    again = task_results(plan, views, {}, known)  # no records now: job 0's come from known
+    text = _lines(plan, state, {"a0": 0, "a1": 0})
+    store: dict[str, TaskResult] = {}  # job 0's results, once it is final
+    lines = this_runs_lines(plan, state, parse_lane_lines(text), [0])
+    first = TaskResults(plan, views, lines, final={0}, store=store)
+    assert first["a0"].exit_code == 0 and first["a1"].exit_code == 0
+    again = TaskResults(plan, views, {}, final={0}, store=store)  # no lines now: the store's
     assert again["a0"] is first["a0"] and again["a1"] is first["a1"]
     assert list(again) == [f"a{i}" for i in range(6)]  # plan order kept
     assert again["a2"].exit_code is None
@@ -412,9 +431,8 @@ def test_lazy_results_stay_the_observation_they_were_made_from() -> None:
     assert (before["a0"].state, before["a0"].exit_code) == ("RUNNING", None)
     again = TaskResults(plan, done, lines, final={0}, store=store)
     assert again["a0"] is after["a0"]
-    assert dict(again) == task_results(
-        plan, done, task_records(plan, state, parse_lane_status(text), [0])
-    )
+    expected = oracle.this_runs(plan, state, oracle.parse(text), [0])
+    assert dict(again) == oracle.results(plan, done, expected)
     with pytest.raises(KeyError):
         after["nope"]
     assert repr(after) == "<TaskResults of 6 tasks in 3 jobs>"

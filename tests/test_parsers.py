@@ -13,7 +13,7 @@ from slurmplan.compiler.slurm.parsers import (
     QueuedJob,
     Submitted,
     parse_done_markers,
-    parse_lane_status,
+    parse_lane_lines,
     parse_sbatch_parsable,
     parse_scontrol_job,
     parse_squeue,
@@ -170,10 +170,12 @@ def _entries(*lines: tuple[str, int]) -> tuple[tuple[str, int, str, int, int], .
     ],
 )
 def test_lane_status(text: str, expected: tuple[tuple[str, int, str, int, int], ...]) -> None:
-    got = tuple(
-        (e.task_id, e.exit_code, e.job_id, e.started, e.ended) for e in parse_lane_status(text)
-    )
-    assert got == expected
+    got = []
+    for line, task_id, job_id in parse_lane_lines(text):
+        task, code, job, started, ended = line.split(" ")
+        assert (task_id, job_id) == (task, job)
+        got.append((task, int(code), job, int(started), int(ended)))
+    assert tuple(got) == expected
 
 
 @pytest.mark.parametrize(
@@ -186,7 +188,7 @@ def test_lane_status(text: str, expected: tuple[tuple[str, int, str, int, int], 
 )  # fmt: skip
 def test_lane_status_garbage(line: str) -> None:
     with pytest.raises(ParseError, match="expected '<task id> <exit code> <slurm job id>"):
-        parse_lane_status(f"ok 0 77 1 2\n{line}")
+        parse_lane_lines(f"ok 0 77 1 2\n{line}")
 
 
 # --- done markers and start lines ---------------------------------------------------------

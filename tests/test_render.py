@@ -19,7 +19,7 @@ from slurmplan.compiler import Plan, compile_plan
 from slurmplan.compiler.passes.render import task_lines
 from slurmplan.compiler.slurm.parsers import (
     parse_done_markers,
-    parse_lane_status,
+    parse_lane_lines,
     parse_start_lines,
 )
 
@@ -254,11 +254,12 @@ def test_script_runs_every_task_once_with_at_most_ntasks_at_once(tmp_path: Path)
     assert _max_overlap(log) == parallel  # lanes overlap, but never more than ntasks
     statuses: dict[str, int] = {}
     for path in plan.jobs[0].lane_status_paths:
-        for entry in parse_lane_status(Path(path).read_text()):
-            assert entry.task_id not in statuses
-            assert entry.job_id == JOB_ID
-            assert 0 <= entry.ended - entry.started <= 60  # each sleeps 0.3 s
-            statuses[entry.task_id] = entry.exit_code
+        for line, task_id, job_id in parse_lane_lines(Path(path).read_text()):
+            _, code, _, started, ended = line.split(" ")
+            assert task_id not in statuses
+            assert job_id == JOB_ID
+            assert 0 <= int(ended) - int(started) <= 60  # each sleeps 0.3 s
+            statuses[task_id] = int(code)
     assert statuses == {f"t{i}": i % 3 for i in range(n)}
     (start,) = parse_start_lines(Path(plan.jobs[0].stdout).read_text())
     assert (start.job, start.job_id, start.name) == (0, JOB_ID, f"{plan.jobs[0].name}.5f2a9c1e")
