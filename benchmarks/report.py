@@ -470,8 +470,8 @@ each command timed where the Run runs it: 6 commands took 0.15-0.2 s, Python 1.1
 
 - the lane lines are checked in one regex pass over the whole text
   (`compiler.slurm.parsers.parse_lane_lines`: as many whole well-formed lines as newlines,
-  else line by line to name the bad one), not a regex and a `LaneEntry` per line;
-- the job-id check of `task_records` runs a column at a time in C when every line is this
+  else line by line to name the bad one), not a regex and a dataclass per line;
+- the job-id check of the lines runs a column at a time in C when every line is this
   run's (`compiler.runtime.settle.this_runs_lines`), line by line otherwise: a line still
   counts only when it names the job id the journal holds for its task's job;
 - `Snapshot.tasks` is a `TaskResults` mapping that builds a task's result when it is first

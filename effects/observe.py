@@ -7,7 +7,7 @@ does not settle it).
 `wait` repeats that with back-off (compiler.runtime.retry.next_poll_delay) until every
 job is settled; per-task results come from the lane status files of settled jobs.
 Markers and status lines count only when they name this run's Slurm job id
-(compiler.runtime.settle.this_runs_markers, task_records).
+(compiler.runtime.settle.this_runs_markers, this_runs_lines).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ get their exit codes and times from the lane status files.
 
 Every run of a plan writes the same files, so a done marker or a lane status line
 counts only when it names the Slurm job id the journal holds for the job
-(this_runs_markers, task_records): what an earlier run left is never this run's.
+(this_runs_markers, this_runs_lines): what an earlier run left is never this run's.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from operator import itemgetter
 from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
 from slurmplan.compiler.runtime.journal_state import JournalState
-from slurmplan.compiler.slurm.parsers import DoneMarker, LaneEntry, LaneLine, QueuedJob
+from slurmplan.compiler.slurm.parsers import DoneMarker, LaneLine, QueuedJob
 from slurmplan.compiler.slurm.signals import signal_name
 from slurmplan.compiler.slurm.states import RunState, SlurmState
 
@@ -300,29 +300,6 @@ def task_state(view: JobView, exit_code: int | None) -> RunState:
     return view.state
 
 
-def task_results(
-    plan: Plan,
-    views: Sequence[JobView],
-    records: Mapping[str, LaneEntry],
-    known: Mapping[int, Mapping[str, TaskResult]] | None = None,
-) -> dict[str, TaskResult]:
-    """Per task: its exit code and times from its lane status line (task_records) and
-    its state (task_state).  The results of a job in `known` (job index -> its tasks'
-    results, from an earlier call once the job was settled: final) are taken as they are."""
-    out: dict[str, TaskResult] = {}
-    prefix = layout.join(plan.workdir, "")
-    for job, view in zip(plan.jobs, views, strict=True):
-        done = (known or {}).get(job.index)
-        if done is not None:
-            out.update(done)
-            continue
-        for task_id in job.tasks:
-            e = records.get(task_id)
-            line = None if e is None else (e.exit_code, e.started, e.ended)
-            out[task_id] = _task_result(prefix, view, task_id, line)
-    return out
-
-
 def _task_result(
     prefix: str,
     view: JobView,
@@ -359,9 +336,10 @@ def _task_reason(view: JobView, state: RunState) -> str | None:
 
 
 class TaskResults(Mapping[str, TaskResult]):
-    """task_results over lines from this_runs_lines (task id -> line), as a mapping in
-    plan order that builds a task's result when it is first looked up: a poll of
-    100,000 tasks builds only the results its caller reads.
+    """Per task: its exit code and times from its lane status line (`lines`, task id ->
+    line, from this_runs_lines) and its state (task_state), as a mapping in plan order
+    that builds a task's result when it is first looked up: a poll of 100,000 tasks
+    builds only the results its caller reads.
 
     `final` (job indices) are the jobs whose lane files were read (settled: their
     results cannot change any more).  Only their lines count, so the mapping stays the
@@ -461,23 +439,13 @@ def _task_job_ids(plan: Plan, state: JournalState, jobs: Iterable[int]) -> dict[
     return job_id_of
 
 
-def task_records(
-    plan: Plan, state: JournalState, entries: Iterable[LaneEntry], jobs: Iterable[int]
-) -> dict[str, LaneEntry]:
-    """Each task's lane status line among `entries` (read from the lane files of `jobs`),
-    counting only lines that name the Slurm job id the journal holds for the task's
-    job: an earlier run's line is not this run's.  A later line for a task wins (a
-    requeued job ran it again)."""
-    job_id_of = _task_job_ids(plan, state, jobs)
-    return {e.task_id: e for e in entries if job_id_of.get(e.task_id) == e.job_id}
-
-
 def this_runs_lines(
     plan: Plan, state: JournalState, lines: Sequence[LaneLine], jobs: Iterable[int]
 ) -> dict[str, str]:
-    """task_records on lines from parse_lane_lines: each task's line (task id -> line),
-    counting only lines that name the Slurm job id the journal holds for the task's
-    job; a later line for a task wins."""
+    """Each task's lane status line among `lines` (parse_lane_lines of the lane files of
+    `jobs`), task id -> line, counting only lines that name the Slurm job id the journal
+    holds for the task's job: an earlier run's line is not this run's.  A later line for
+    a task wins (a requeued job ran it again)."""
     job_id_of = _task_job_ids(plan, state, jobs)
     tasks = list(map(itemgetter(1), lines))
     expected = list(map(job_id_of.get, tasks))

@@ -100,25 +100,14 @@ _LANE_LINES = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LaneEntry:
-    """One line of a lane status file: a task that ran to its end in job `job_id`."""
-
-    task_id: str
-    exit_code: int
-    job_id: str
-    started: int  # epoch seconds
-    ended: int
-
-
 # (line, task id, Slurm job id) of one lane status line, the line without its newline.
 LaneLine = tuple[str, str, str]
 
 
 def parse_lane_lines(text: str) -> list[LaneLine]:
-    """Each line of a lane status file (or of several, concatenated), checked as
-    parse_lane_status checks it, as (line, task id, job id): the rest of a line is
-    read when its task's result is (lane_entry).
+    """Each line `<task id> <exit code> <slurm job id> <start> <end>` of a lane status
+    file (or of several, concatenated), checked, as (line, task id, job id): the rest of
+    a line is read when its task's result is built (settle.TaskResults).
 
     A last line without its newline is a write cut off mid-way; it is ignored.
     """
@@ -138,23 +127,6 @@ def parse_lane_lines(text: str) -> list[LaneLine]:
             raise ParseError(f"unexpected lane status line {line!r} (expected {_LANE_FORM})")
         out.append((line, match.group(1), match.group(3)))
     return out
-
-
-def lane_entry(line: str) -> LaneEntry:
-    """One line that parse_lane_lines checked, as a LaneEntry."""
-    task_id, code, job_id, started, ended = line.split(" ")
-    return LaneEntry(
-        task_id=task_id, exit_code=int(code), job_id=job_id, started=int(started), ended=int(ended)
-    )
-
-
-def parse_lane_status(text: str) -> tuple[LaneEntry, ...]:
-    """Each line `<id> <code> <slurm job id> <start> <end>` of a lane status file (or
-    of several, concatenated).
-
-    A last line without its newline is a write cut off mid-way; it is ignored.
-    """
-    return tuple(lane_entry(line) for line, _, _ in parse_lane_lines(text))
 
 
 _DONE = re.compile(
