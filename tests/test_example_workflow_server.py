@@ -6,6 +6,7 @@ user."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -105,8 +106,18 @@ def test_sigterm_cancels_the_runs_jobs_and_wait_returns_their_states(transport: 
             out, err = process.communicate(timeout=120)
             assert process.returncode == 1, (first, out, err)
             assert "s0: CANCELLED" in out and "s1: CANCELLED" in out, (out, err)
-            assert "not ended in this run: ['s0', 's1']" in err, (out, err)  # none fetched
-            assert "fetched 0 file(s)" in out, (out, err)
+            # A task killed while it ran may still have its end recorded by the script
+            # (exit 143, SIGTERM): it ended in this run and its two logs are fetched.
+            # One that has no end recorded is named and nothing of it is fetched.
+            exits = dict(re.findall(r"^(s\d): CANCELLED exit=(\w+) ", out, re.MULTILINE))
+            assert set(exits) == {"s0", "s1"}, (out, err)
+            assert set(exits.values()) <= {"None", "143"}, (out, err)
+            unended = sorted(task for task, code in exits.items() if code == "None")
+            if unended:
+                assert f"not ended in this run: {unended}" in err, (out, err)
+            else:
+                assert "not ended" not in err, (out, err)
+            assert f"fetched {2 * (2 - len(unended))} file(s)" in out, (out, err)
             plan = compile_plan(*(json.loads(Path(p).read_text()) for p in inputs))
             rows = run_rows([job.name for job in plan.jobs])
             assert rows and {row[1] for row in rows} == {"CANCELLED"}  # nothing left running
