@@ -471,9 +471,10 @@ each command timed where the Run runs it: 6 commands took 0.15-0.2 s, Python 1.1
 - the lane lines are checked in one regex pass over the whole text
   (`compiler.slurm.parsers.parse_lane_lines`: as many whole well-formed lines as newlines,
   else line by line to name the bad one), not a regex and a dataclass per line;
-- the job-id check of the lines runs a column at a time in C when every line is this
-  run's (`compiler.runtime.settle.this_runs_lines`), line by line otherwise: a line still
-  counts only when it names the job id the journal holds for its task's job;
+- the job-id check of the lines is one pass, a dict lookup per line
+  (`compiler.runtime.settle.this_runs_lines`; checking a column at a time in C, four passes
+  and three lists, was slower): a line still counts only when it names the job id the
+  journal holds for its task's job;
 - `Snapshot.tasks` is a `TaskResults` mapping that builds a task's result when it is first
   looked up, a whole job at a time (a result was two `posixpath.join` and a frozen
   dataclass per task, 100,000 of them per cold poll); the results of a settled job are built

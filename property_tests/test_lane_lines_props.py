@@ -1,10 +1,10 @@
 """The fast way a poll reads lane status files agrees with the plain one.
 
 `parse_lane_lines` (one regex pass over the whole text), `this_runs_lines` (the job id
-check done a column at a time) and `TaskResults` (each result built when looked up)
-must say exactly what tests/lane_oracle.py (a line, then a task, at a time) says: the
-same lines accepted, the same lines refused (ParseError), the same lines counted for
-this run, the same results.
+check against one dict of every task's job id) and `TaskResults` (each result built when
+looked up) must say exactly what tests/lane_oracle.py (a line, then a task, at a time)
+says: the same lines accepted, the same lines refused (ParseError), the same lines
+counted for this run, the same results.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import repeat
 
 from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
@@ -435,7 +435,7 @@ def _task_job_ids(plan: Plan, state: JournalState, jobs: Iterable[int]) -> dict[
     for j in jobs:
         job_id = state.submitted.get(j)
         if job_id is not None:
-            job_id_of.update(dict.fromkeys(plan.jobs[j].tasks, job_id))
+            job_id_of.update(zip(plan.jobs[j].tasks, repeat(job_id)))  # no dict per job
     return job_id_of
 
 
@@ -446,12 +446,10 @@ def this_runs_lines(
     `jobs`), task id -> line, counting only lines that name the Slurm job id the journal
     holds for the task's job: an earlier run's line is not this run's.  A later line for
     a task wins (a requeued job ran it again)."""
-    job_id_of = _task_job_ids(plan, state, jobs)
-    tasks = list(map(itemgetter(1), lines))
-    expected = list(map(job_id_of.get, tasks))
-    if expected == list(map(itemgetter(2), lines)):  # all this run's: kept as they are, in C
-        return dict(zip(tasks, map(itemgetter(0), lines), strict=True))
-    return {task: line for line, task, job_id in lines if job_id_of.get(task) == job_id}
+    # One pass over the lines: for 100,000 of them it is faster than checking and keeping
+    # them a column at a time (four passes and three lists).
+    expected = _task_job_ids(plan, state, jobs).get
+    return {task: line for line, task, job_id in lines if expected(task) == job_id}
 
 
 def all_settled(views: Iterable[JobView]) -> bool:
