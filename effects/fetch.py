@@ -33,7 +33,7 @@ from slurmplan.compiler.runtime.fetch import (
     tar_names,
     wanted_files,
 )
-from slurmplan.compiler.runtime.settle import TaskResult
+from slurmplan.compiler.runtime.settle import TaskResults
 from slurmplan.compiler.runtime.tar_reader import TarReader
 from slurmplan.compiler.transport import TransportKind
 from slurmplan.effects.errors import ExecutionError
@@ -77,7 +77,7 @@ def fetch(
     executor: Executor,
     dest: str | os.PathLike[str],
     chosen: Sequence[str],
-    results: Mapping[str, TaskResult],
+    results: TaskResults,
 ) -> dict[str, Path]:
     """Copy the files of the `chosen` tasks (compiler.runtime.fetch.chosen_tasks) that
     ended in this run (`results`, one observation) into `dest`; returns {path on the

@@ -143,3 +143,7 @@ def test_lines_and_lazy_results_agree_with_the_oracle(
     # Lines of jobs not read yet do not count (a snapshot stays what it was).
     unread = TaskResults(plan, views, kept, final=(), store={})
     assert dict(unread) == oracle.results(plan, views, {})
+    # has_ended says what the built result's end says, without building it.
+    for results in (TaskResults(plan, views, kept, final=read, store={}), unread):
+        ended = {t: results.has_ended(t) for t in results}  # asked before any is built
+        assert ended == {t: r.ended is not None for t, r in results.items()}

@@ -11,12 +11,12 @@ every run of a plan, and an earlier run's files must not pass for this run's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
-from slurmplan.compiler.runtime.settle import TaskResult
+from slurmplan.compiler.runtime.settle import TaskResults
 from slurmplan.compiler.transport import as_user
 
 OUTPUTS_SUFFIX = ".outputs"  # dest/tasks/<task id>.outputs/<path>: a task's output files
@@ -45,12 +45,12 @@ def chosen_tasks(plan: Plan, task_ids: Iterable[str] | None = None) -> list[str]
     return chosen
 
 
-def not_ended(results: Mapping[str, TaskResult], chosen: Iterable[str]) -> dict[str, str]:
+def not_ended(results: TaskResults, chosen: Iterable[str]) -> dict[str, str]:
     """The chosen tasks that did not end in this run, with their states: no lane line
     naming this run's Slurm job (never started, still running, killed, or in a job
     that was refused or lost).  Their files are not fetched: whatever is on the cluster
     under their names may be an earlier run's, and would pass for this run's result."""
-    return {task: str(results[task].state) for task in chosen if results[task].ended is None}
+    return {task: str(results[task].state) for task in chosen if not results.has_ended(task)}
 
 
 def wanted_files(plan: Plan, task_ids: Iterable[str] | None = None) -> tuple[Wanted, ...]:
