@@ -181,7 +181,8 @@ class Run:
         that do not exist or are not regular files (.missing, per task) are reported
         after the rest came."""
         chosen = chosen_tasks(self.plan, task_ids)  # an unknown id fails before any command
-        return fetch(self.plan, self.executor, dest, chosen, self.poll().tasks)
+        self._observer.observe()  # one observation: the results below are of it
+        return fetch(self.plan, self.executor, dest, chosen, self._observer.results())
 
     @property
     def run_id(self) -> str | None:
