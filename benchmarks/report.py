@@ -491,7 +491,7 @@ What made fetch fast (11.7 s median into tmpfs before, at `e78de70`: listing the
 - the stream is unpacked as it arrives (`effects.execute.run_once` with a sink: stdout handed
   over piece by piece while threads feed the names and read stderr): the files are written
   while the rest of the stream is on its way, instead of after all of it, and the stream is
-  never held whole in memory (at `7714ada`; 6.3 s to about 4.3 s into tmpfs);
+  never held whole in memory (at `7714ada`; with has_ended below, 6.3 s to 4.0 s into tmpfs);
 - the stream is read from its bytes by `compiler.runtime.tar_reader.TarReader` (each
   member's name, with the ustar prefix, GNU long names and pax `path` records; its type; its
   data, handed out once all of it arrived), not by `tarfile`, which builds and checks a
