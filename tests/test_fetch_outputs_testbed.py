@@ -92,3 +92,42 @@ def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: st
                 shutil.rmtree(plan.script_dir, ignore_errors=True)
             if transport == "ssh":
                 ssh_control(profile, "exit")
+
+
+BIG = 5_000_000  # bytes: many pipe reads (64 KiB) and several of the reader's (1 MiB)
+
+
+def test_a_stream_bigger_than_the_pipe_comes_home_whole_over_ssh() -> None:
+    """Over ssh the tar stream is unpacked as it arrives: a 5 MB output arrives in many
+    pieces and is written once all of it is in; the small files after it follow."""
+    tb = bed_facts()
+    with workspace() as ws:
+        alice_dir, runner_dir = ws.dir_for("alice"), ws.dir_for("runner")
+        config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
+        profile = alice_profile("ssh", alice_dir / "project", tb, ws)
+        big = f"yes 0123456789abcdef | head -c {BIG} >big.bin && printf after >small.txt"
+        tasks = {"name": "big-ssh", "tasks": [
+            {"id": "big", "command": ["sh", "-c", big], "outputs": ["big.bin", "small.txt"]},
+            *({"id": f"s{i}", "command": ["echo", str(i)]} for i in range(40)),
+        ]}  # fmt: skip
+        plan_path = runner_dir / "plan.json"
+        plan = compile_to(config, profile, tasks, plan_path, "runner")
+        home = runner_dir / "home"
+        try:
+            submit = run_cli("runner", ["submit", str(plan_path)])
+            assert submit.returncode == 0, show(submit)
+            wait = run_cli("runner", ["wait", str(plan_path), "--poll-interval", "0.5"])
+            assert wait.returncode == 0, show(wait)
+            fetch = run_cli("runner", ["fetch", str(plan_path), str(home)])
+            assert fetch.returncode == 0, show(fetch)
+            on_cluster = Path(plan.workdir, "big.bin").read_bytes()
+            assert len(on_cluster) == BIG
+            assert (home / "tasks/big.outputs/big.bin").read_bytes() == on_cluster
+            assert (home / "tasks/big.outputs/small.txt").read_bytes() == b"after"
+            assert [(home / f"tasks/s{i}.out").read_text() for i in range(40)] == [
+                f"{i}\n" for i in range(40)
+            ]
+            assert fetch.stdout == f"fetched {2 * 41 + 2} file(s) into {home}\n", show(fetch)
+        finally:
+            scancel_plan(plan)
+            ssh_control(profile, "exit")
