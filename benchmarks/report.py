@@ -510,7 +510,9 @@ the numbers below include. What is left into tmpfs, besides the stream: Python's
 file (parsing a header, an `open`, a `write` and a `close`, about 12 microseconds), making the
 200,000 `Path`s fetch returns (about 0.7 s on Python 3.11), and listing the names (0.3 s).
 Tried and not kept: a 1 MiB pipe (`F_SETPIPE_SZ`) between ssh and the reader (4.40 s against
-4.27 s without, medians of 8). On this VM's disk, creating the files is the cost for
+4.27 s without, medians of 8); a thread that writes the files while the reader parses (the
+200,000 members from memory into `/dev/shm`: 2.5-3.0 s against 2.0-2.3 s without; the two
+threads contend for the interpreter). On this VM's disk, creating the files is the cost for
 slurmplan as for `tar -x`, and it varies from one run to the next (13 s to 67 s for `tar -x`
 alone).
 
