@@ -30,7 +30,7 @@ from slurmplan.compiler.transport import control_socket_folder
 from slurmplan.effects.errors import ExecutionError
 
 DEFAULT_TIMEOUT_S = 300.0
-S = TypeVar("S", bound=Callable[[bytes], None])
+SinkT = TypeVar("SinkT", bound=Callable[[bytes], None])
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +39,8 @@ class Completed:
     exit_code: int | None  # None: killed at the time limit
     stdout: str  # decoded for people (bytes that are not UTF-8 shown as \xNN)
     stderr: str
-    data: bytes | None = None  # stdout's exact bytes, when the runner kept them (b"": sent
-    # to the sink)
+    # stdout's exact bytes, when the runner kept them (b"": it went to a sink)
+    data: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -54,6 +54,10 @@ class Completed:
 
 def _text(data: bytes | None) -> str:
     return (data or b"").decode("utf-8", errors="backslashreplace")
+
+
+def _killed(timeout: float) -> str:
+    return f"\nslurmplan: no answer after {timeout:g} s; the command was killed"
 
 
 Sink = Callable[[bytes], None]  # takes a command's stdout piece by piece
@@ -84,8 +88,8 @@ def run_once(
             check=False,
         )
     except subprocess.TimeoutExpired as expired:
-        note = f"\nslurmplan: no answer after {timeout:g} s; the command was killed"
-        return Completed(command, None, _text(expired.stdout), _text(expired.stderr) + note)
+        stderr = _text(expired.stderr) + _killed(timeout)
+        return Completed(command, None, _text(expired.stdout), stderr)
     except OSError as error:  # not found, not executable: like a shell's 127/126
         return Completed(command, 127, "", f"{command[0]}: {error.strerror or error}")
     return Completed(
@@ -143,10 +147,10 @@ def _streamed(
             thread.join()
         process.stdout.close()
         process.stderr.close()
+    stderr = _text(b"".join(errors))
     if killed.is_set():
-        note = f"\nslurmplan: no answer after {timeout:g} s; the command was killed"
-        return Completed(command, None, "", _text(b"".join(errors)) + note, data=b"")
-    return Completed(command, process.returncode, "", _text(b"".join(errors)), data=b"")
+        return Completed(command, None, "", stderr + _killed(timeout), data=b"")
+    return Completed(command, process.returncode, "", stderr, data=b"")
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:
@@ -236,8 +240,8 @@ class Executor:
             self.wait_or_raise(done, failures, self.clock() - start)
 
     def stream(
-        self, argv: Sequence[str], *, stdin: bytes | None = None, sink: Callable[[], S]
-    ) -> tuple[Completed, S]:
+        self, argv: Sequence[str], *, stdin: bytes | None = None, sink: Callable[[], SinkT]
+    ) -> tuple[Completed, SinkT]:
         """`run`, with stdout handed as it arrives to a sink made by `sink()` for each
         attempt (an attempt that failed half way is started again from nothing); the
         result and the sink of the attempt that succeeded."""
