@@ -19,6 +19,7 @@ from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.fetch import tar_argv, wanted_files
+from slurmplan.compiler.runtime.retry import RetryPolicy
 from slurmplan.effects.execute import Completed, Runner
 from slurmplan.effects.fetch import _Writer
 
@@ -322,6 +323,41 @@ def test_a_stream_cut_half_way_is_refused_and_no_part_of_a_file_is_written(
     home = tmp_path / "home/tasks"
     assert sorted(p.name for p in home.iterdir()) == ["t0.err", "t0.out"]  # 1024 bytes each
     assert (home / "t0.out").read_text() == bench.slurm.files[f"{bench.plan.workdir}/tasks/t0.out"]
+
+
+def test_a_stream_cut_by_a_dropped_connection_is_fetched_again_whole(tmp_path: Path) -> None:
+    """ssh exits 255 half way through the stream: a transient failure.  The second
+    attempt starts from nothing with a new reader, and every file comes home whole."""
+    bench = _bench(tmp_path, "ssh")
+    good = TarOnTheCluster(bench.slurm)
+    attempts: list[int] = []
+
+    def cluster(argv: Any, *, stdin: bytes | None = None, sink: Any = None, **kw: Any) -> Completed:
+        done = good(argv, stdin=stdin, **kw)
+        if "tar -c" not in argv[-1]:
+            return done
+        attempts.append(len(attempts))
+        if len(attempts) == 1:  # the first 2.5 members, then the connection drops
+            cut = Completed(tuple(argv), 255, "", RESET, data=done.stdout_bytes[: 2048 + 700])
+            return in_pieces(cut, sink)
+        return in_pieces(done, sink)
+
+    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster, retry=FAST_RETRY)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    missing = _missing_after_fetch(run, tmp_path / "home")
+    assert attempts == [0, 1]
+    assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}
+    home = tmp_path / "home/tasks"
+    logs = {f"{t}.{ext}": f"{t} {ext}\n" for t in ("t0", "t1", "t2") for ext in ("out", "err")}
+    assert {p.name: p.read_text() for p in home.glob("t?.*") if p.is_file()} == logs
+    assert (home / "t0.outputs/result.json").read_text() == RESULT
+    assert (home / "t0.outputs/sub/data.txt").read_text() == "data\n"
+
+
+RESET = "Connection to 127.0.0.1 closed by remote host.\n"
+FAST_RETRY = RetryPolicy(retries=2, first_delay=0.01, max_delay=0.01)
 
 
 def test_sudo_reports_a_folder_where_an_output_should_be_as_missing(tmp_path: Path) -> None:
