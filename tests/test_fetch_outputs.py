@@ -258,6 +258,7 @@ def test_ssh_takes_only_the_regular_files_asked_for_and_tar_walks_no_folder(
     bench = _bench(tmp_path, "ssh")
     argv = tar_argv(bench.plan)
     assert "--no-recursion" in argv[-1]  # a folder named as an output streams nothing
+    assert "--hard-dereference" in argv[-1]  # a second name of a file comes as a file
 
     def cluster(argv: Any, *, stdin: bytes | None = None, sink: Any = None, **_: Any) -> Completed:
         if "tar -c" not in argv[-1]:

@@ -1,6 +1,7 @@
 """Task output files come home from the real testbed (issue 10): a task writes
 result.json (and a file with a non-ASCII name in a folder), another names an output it
-never writes, a third leaves a link to a file outside the workdir; `slurmplan fetch`
+never writes, a third leaves a link to a file outside the workdir, a fourth two names of
+one file (a hard link); `slurmplan fetch`
 runs as the service user through sudo and over ssh (as alice locally).  The content
 comes home byte for byte, the missing output is named for its task."""
 
@@ -40,6 +41,10 @@ def _tasks(name: str) -> dict[str, Any]:
             {"id": "forgets", "command": ["true"], "outputs": ["never.json"]},
             {"id": "links", "command": ["ln", "-sf", "/etc/hostname", "linked.json"],
              "outputs": ["linked.json"]},
+            # two names of one file (a hard link): both are files, both come home
+            {"id": "hardlinks", "command": ["sh", "-c", "printf same >h1.json && "
+                                            "ln -f h1.json h2.json"],
+             "outputs": ["h1.json", "h2.json"]},
         ],
     }  # fmt: skip
 
@@ -66,6 +71,8 @@ def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: st
             assert (home / "tasks/writes.outputs/result.json").read_bytes() == RESULT
             assert (home / "tasks/writes.outputs/d/ü.txt").read_bytes() == b"x"
             assert (home / "tasks/writes.out").exists()
+            for name in ("h1.json", "h2.json"):
+                assert (home / "tasks/hardlinks.outputs" / name).read_bytes() == b"same"
             assert not (home / "tasks/forgets.outputs").exists()
             missing = [line for line in fetch.stderr.splitlines() if line.startswith("task ")]
             expected = [f"task forgets: not on the cluster: {plan.workdir}/never.json"]
@@ -77,7 +84,7 @@ def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: st
                 expected.append(f"task links: not on the cluster: {plan.workdir}/linked.json")
                 assert not (home / "tasks/links.outputs").exists()
             assert missing == expected, show(fetch)
-            n_fetched = 6 + 2 + (1 if transport == "sudo" else 0)
+            n_fetched = 8 + 2 + 2 + (1 if transport == "sudo" else 0)  # logs, outputs
             assert (
                 fetch.stdout
                 == f"fetched {n_fetched} file(s) into {home}; {len(expected)} missing\n"

@@ -81,10 +81,12 @@ def tar_argv(plan: Plan) -> tuple[str, ...]:
     """One `tar` as the user writing the files named on stdin (NUL-separated, relative
     to the workdir) to its stdout; a missing file is skipped with a warning, and a
     folder named where a file was expected is not walked (--no-recursion: a task that
-    made `result.json` a folder of a million files streams none of them)."""
+    made `result.json` a folder of a million files streams none of them).  A file with
+    two names asked for comes as a file under each (--hard-dereference): tar would send
+    the second as a link to the first, which fetch does not take."""
     return as_user(plan.transport, (
-        "tar", "-c", "-f", "-", "--ignore-failed-read", "--no-recursion", "-C", plan.workdir,
-        "--null", "-T", "-",
+        "tar", "-c", "-f", "-", "--ignore-failed-read", "--no-recursion", "--hard-dereference",
+        "-C", plan.workdir, "--null", "-T", "-",
     ))  # fmt: skip
 
 
