@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slurmplan.compiler.runtime.tar_reader import TarReader, read_all
+from slurmplan.compiler.runtime.tar_reader import TarReader
 
 FORMATS = {"gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT, "ustar": tarfile.USTAR_FORMAT}
 NAME_PART = st.text(
@@ -67,6 +67,14 @@ def test_the_same_regular_files_as_tarfile(members: list[Any], fmt: str) -> None
     assert got == _by_tarfile(data)
     regular = [(n.encode(), d) for n, k, d in members if k == tarfile.REGTYPE]
     assert got == regular
+
+
+def read_all(data: bytes) -> list[tuple[bytes, memoryview]]:
+    """The regular files of a whole stream, fed at once; ValueError for one not well formed."""
+    reader = TarReader()
+    files = reader.feed(data)
+    reader.close()
+    return files
 
 
 def _files(data: bytes) -> list[tuple[bytes, bytes]]:

@@ -104,14 +104,6 @@ class TarReader:
             at = following
 
 
-def read_all(data: bytes) -> list[File]:
-    """The regular files of a whole tar stream; ValueError for one not well formed."""
-    reader = TarReader()
-    files = reader.feed(data)
-    reader.close()
-    return files
-
-
 def _name(header: memoryview) -> bytes:
     name = bytes(header[0:100]).split(b"\x00", 1)[0]
     if header[257:263] == _USTAR:
