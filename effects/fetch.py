@@ -194,11 +194,6 @@ def _open_folders(folder: int, path: str, folders: dict[str, int]) -> int:
 
 
 def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
-    with _Writer(root) as write:
-        return _copy_into(plan, files, write)
-
-
-def _copy_into(plan: Plan, files: Sequence[Wanted], write: _Writer) -> set[str]:
     got: set[str] = set()
     try:
         workdir = os.open(plan.workdir, _DIR_FLAGS)
@@ -208,15 +203,16 @@ def _copy_into(plan: Plan, files: Sequence[Wanted], write: _Writer) -> set[str]:
         raise
     folders: dict[str, int] = {}
     try:
-        for f in files:
-            if not _plain_relative(f.relative):
-                continue  # never read above the workdir, whatever built the plan
-            fd = _open_regular(workdir, f.relative, folders)
-            if fd is None:
-                continue
-            with open(fd, "rb") as src, open(write.open(f.local), "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            got.add(f.relative)
+        with _Writer(root) as write:
+            for f in files:
+                if not _plain_relative(f.relative):
+                    continue  # never read above the workdir, whatever built the plan
+                fd = _open_regular(workdir, f.relative, folders)
+                if fd is None:
+                    continue
+                with open(fd, "rb") as src, open(write.open(f.local), "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                got.add(f.relative)
     finally:
         for fd in (workdir, *folders.values()):
             os.close(fd)
