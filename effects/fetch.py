@@ -27,11 +27,11 @@ from slurmplan.compiler.errors import SlurmplanError
 from slurmplan.compiler.runtime.commands import read_files_argv
 from slurmplan.compiler.runtime.fetch import (
     Wanted,
+    files_of,
     missing_by_task,
     not_ended,
     tar_argv,
     tar_names,
-    wanted_files,
 )
 from slurmplan.compiler.runtime.settle import TaskResults
 from slurmplan.compiler.runtime.tar_reader import TarReader
@@ -84,7 +84,7 @@ def fetch(
     cluster: local path}.  Raises FetchIncomplete (after copying the rest) when some do
     not exist or some tasks did not end."""
     unended = not_ended(results, chosen)
-    files = wanted_files(plan, [task for task in chosen if task not in unended])
+    files = files_of(plan, [task for task in chosen if task not in unended])
     root = Path(dest)
     got: set[str] = set()
     match plan.transport.kind:

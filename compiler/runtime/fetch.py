@@ -55,7 +55,13 @@ def not_ended(results: TaskResults, chosen: Iterable[str]) -> dict[str, str]:
 
 def wanted_files(plan: Plan, task_ids: Iterable[str] | None = None) -> tuple[Wanted, ...]:
     """The stdout, stderr and output files of `task_ids` (default: every task of the
-    plan), in plan order; ValueError naming an id the plan does not have.
+    plan), in order; ValueError naming an id the plan does not have."""
+    return files_of(plan, chosen_tasks(plan, task_ids))
+
+
+def files_of(plan: Plan, tasks: Iterable[str]) -> tuple[Wanted, ...]:
+    """wanted_files of `tasks` that chosen_tasks already checked (each once, all the
+    plan's); ValueError for an output path that is not plain.
 
     A task's outputs come home in tasks/<id>.outputs/, beside its logs, and not in
     tasks/<id>/: ids may hold dots and be "." or "..", so task "a.out"'s folder would be
@@ -64,7 +70,7 @@ def wanted_files(plan: Plan, task_ids: Iterable[str] | None = None) -> tuple[Wan
     outputs = dict(plan.outputs)
     workdir = layout.join(plan.workdir, "")  # with its one trailing slash, joined once
     files: list[Wanted] = []
-    for task_id in chosen_tasks(plan, task_ids):
+    for task_id in tasks:
         for stream in ("out", "err"):
             relative = layout.task_output(task_id, stream)
             files.append(Wanted(task_id, workdir + relative, relative, relative))
