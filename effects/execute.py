@@ -56,6 +56,11 @@ def _text(data: bytes | None) -> str:
     return (data or b"").decode("utf-8", errors="backslashreplace")
 
 
+def _not_started(command: tuple[str, ...], error: OSError) -> Completed:
+    """A program not found or not executable: exit 127, like a shell's 127/126."""
+    return Completed(command, 127, "", f"{command[0]}: {error.strerror or error}")
+
+
 def _killed(timeout: float) -> str:
     return f"\nslurmplan: no answer after {timeout:g} s; the command was killed"
 
@@ -90,8 +95,8 @@ def run_once(
     except subprocess.TimeoutExpired as expired:
         stderr = _text(expired.stderr) + _killed(timeout)
         return Completed(command, None, _text(expired.stdout), stderr)
-    except OSError as error:  # not found, not executable: like a shell's 127/126
-        return Completed(command, 127, "", f"{command[0]}: {error.strerror or error}")
+    except OSError as error:
+        return _not_started(command, error)
     return Completed(
         command, done.returncode, _text(done.stdout), _text(done.stderr), data=done.stdout
     )
@@ -116,8 +121,8 @@ def _streamed(
             cwd="/",
             umask=-1 if umask is None else umask,
         )
-    except OSError as error:  # not found, not executable: like a shell's 127/126
-        return Completed(command, 127, "", f"{command[0]}: {error.strerror or error}")
+    except OSError as error:
+        return _not_started(command, error)
     assert process.stdout is not None and process.stderr is not None
     errors: list[bytes] = []
     helpers = [threading.Thread(target=_drain, args=(process.stderr, errors))]
