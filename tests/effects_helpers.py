@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -162,6 +162,23 @@ def alice_profile(
     if transport == "ssh":
         profile["ssh"] = ssh_block(tb, _control_path(ws))
     return profile
+
+
+class BedPlan(NamedTuple):
+    plan: Plan
+    path: Path  # the plan file, in the folder of who runs slurmplan
+    runner: str  # who runs slurmplan: alice locally, the service user otherwise
+    profile: dict[str, Any]
+
+
+def bed_plan(ws: Workspace, tb: dict[str, str], transport: str, tasks: dict[str, Any]) -> BedPlan:
+    """alice's plan of `tasks` for `transport` (base_config, alice_profile), compiled
+    and written as the one who runs slurmplan for that transport."""
+    runner = "alice" if transport == "local" else "runner"
+    config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
+    profile = alice_profile(transport, ws.dir_for("alice") / "project", tb, ws)
+    path = ws.dir_for(runner) / "plan.json"
+    return BedPlan(compile_to(config, profile, tasks, path, runner), path, runner, profile)
 
 
 def close_ssh_master(tb: dict[str, str], ws: Workspace) -> None:

@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 from effects_helpers import (
-    base_config,
     bed_facts,
-    compile_to,
+    bed_plan,
     run_cli,
     scancel_plan,
     show,
@@ -47,18 +46,12 @@ def _scontrol_state(job_id: str) -> str:
 @pytest.mark.parametrize("transport", ["local", "sudo"])
 def test_a_running_job_squeue_is_silent_about_is_not_lost(transport: str) -> None:
     tb = bed_facts()
-    runner = "alice" if transport == "local" else "runner"
     with workspace() as ws:
-        alice_dir, runner_dir = ws.dir_for("alice"), ws.dir_for(runner)
-        config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
-        profile = {"username": "alice", "transport": transport,
-                   "project_dir": str(alice_dir / "project")}  # fmt: skip
         tasks = {
             "name": f"silent-{transport}",
             "tasks": [{"id": "t0", "command": ["sleep", "300"]}],
         }
-        plan_path = runner_dir / "plan.json"
-        plan = compile_to(config, profile, tasks, plan_path, runner)
+        plan, plan_path, runner, _ = bed_plan(ws, tb, transport, tasks)
         shim = ws.root / "bin"
         shim.mkdir(mode=0o755)
         (shim / "squeue").write_text("#!/bin/sh\nexit 0\n")  # no row for anything, exit 0

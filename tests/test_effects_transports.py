@@ -18,11 +18,9 @@ from typing import Any
 
 import pytest
 from effects_helpers import (
-    alice_profile,
-    base_config,
     bed_facts,
+    bed_plan,
     collect_json,
-    compile_to,
     read_as_root,
     run_cli,
     scancel_plan,
@@ -60,13 +58,8 @@ def _ssh_master_pid(profile: dict[str, Any]) -> str | None:
 @pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
 def test_a_multi_job_plan_runs_end_to_end(transport: str) -> None:
     tb = bed_facts()
-    runner = "alice" if transport == "local" else "runner"
     with workspace() as ws:
-        alice_dir, runner_dir = ws.dir_for("alice"), ws.dir_for(runner)
-        config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
-        profile = alice_profile(transport, alice_dir / "project", tb, ws)
-        plan_path = runner_dir / "plan.json"
-        plan = compile_to(config, profile, _tasks(f"e2e-{transport}"), plan_path, runner)
+        plan, plan_path, runner, profile = bed_plan(ws, tb, transport, _tasks(f"e2e-{transport}"))
         assert [j.ntasks for j in plan.jobs] == [2, 2, 1]  # several jobs, ntasks > 1
         try:
             # umask 077 for the service user: the sudo scripts folder must still be readable

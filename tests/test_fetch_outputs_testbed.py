@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 from effects_helpers import (
-    alice_profile,
-    base_config,
     bed_facts,
-    compile_to,
+    bed_plan,
     run_cli,
     scancel_plan,
     show,
@@ -52,14 +50,11 @@ def _tasks(name: str) -> dict[str, Any]:
 @pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
 def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: str) -> None:
     tb = bed_facts()
-    runner = "alice" if transport == "local" else "runner"
     with workspace() as ws:
-        alice_dir, runner_dir = ws.dir_for("alice"), ws.dir_for(runner)
-        config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
-        profile = alice_profile(transport, alice_dir / "project", tb, ws)
-        plan_path = runner_dir / "plan.json"
-        plan = compile_to(config, profile, _tasks(f"outputs-{transport}"), plan_path, runner)
-        home = runner_dir / "home"
+        plan, plan_path, runner, profile = bed_plan(
+            ws, tb, transport, _tasks(f"outputs-{transport}")
+        )
+        home = plan_path.parent / "home"
         try:
             submit = run_cli(runner, ["submit", str(plan_path)])
             assert submit.returncode == 0, show(submit)
@@ -109,17 +104,13 @@ def test_a_stream_bigger_than_the_pipe_comes_home_whole_over_ssh() -> None:
     pieces and is written once all of it is in; the small files after it follow."""
     tb = bed_facts()
     with workspace() as ws:
-        alice_dir, runner_dir = ws.dir_for("alice"), ws.dir_for("runner")
-        config = base_config(scripts_dir=tb["SLURMPLAN_TESTBED_SCRIPTS_DIR"])
-        profile = alice_profile("ssh", alice_dir / "project", tb, ws)
         big = f"yes 0123456789abcdef | head -c {BIG} >big.bin && printf after >small.txt"
         tasks = {"name": "big-ssh", "tasks": [
             {"id": "big", "command": ["sh", "-c", big], "outputs": ["big.bin", "small.txt"]},
             *({"id": f"s{i}", "command": ["echo", str(i)]} for i in range(40)),
         ]}  # fmt: skip
-        plan_path = runner_dir / "plan.json"
-        plan = compile_to(config, profile, tasks, plan_path, "runner")
-        home = runner_dir / "home"
+        plan, plan_path, _, profile = bed_plan(ws, tb, "ssh", tasks)
+        home = plan_path.parent / "home"
         try:
             submit = run_cli("runner", ["submit", str(plan_path)])
             assert submit.returncode == 0, show(submit)
