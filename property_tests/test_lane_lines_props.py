@@ -9,20 +9,18 @@ counted for this run, the same results.
 
 from __future__ import annotations
 
-from functools import cache
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from property_tests.strategies import examples
-from slurmplan.compiler import Plan, compile_plan
 from slurmplan.compiler.runtime.journal_state import JournalState, fold, header_event
 from slurmplan.compiler.runtime.journal_state import submitted_event as submitted
 from slurmplan.compiler.runtime.settle import TaskResults, job_views, this_runs_lines
 from slurmplan.compiler.slurm.parsers import ParseError, QueuedJob, parse_lane_lines
 from slurmplan.compiler.slurm.states import SlurmState
 from tests import lane_oracle as oracle
+from tests.settle_plan import TASKS, three_job_plan
 
 
 def _entry(line: str) -> oracle.Entry:
@@ -31,7 +29,6 @@ def _entry(line: str) -> oracle.Entry:
     return oracle.Entry(task, int(code), job_id, int(start), int(end))
 
 
-_TASKS = [f"a{i}" for i in range(6)]  # the plan's: a0 a1 | a2 a3 | a4 a5
 _JOB_IDS = ["10", "11", "12", "7"]  # 7: no job of this run
 _NUMBER = st.integers(0, 10**12).map(str)
 _GARBAGE = st.sampled_from([
@@ -43,7 +40,7 @@ _GARBAGE = st.sampled_from([
 @st.composite
 def lines(draw: st.DrawFn) -> str:
     fields = [
-        draw(st.sampled_from([*_TASKS, "b", "x" * 128, "x" * 129, "c.2_x-3"])),
+        draw(st.sampled_from([*TASKS, "b", "x" * 128, "x" * 129, "c.2_x-3"])),
         str(draw(st.sampled_from([0, 0, 143]) | st.integers(0, 999))),  # mostly 0, as run
         draw(st.sampled_from(_JOB_IDS)),
         draw(_NUMBER),
@@ -85,23 +82,8 @@ def test_parse_lane_lines_accepts_and_refuses_what_the_line_by_line_parser_does(
     assert [_entry(line) for line, _, _ in got] == expected
 
 
-@cache
-def _plan() -> Plan:
-    config = {
-        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
-        "batching_config": {
-            "target_cpus_per_job": 2, "max_cpus_per_job": 2,
-            "target_mem_per_job": "2G", "max_mem_per_job": "2G",
-            "target_num_jobs": 3, "max_num_jobs": 3,
-        },
-    }  # fmt: skip
-    profile = {"username": "alice", "transport": "local", "project_dir": "/p"}
-    tasks = {"name": "st", "tasks": [{"id": t, "command": ["true"]} for t in _TASKS]}
-    return compile_plan(config, profile, tasks)
-
-
 def _state(jobs: list[int]) -> JournalState:
-    plan = _plan()
+    plan = three_job_plan()
     events = [submitted(j, _JOB_IDS[j], "sbatch") for j in jobs]
     return fold([header_event(plan.plan_id, plan.name, "5f2a9c1e"), *events])
 
@@ -123,7 +105,7 @@ def test_lines_and_lazy_results_agree_with_the_oracle(
         parsed = parse_lane_lines(text)
     except ParseError:
         return
-    plan, state = _plan(), _state(sorted(submitted_jobs))
+    plan, state = three_job_plan(), _state(sorted(submitted_jobs))
     kept = this_runs_lines(plan, state, parsed, sorted(read))
     records = oracle.this_runs(plan, state, oracle.parse(text), sorted(read))
     assert {t: _entry(line) for t, line in kept.items()} == records

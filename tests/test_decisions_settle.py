@@ -7,8 +7,9 @@ from typing import Any
 
 import lane_oracle as oracle
 import pytest
+from settle_plan import three_job_plan
 
-from slurmplan.compiler import Plan, compile_plan
+from slurmplan.compiler import Plan
 from slurmplan.compiler.runtime.journal_state import (
     JournalState,
     fold,
@@ -41,23 +42,6 @@ from slurmplan.compiler.slurm.parsers import parse_done_markers, parse_lane_line
 from slurmplan.compiler.slurm.states import RunState, SlurmState
 
 
-def _plan() -> Plan:
-    """3 jobs of 2 tasks each in 2 lanes: a0 a1 | a2 a3 | a4 a5."""
-    config = {
-        "default_slurm_config": {"partition": "main", "cpus_per_task": 1, "mem": "1G"},
-        "batching_config": {
-            "target_cpus_per_job": 2, "max_cpus_per_job": 2,
-            "target_mem_per_job": "2G", "max_mem_per_job": "2G",
-            "target_num_jobs": 3, "max_num_jobs": 3,
-        },
-    }  # fmt: skip
-    profile = {"username": "alice", "transport": "local", "project_dir": "/p"}
-    tasks = {"name": "st", "tasks": [{"id": f"a{i}", "command": ["true"]} for i in range(6)]}
-    plan = compile_plan(config, profile, tasks)
-    assert [j.tasks for j in plan.jobs] == [("a0", "a1"), ("a2", "a3"), ("a4", "a5")]
-    return plan
-
-
 def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
     return fold([header_event(plan.plan_id, plan.name, "5f2a9c1e"), *events])
 
@@ -87,7 +71,7 @@ def _results(
 
 
 def test_states_from_squeue_markers_and_the_journal() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
     rows = parse_squeue(f"10 RUNNING {plan.jobs[0].name}\n")
     markers = {
@@ -105,7 +89,7 @@ def test_states_from_squeue_markers_and_the_journal() -> None:
 
 
 def test_gone_without_a_marker_is_lost_and_a_terminal_squeue_state_is_settled() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(
         plan,
         submitted_event(0, "10", "sbatch"),
@@ -132,7 +116,7 @@ def test_gone_without_a_marker_is_lost_and_a_terminal_squeue_state_is_settled() 
 
 def test_squeue_silence_alone_never_settles_a_job_scontrol_decides() -> None:
     """Issue 8, observation 6: squeue printed nothing (exit 0) for a running job."""
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
     running = parse_squeue(f"10 RUNNING {plan.jobs[0].name}\n11 RUNNING {plan.jobs[1].name}\n")
     known = {v.index: v for v in job_views(plan, state, running, {})}
@@ -167,7 +151,7 @@ def test_scontrol_of_a_forgotten_job_fails_with_invalid_job_id() -> None:
 
 
 def test_a_marker_an_earlier_run_left_says_nothing_about_this_runs_job() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
     text = (
         "slurmplan-done job=0 slurm_job=7 tasks=2 failed=0\n"  # job 0's, of an earlier run
@@ -184,7 +168,7 @@ def test_a_marker_an_earlier_run_left_says_nothing_about_this_runs_job() -> None
 
 
 def test_lane_lines_count_only_for_the_journals_job_id() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
     entries = parse_lane_lines(
         "a0 0 7 900 901\n"  # an earlier run's job 7
@@ -204,7 +188,7 @@ def test_lane_lines_count_only_for_the_journals_job_id() -> None:
 
 
 def test_settled_views_are_kept_and_not_polled_again() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
     rows = parse_squeue(f"10 COMPLETED {plan.jobs[0].name}\n11 RUNNING {plan.jobs[1].name}\n")
     first = job_views(plan, state, rows, {})
@@ -216,7 +200,7 @@ def test_settled_views_are_kept_and_not_polled_again() -> None:
 
 
 def test_markers_wanted_for_ended_gone_and_unseen_jobs() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
     rows = parse_squeue("11 PENDING x\n")
     assert markers_wanted(state, rows, ["10", "11"]) == (0,)  # 10 is gone
@@ -233,7 +217,7 @@ def test_squeue_of_one_forgotten_id_means_no_rows() -> None:
 
 
 def test_files_present_are_the_listed_ones_of_the_chosen_jobs() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     listed = ["job-000000.lane-00.status", "job-000000.lane-01.status", "job-000001.lane-00.status",
               "job-000001.done", "tasks"]  # fmt: skip
     lanes = lane_files_present(plan, listed, [0, 1])
@@ -244,7 +228,7 @@ def test_files_present_are_the_listed_ones_of_the_chosen_jobs() -> None:
 
 
 def test_task_results_from_lane_files_then_job_states() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(
         plan,
         submitted_event(0, "10", "sbatch"),
@@ -285,7 +269,7 @@ def test_task_results_from_lane_files_then_job_states() -> None:
 
 
 def test_all_succeeded_needs_every_task_at_exit_0() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, *(submitted_event(j, str(20 + j), "sbatch") for j in range(3)))
     views = job_views(plan, state, (), {})
     codes = {f"a{i}": 0 for i in range(6)}
@@ -297,7 +281,7 @@ def test_all_succeeded_needs_every_task_at_exit_0() -> None:
 
 
 def test_a_job_sbatch_refused_for_good_is_refused_and_settled_with_its_tasks() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(
         plan,
         submitted_event(0, "10", "sbatch"),
@@ -346,7 +330,7 @@ KILLED_BY = [
 def test_a_task_killed_by_a_signal_takes_the_state_of_its_job_that_was_killed(
     job_state: RunState, code: int
 ) -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
     views = job_views(plan, state, rows, {})
@@ -364,7 +348,7 @@ def test_a_task_killed_by_a_signal_takes_the_state_of_its_job_that_was_killed(
 def test_a_task_that_exited_on_its_own_is_failed_whatever_its_job_became(
     job_state: RunState, code: int
 ) -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
     views = job_views(plan, state, rows, {})
@@ -375,7 +359,7 @@ def test_a_task_that_exited_on_its_own_is_failed_whatever_its_job_became(
 
 @pytest.mark.parametrize("job_state", ["FAILED", "COMPLETED", "BOOT_FAIL"])
 def test_a_task_killed_by_a_signal_in_a_job_slurm_did_not_kill_is_failed(job_state: str) -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     rows = parse_squeue(f"10 {job_state} {plan.jobs[0].name}\n")
     views = job_views(plan, state, rows, {})
@@ -384,7 +368,7 @@ def test_a_task_killed_by_a_signal_in_a_job_slurm_did_not_kill_is_failed(job_sta
 
 
 def test_a_task_killed_by_a_signal_in_a_job_gone_from_squeue_is_failed() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
     markers = {0: parse_done_markers("slurmplan-done job=0 slurm_job=10 tasks=2 failed=1\n")[0]}
     views = job_views(plan, state, (), markers)
@@ -393,7 +377,7 @@ def test_a_task_killed_by_a_signal_in_a_job_gone_from_squeue_is_failed() -> None
 
 
 def test_known_results_of_settled_jobs_are_taken_as_they_are() -> None:
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, *(submitted_event(j, str(20 + j), "sbatch") for j in range(3)))
     views = job_views(plan, state, (), {})
     text = _lines(plan, state, {"a0": 0, "a1": 0})
@@ -410,7 +394,7 @@ def test_known_results_of_settled_jobs_are_taken_as_they_are() -> None:
 def test_lazy_results_stay_the_observation_they_were_made_from() -> None:
     """Run.poll's TaskResults: a snapshot keeps its results when later polls read more
     lines; a final result is built once per run and shared through the store."""
-    plan = _plan()
+    plan = three_job_plan()
     state = _state(plan, *(submitted_event(j, str(10 + j), "sbatch") for j in range(3)))
     lines: dict[str, str] = {}
     store: dict[str, TaskResult] = {}
