@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from slurmplan.compiler import Plan, compile_plan
+from slurmplan.compiler.transport import TransportKind
 from slurmplan.effects.cli.plan_files import dump_plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -179,6 +180,16 @@ def bed_plan(ws: Workspace, tb: dict[str, str], transport: str, tasks: dict[str,
     profile = alice_profile(transport, ws.dir_for("alice") / "project", tb, ws)
     path = ws.dir_for(runner) / "plan.json"
     return BedPlan(compile_to(config, profile, tasks, path, runner), path, runner, profile)
+
+
+def clean_bed(plan: Plan, profile: dict[str, Any]) -> None:
+    """Leave nothing of a bed_plan behind: its jobs, the sudo scripts' folder, the ssh
+    master its profile started."""
+    scancel_plan(plan)
+    if plan.transport.kind is TransportKind.SUDO:
+        shutil.rmtree(plan.script_dir, ignore_errors=True)
+    if plan.transport.kind is TransportKind.SSH:
+        ssh_control(profile, "exit")
 
 
 def close_ssh_master(tb: dict[str, str], ws: Workspace) -> None:

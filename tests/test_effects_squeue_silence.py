@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from effects_helpers import (
     bed_facts,
     bed_plan,
+    clean_bed,
     run_cli,
     scancel_plan,
     show,
@@ -51,7 +51,7 @@ def test_a_running_job_squeue_is_silent_about_is_not_lost(transport: str) -> Non
             "name": f"silent-{transport}",
             "tasks": [{"id": "t0", "command": ["sleep", "300"]}],
         }
-        plan, plan_path, runner, _ = bed_plan(ws, tb, transport, tasks)
+        plan, plan_path, runner, profile = bed_plan(ws, tb, transport, tasks)
         shim = ws.root / "bin"
         shim.mkdir(mode=0o755)
         (shim / "squeue").write_text("#!/bin/sh\nexit 0\n")  # no row for anything, exit 0
@@ -71,6 +71,4 @@ def test_a_running_job_squeue_is_silent_about_is_not_lost(transport: str) -> Non
             job = _job(runner, plan_path, silent)
             assert (job["state"], job["settled"]) == ("CANCELLED", True), job
         finally:
-            scancel_plan(plan)
-            if transport == "sudo":
-                shutil.rmtree(plan.script_dir, ignore_errors=True)
+            clean_bed(plan, profile)

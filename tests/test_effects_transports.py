@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import pwd
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ import pytest
 from effects_helpers import (
     bed_facts,
     bed_plan,
+    clean_bed,
     collect_json,
     read_as_root,
     run_cli,
-    scancel_plan,
     show,
     squeue_rows,
     ssh_control,
@@ -92,11 +91,7 @@ def test_a_multi_job_plan_runs_end_to_end(transport: str) -> None:
             if transport == "sudo":  # each script went to sbatch on stdin: no file anywhere
                 assert not Path(plan.script_dir).exists()
         finally:
-            scancel_plan(plan)
-            if transport == "sudo":
-                shutil.rmtree(plan.script_dir, ignore_errors=True)
-            if transport == "ssh":
-                ssh_control(profile, "exit")
+            clean_bed(plan, profile)
 
 
 def _check_results(workdir: str, tasks: dict[str, Any], job_ids: list[str]) -> None:

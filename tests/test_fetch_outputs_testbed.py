@@ -7,7 +7,6 @@ comes home byte for byte, the missing output is named for its task."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,9 @@ import pytest
 from effects_helpers import (
     bed_facts,
     bed_plan,
+    clean_bed,
     run_cli,
-    scancel_plan,
     show,
-    ssh_control,
     workspace,
 )
 
@@ -89,11 +87,7 @@ def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: st
             assert again.returncode == 0, show(again)
             assert (home / "tasks/writes.outputs/result.json").read_bytes() == RESULT
         finally:
-            scancel_plan(plan)
-            if transport == "sudo":
-                shutil.rmtree(plan.script_dir, ignore_errors=True)
-            if transport == "ssh":
-                ssh_control(profile, "exit")
+            clean_bed(plan, profile)
 
 
 BIG = 5_000_000  # bytes: many pipe reads (64 KiB) and several of the reader's (1 MiB)
@@ -127,5 +121,4 @@ def test_a_stream_bigger_than_the_pipe_comes_home_whole_over_ssh() -> None:
             ]
             assert fetch.stdout == f"fetched {2 * 41 + 2} file(s) into {home}\n", show(fetch)
         finally:
-            scancel_plan(plan)
-            ssh_control(profile, "exit")
+            clean_bed(plan, profile)
