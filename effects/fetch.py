@@ -36,6 +36,7 @@ from slurmplan.compiler.runtime.fetch import (
 from slurmplan.compiler.runtime.settle import TaskResults
 from slurmplan.compiler.runtime.tar_reader import TarReader
 from slurmplan.compiler.transport import TransportKind
+from slurmplan.effects.collector import collector_paused
 from slurmplan.effects.errors import ExecutionError
 from slurmplan.effects.execute import Completed, Executor
 
@@ -84,7 +85,8 @@ def fetch(
     cluster: local path}.  Raises FetchIncomplete (after copying the rest) when some do
     not exist or some tasks did not end."""
     unended = not_ended(results, chosen)
-    files = files_of(plan, [task for task in chosen if task not in unended])
+    with collector_paused():  # 200,000 records for 100,000 tasks, none in a cycle
+        files = files_of(plan, [task for task in chosen if task not in unended])
     root = Path(dest)
     got: set[str] = set()
     match plan.transport.kind:
@@ -96,11 +98,28 @@ def fetch(
             got = _cat_each(plan, executor, files, root)
         case TransportKind.SSH:
             got = _tar_stream(plan, executor, files, root)
-    fetched = {f.remote: root / f.local for f in files if f.relative in got}
+    with collector_paused():
+        fetched = _local_paths(root, files, got)
     missing = missing_by_task(files, got)
     if missing or unended:
         raise FetchIncomplete(fetched, missing, unended)
     return fetched
+
+
+def _local_paths(root: Path, files: Sequence[Wanted], got: set[str]) -> dict[str, Path]:
+    """{path on the cluster: local path} of the files brought home.  Each folder's Path
+    is made once and a file's is its child: on Python 3.11 `root / "tasks/a.out"` parses
+    both names, twice the cost, and a fetch of 100,000 tasks returns 200,000 Paths."""
+    folders: dict[str, Path] = {}
+    paths: dict[str, Path] = {}
+    for f in files:
+        if f.relative in got:
+            folder, _, name = f.local.rpartition("/")
+            at = folders.get(folder)
+            if at is None:
+                at = folders[folder] = root / folder
+            paths[f.remote] = at.joinpath(name)
+    return paths
 
 
 def _plain_relative(path: str) -> bool:
