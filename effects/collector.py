@@ -3,7 +3,7 @@
 A fetch of 100,000 tasks builds 200,000 file records and 200,000 `Path`s that live on
 until it returns.  Each lasting object counts toward the collector's next full
 collection, and each full collection walks every object of the process (a workflow
-server's too): five of them took 0.6 s of a 4.5 s fetch.  None of those objects is
+server's too): five of them took 0.63 s of a 4.9 s fetch.  None of those objects is
 part of a reference cycle, which is all the collector is for; reference counting
 frees them as usual.  So the steps that build them pause the collector, which
 collects as before once they end (the objects were counted, so one collection may
