@@ -1,5 +1,6 @@
 """effects.collector: fetch pauses Python's cyclic collector while it builds its 200,000
-records and Paths (docs/effects.md, "Fetch"), and always leaves it as it found it."""
+records and Paths (docs/effects.md, "status, wait, cancel, collect", on fetch), and always
+leaves it as it found it."""
 
 from __future__ import annotations
 
