@@ -1,0 +1,73 @@
+"""compiler.runtime.cat_batches: how fetch through sudo cuts its files into batched cats,
+and what a batch's answer says (docs/effects.md, fetch through sudo)."""
+
+from __future__ import annotations
+
+import shlex
+
+from sample_inputs import config, profile, tasks
+
+import slurmplan
+from slurmplan.compiler.runtime.cat_batches import (
+    BATCH_FILES,
+    Outcome,
+    batch_argv,
+    batch_outcome,
+    batches,
+)
+from slurmplan.compiler.runtime.commands import READ_CHUNK_BYTES
+from slurmplan.compiler.runtime.fetch import Wanted
+
+SEP = "/tmp/slurmplan-separator-abc"
+
+
+def _files(n: int, name: str = "x") -> list[Wanted]:
+    return [
+        Wanted(f"t{i}", f"/w/tasks/{name}{i}.out", f"tasks/{name}{i}.out", "") for i in range(n)
+    ]
+
+
+def test_batches_hold_at_most_batch_files_and_keep_the_order() -> None:
+    files = _files(BATCH_FILES * 2 + 1)
+    runs = batches(files, SEP)
+    assert [len(r) for r in runs] == [BATCH_FILES, BATCH_FILES, 1]
+    assert [f for r in runs for f in r] == files
+
+
+def test_a_batchs_paths_and_separators_fit_one_argument_list() -> None:
+    files = _files(900, name="n" * 200)  # 900 paths of ~215 bytes: past 120,000 bytes
+    runs = batches(files, SEP)
+    assert len(runs) == 2 and [f for r in runs for f in r] == files
+    for run in runs:
+        cost = sum(len(shlex.quote(f.remote)) + 1 + len(SEP) + 1 for f in run)
+        assert cost <= READ_CHUNK_BYTES
+
+
+def test_the_separator_stands_between_each_two_files_and_sudo_runs_cat() -> None:
+    plan = slurmplan.compile_plan(
+        {**config(), "scripts_dir": "/tmp/s"}, profile("/p", transport="sudo"), tasks(1)
+    )
+    argv = batch_argv(plan, _files(3), SEP)
+    assert argv[-7:] == ("cat", "--", "/w/tasks/x0.out", SEP, "/w/tasks/x1.out", SEP,
+                         "/w/tasks/x2.out")  # fmt: skip
+    assert argv[:2] == ("sudo", "--set-home")
+
+
+def test_what_a_batch_answer_says() -> None:
+    gone = "cat: /w/b: No such file or directory\n"
+    assert batch_outcome(0, "", [b"a", b"", b"c"], 3, SEP) == Outcome((0, 1, 2), (), ())
+    assert batch_outcome(1, gone, [b"a", b"", b"c"], 3, SEP) == Outcome((0, 2), (1,), ())
+    # one line for two empty parts: an empty file among them, each is asked alone
+    assert batch_outcome(1, gone, [b"", b"", b"c"], 3, SEP) == Outcome((2,), (), (0, 1))
+    everything = Outcome((), (), (0, 1, 2))
+    refused = [
+        (0, "", [b"a", b"b", b"c", b"d"]),  # a part too many: a file held the separator
+        (1, "cat: /w/b: Input/output error\n", [b"a", b"", b"c"]),
+        (1, f"cat: {SEP}: No such file or directory\n", [b"a", b"b", b"c"]),
+        (1, "sudo: a password is required\n", [b""]),
+        (1, "", [b"a", b"", b"c"]),
+        (None, "", [b"a", b"b", b"c"]),  # killed
+    ]
+    for code, stderr, parts in refused:
+        assert batch_outcome(code, stderr, parts, 3, SEP) == everything, (code, stderr)
+    assert batch_outcome(2, gone, [b"a", b"", b"c"], 3, SEP) == everything
