@@ -245,17 +245,22 @@ class Executor:
             self.wait_or_raise(done, failures, self.clock() - start)
 
     def stream(
-        self, argv: Sequence[str], *, stdin: bytes | None = None, sink: Callable[[], SinkT]
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        sink: Callable[[], SinkT],
+        accept: Callable[[Completed], bool] | None = None,
     ) -> tuple[Completed, SinkT]:
         """`run`, with stdout handed as it arrives to a sink made by `sink()` for each
         attempt (an attempt that failed half way is started again from nothing); the
-        result and the sink of the attempt that succeeded."""
+        result and the sink of the attempt that succeeded (or that `accept` took)."""
         start = self.clock()
         failures = 0
         while True:
             taker = sink()
             done = self.once(argv, stdin=stdin, sink=taker)
-            if done.ok:
+            if done.ok or (accept is not None and accept(done)):
                 return done, taker
             failures += 1
             self.wait_or_raise(done, failures, self.clock() - start)

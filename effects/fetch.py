@@ -1,7 +1,8 @@
 """Run.fetch: copy tasks' stdout, stderr and output files from the cluster into a local folder.
 
-Locally the files are copied; through sudo each is read with `cat` as the user (the
-only reading command the sudo rule allows); over ssh one `tar` streams them all
+Locally the files are copied; through sudo they are read with `cat` as the user (the
+only reading command the sudo rule allows), many per `cat` with a separator file
+between them (compiler.runtime.cat_batches); over ssh one `tar` streams them all
 (compiler.runtime.fetch).  Logs land at DEST/tasks/<id>.out and .err, as in the
 workdir, a task's output files at DEST/tasks/<id>.outputs/<path>.  Every file that could be
 read is written before a missing one is reported.
@@ -17,13 +18,24 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from slurmplan.compiler import Plan
 from slurmplan.compiler.errors import SlurmplanError
+from slurmplan.compiler.runtime.cat_batches import (
+    BATCH_BYTES,
+    NOT_A_FILE,
+    Outcome,
+    batch_argv,
+    batch_outcome,
+    batches,
+)
 from slurmplan.compiler.runtime.commands import read_files_argv
 from slurmplan.compiler.runtime.fetch import (
     Wanted,
@@ -95,7 +107,7 @@ def fetch(
         case TransportKind.LOCAL:
             got = _copy(plan, files, root)
         case TransportKind.SUDO:
-            got = _cat_each(plan, executor, files, root)
+            got = _cat_batched(plan, executor, files, root)
         case TransportKind.SSH:
             got = _tar_stream(plan, executor, files, root)
     with collector_paused():
@@ -238,23 +250,87 @@ def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
     return got
 
 
-def _cat_each(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
-    def missing(done: Completed) -> bool:
-        return done.exit_code == 1 and any(why in done.stderr for why in _CAT_NOT_A_FILE)
-
+def _cat_batched(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
+    """Through sudo: a `cat` per batch of files with a separator file between them
+    (compiler.runtime.cat_batches); the files a batch could not tell apart, one `cat`
+    each."""
     got: set[str] = set()
-    with _Writer(root) as write:
-        for f in files:
-            done = executor.run(read_files_argv(plan, [f.remote]), accept=missing)
-            if done.ok:
-                write(f.local, done.stdout_bytes)
-                got.add(f.relative)
+    again: list[Wanted] = []
+    with _Writer(root) as write, _separator() as (path, separator):
+        for batch in batches(files, path):
+            if len(batch) == 1:
+                again.extend(batch)
+                continue
+            outcome, parts = _read_batch(plan, executor, batch, path, separator)
+            for i in outcome.read:
+                write(batch[i].local, parts[i])
+                got.add(batch[i].relative)
+            again.extend(batch[i] for i in outcome.again)
+        got.update(_cat_each(plan, executor, again, write))
     return got
 
 
-# What cat says of a name that is not a file it can read: reported as missing, not a
-# failure of the whole fetch (a task that made a folder, or a file, where it named one).
-_CAT_NOT_A_FILE = ("No such file or directory", "Is a directory", "Not a directory")
+@contextmanager
+def _separator() -> Iterator[tuple[str, bytes]]:
+    """A file of random bytes the user's `cat` can read, and those bytes; removed after.
+    Readable by all (0644, not the umask): it holds nothing but the random bytes, and
+    the user's cat runs as another user."""
+    separator = f"\n--slurmplan-separator-{secrets.token_hex(32)}--\n".encode()
+    fd, path = tempfile.mkstemp(prefix="slurmplan-separator-")
+    try:
+        try:
+            os.write(fd, separator)
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
+        yield path, separator
+    finally:
+        os.unlink(path)
+
+
+class _TooMuch(Exception):
+    """A batch's output passed BATCH_BYTES: its files are read one at a time."""
+
+
+class _Held:
+    """A sink that keeps a batch's output, up to BATCH_BYTES."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def __call__(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > BATCH_BYTES:
+            raise _TooMuch
+        self.pieces.append(bytes(piece))
+
+
+def _read_batch(
+    plan: Plan, executor: Executor, batch: Sequence[Wanted], path: str, separator: bytes
+) -> tuple[Outcome, list[bytes]]:
+    def answered(done: Completed) -> bool:  # batch_outcome reads a failure too
+        return done.exit_code == 1
+
+    try:
+        done, held = executor.stream(batch_argv(plan, batch, path), sink=_Held, accept=answered)
+    except _TooMuch:
+        return Outcome((), (), tuple(range(len(batch)))), []
+    parts = b"".join(held.pieces).split(separator)
+    return batch_outcome(done.exit_code, done.stderr, parts, len(batch), path), parts
+
+
+def _cat_each(plan: Plan, executor: Executor, files: Sequence[Wanted], write: _Writer) -> set[str]:
+    def missing(done: Completed) -> bool:
+        return done.exit_code == 1 and any(why in done.stderr for why in NOT_A_FILE)
+
+    got: set[str] = set()
+    for f in files:
+        done = executor.run(read_files_argv(plan, [f.remote]), accept=missing)
+        if done.ok:
+            write(f.local, done.stdout_bytes)
+            got.add(f.relative)
+    return got
 
 
 def _tar_stream(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:

@@ -31,11 +31,13 @@ no decision of slurmplan's: what the answers mean is the code under test's job.
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import shlex
 import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from slurmplan.compiler import Plan
 from slurmplan.effects.execute import DEFAULT_TIMEOUT_S, Completed, Sink
@@ -198,12 +200,17 @@ class FakeSlurm:
                 posixpath.basename(p) for p in self.files if posixpath.dirname(p) == folder
             )
             return 0, "".join(n + "\n" for n in names), ""
-        if program == "cat":
-            paths = [a for a in args if a != "--"]
-            missing = [p for p in paths if p not in self.files]
-            if missing:
-                return 1, "", f"cat: {missing[0]}: No such file or directory\n"
-            return 0, "".join(self.files[p] for p in paths), ""
+        if program == "cat":  # as GNU cat: each file in turn, a line for each missing one
+            out, errors = [], ""
+            for path in (a for a in args if a != "--"):
+                text = self.files.get(path)
+                if text is None and os.path.isfile(path):  # made by the runner here (fetch's
+                    text = Path(path).read_text()  # separator), not on the cluster
+                if text is None:
+                    errors += f"cat: {path}: No such file or directory\n"
+                else:
+                    out.append(text)
+            return (1 if errors else 0), "".join(out), errors
         if program == "tar":
             folder = args[args.index("-C") + 1]
             with tarfile.open(fileobj=io.BytesIO(stdin or b"")) as tar:

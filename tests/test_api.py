@@ -215,7 +215,8 @@ def test_fetch_brings_every_tasks_stdout_and_stderr_home(tmp_path: Path, transpo
     if transport == "ssh":
         assert len(runner.tars) == 1 and commands == 0  # one tar stream for every file
     elif transport == "sudo":
-        assert commands == 6 and {c[0] for c in bench.slurm.commands[before:]} == {"cat"}
+        # one cat as the user for the 6 files (compiler/runtime/cat_batches.py)
+        assert commands == 1 and bench.slurm.commands[before][0] == "cat"
     else:
         assert commands == 0  # copied
 

@@ -8,6 +8,7 @@ import dataclasses
 import io
 import os
 import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli, end_jobs
 import slurmplan
 from slurmplan.compiler.runtime.fetch import tar_argv, wanted_files
 from slurmplan.compiler.runtime.retry import RetryPolicy
+from slurmplan.effects import fetch as fetch_module
 from slurmplan.effects.execute import Completed, Runner
 from slurmplan.effects.fetch import _Writer
 
@@ -94,7 +96,12 @@ def test_fetch_brings_outputs_home_and_reports_the_missing_one_for_its_task(
     if transport == "ssh":
         assert len(runner.tars) == 1 and commands == []  # logs and outputs in one stream
     elif transport == "sudo":
-        assert [c[0] for c in commands] == ["cat"] * 9  # one per file, as the user
+        # one cat as the user for the 9 files, a separator file between each two; the
+        # missing one is told apart without a cat of its own (cat_batches.batch_outcome)
+        ((cat, dashes, *paths),) = commands
+        assert (cat, dashes, len(paths)) == ("cat", "--", 9 + 8)
+        assert len(set(paths[1::2])) == 1 and paths[1].startswith(tempfile.gettempdir())
+        assert not os.path.exists(paths[1])  # removed after the fetch
     else:
         assert commands == []
 
@@ -364,17 +371,95 @@ FAST_RETRY = RetryPolicy(retries=2, first_delay=0.01, max_delay=0.01)
 def test_sudo_reports_a_folder_where_an_output_should_be_as_missing(tmp_path: Path) -> None:
     bench = _bench(tmp_path, "sudo")
 
-    def cluster(argv: Any, *, stdin: bytes | None = None, **_: Any) -> Completed:
-        if argv[-1].endswith("/absent.json"):  # cat of a folder, as GNU cat says it
-            return Completed(tuple(argv), 1, "", f"cat: {argv[-1]}: Is a directory\n")
-        return bench.slurm(argv, stdin=stdin)
+    absent = f"{bench.plan.workdir}/absent.json"
+    folder_said: list[int] = []  # how many cats said so
+
+    def cluster(argv: Any, *, stdin: bytes | None = None, **kwargs: Any) -> Completed:
+        done = bench.slurm(argv, stdin=stdin, **kwargs)
+        if absent in argv:  # a folder there: GNU cat's word for it, alone or in a batch
+            folder_said.append(1)
+            said = f"cat: {absent}: Is a directory\n"
+            stderr = done.stderr.replace(f"cat: {absent}: No such file or directory\n", said)
+            return dataclasses.replace(done, stderr=stderr)
+        return done
 
     run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
     run.submit()
     end_jobs(bench)
     _ran(bench, local=False)
     missing = _missing_after_fetch(run, tmp_path / "home")
+    assert missing == {"t1": [absent]} and folder_said == [1]  # told in the batch
+
+
+def _separator_in(argv: Any) -> bytes | None:
+    """The separator's bytes when `argv` is a batched cat (its second path), else None."""
+    paths = list(argv[argv.index("--") + 1 :]) if "--" in argv else []
+    if len(paths) > 1 and Path(paths[1]).name.startswith("slurmplan-separator-"):
+        return Path(paths[1]).read_bytes()
+    return None
+
+
+def test_sudo_reads_a_file_holding_the_separator_one_cat_each(tmp_path: Path) -> None:
+    """A task that wrote the separator's bytes (it could read the file) makes one part too
+    many: the batch is refused, and every file comes whole from a cat of its own."""
+    bench = _bench(tmp_path, "sudo")
+    out = f"{bench.plan.workdir}/tasks/t0.out"
+
+    def cluster(argv: Any, *, stdin: bytes | None = None, **kwargs: Any) -> Completed:
+        separator = _separator_in(argv)
+        if separator is not None:
+            bench.slurm.files[out] = f"before{separator.decode()}after"
+        return bench.slurm(argv, stdin=stdin, **kwargs)
+
+    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    run.poll()  # fetch's own poll then runs no command
+    before = len(bench.slurm.commands)
+    home = tmp_path / "home"
+    missing = _missing_after_fetch(run, home)
     assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}
+    assert (home / "tasks/t0.out").read_text() == bench.slurm.files[out]
+    assert (home / "tasks/t0.err").read_text() == "t0 err\n"
+    assert (home / "tasks/t0.outputs/result.json").read_bytes() == RESULT.encode()
+    assert len(bench.slurm.commands) - before == 1 + 9  # the batch, then one cat each
+
+
+def test_sudo_reads_a_batch_past_its_byte_limit_one_cat_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's output is held until its cat ends: past BATCH_BYTES the cat is stopped
+    and each file is read alone, so memory stays bounded by the largest file."""
+    monkeypatch.setattr(fetch_module, "BATCH_BYTES", 20)
+    bench = _bench(tmp_path, "sudo")
+    run = slurmplan.Run(bench.plan, bench.journal, runner=bench.slurm)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    run.poll()  # fetch's own poll then runs no command
+    before = len(bench.slurm.commands)
+    home = tmp_path / "home"
+    assert _missing_after_fetch(run, home) == {"t1": [f"{bench.plan.workdir}/absent.json"]}
+    assert (home / "tasks/t2.err").read_text() == "t2 err\n"
+    assert (home / "tasks/t0.outputs/sub/data.txt").read_text() == "data\n"
+    assert len(bench.slurm.commands) - before == 1 + 9
+
+
+def test_sudo_tells_an_empty_file_from_a_missing_one_in_a_batch(tmp_path: Path) -> None:
+    """One line of cat's for two empty parts: which is which is asked of each alone."""
+    bench = _bench(tmp_path, "sudo")
+    run = slurmplan.Run(bench.plan, bench.journal, runner=bench.slurm)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    bench.slurm.files[f"{bench.plan.workdir}/tasks/t2.err"] = ""
+    run.poll()  # fetch's own poll then runs no command
+    before = len(bench.slurm.commands)
+    home = tmp_path / "home"
+    assert _missing_after_fetch(run, home) == {"t1": [f"{bench.plan.workdir}/absent.json"]}
+    assert (home / "tasks/t2.err").read_bytes() == b""
+    assert len(bench.slurm.commands) - before == 1 + 2  # the batch, then the two empty
 
 
 def test_fetch_never_reads_or_writes_above_its_folders_whatever_built_the_plan(

@@ -4,7 +4,8 @@ Over ssh one `tar` on the cluster streams every requested file back: the list of
 names goes in on its standard input (no argument-length limit, one round trip),
 files that do not exist are left out with a warning instead of failing the whole
 stream (`--ignore-failed-read`), and what the archive lacks is reported per task.
-Through sudo the only reading command allowed is `cat`, one file per command.
+Through sudo the only reading command allowed is `cat`, many files per command
+(compiler.runtime.cat_batches).
 Only tasks that ended in this run are fetched (not_ended): the workdir is shared by
 every run of a plan, and an earlier run's files must not pass for this run's.
 """
