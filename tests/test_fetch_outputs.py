@@ -399,6 +399,23 @@ def _separator_in(argv: Any) -> bytes | None:
     return None
 
 
+def _fetch_through_sudo(
+    bench: Bench, home: Path, runner: Runner, emptied: tuple[str, ...] = ()
+) -> tuple[dict[str, list[str]], int]:
+    """The bench's jobs run (`emptied` files then made empty) and polled, then a fetch
+    into `home`: what it reports missing, and how many commands it ran."""
+    run = slurmplan.Run(bench.plan, bench.journal, runner=runner)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    for relative in emptied:
+        bench.slurm.files[f"{bench.plan.workdir}/{relative}"] = ""
+    run.poll()  # fetch's own poll then runs no command
+    before = len(bench.slurm.commands)
+    missing = _missing_after_fetch(run, home)
+    return missing, len(bench.slurm.commands) - before
+
+
 def test_sudo_reads_a_file_holding_the_separator_one_cat_each(tmp_path: Path) -> None:
     """A task that wrote the separator's bytes (it could read the file) makes one part too
     many: the batch is refused, and every file comes whole from a cat of its own."""
@@ -411,19 +428,13 @@ def test_sudo_reads_a_file_holding_the_separator_one_cat_each(tmp_path: Path) ->
             bench.slurm.files[out] = f"before{separator.decode()}after"
         return bench.slurm(argv, stdin=stdin, **kwargs)
 
-    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster)
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=False)
-    run.poll()  # fetch's own poll then runs no command
-    before = len(bench.slurm.commands)
     home = tmp_path / "home"
-    missing = _missing_after_fetch(run, home)
+    missing, commands = _fetch_through_sudo(bench, home, cluster)
     assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}
     assert (home / "tasks/t0.out").read_text() == bench.slurm.files[out]
     assert (home / "tasks/t0.err").read_text() == "t0 err\n"
     assert (home / "tasks/t0.outputs/result.json").read_bytes() == RESULT.encode()
-    assert len(bench.slurm.commands) - before == 1 + 9  # the batch, then one cat each
+    assert commands == 1 + 9  # the batch, then one cat each
 
 
 def test_sudo_reads_a_batch_past_its_byte_limit_one_cat_each(
@@ -433,33 +444,22 @@ def test_sudo_reads_a_batch_past_its_byte_limit_one_cat_each(
     and each file is read alone, so memory stays bounded by the largest file."""
     monkeypatch.setattr(fetch_module, "BATCH_BYTES", 20)
     bench = _bench(tmp_path, "sudo")
-    run = slurmplan.Run(bench.plan, bench.journal, runner=bench.slurm)
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=False)
-    run.poll()  # fetch's own poll then runs no command
-    before = len(bench.slurm.commands)
     home = tmp_path / "home"
-    assert _missing_after_fetch(run, home) == {"t1": [f"{bench.plan.workdir}/absent.json"]}
+    missing, commands = _fetch_through_sudo(bench, home, bench.slurm)
+    assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}
     assert (home / "tasks/t2.err").read_text() == "t2 err\n"
     assert (home / "tasks/t0.outputs/sub/data.txt").read_text() == "data\n"
-    assert len(bench.slurm.commands) - before == 1 + 9
+    assert commands == 1 + 9
 
 
 def test_sudo_tells_an_empty_file_from_a_missing_one_in_a_batch(tmp_path: Path) -> None:
     """One line of cat's for two empty parts: which is which is asked of each alone."""
     bench = _bench(tmp_path, "sudo")
-    run = slurmplan.Run(bench.plan, bench.journal, runner=bench.slurm)
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=False)
-    bench.slurm.files[f"{bench.plan.workdir}/tasks/t2.err"] = ""
-    run.poll()  # fetch's own poll then runs no command
-    before = len(bench.slurm.commands)
     home = tmp_path / "home"
-    assert _missing_after_fetch(run, home) == {"t1": [f"{bench.plan.workdir}/absent.json"]}
+    missing, commands = _fetch_through_sudo(bench, home, bench.slurm, ("tasks/t2.err",))
+    assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}
     assert (home / "tasks/t2.err").read_bytes() == b""
-    assert len(bench.slurm.commands) - before == 1 + 2  # the batch, then the two empty
+    assert commands == 1 + 2  # the batch, then the two empty parts alone
 
 
 def test_fetch_never_reads_or_writes_above_its_folders_whatever_built_the_plan(
