@@ -317,7 +317,8 @@ def _read_batch(
     except _TooMuch:
         return Outcome((), (), tuple(range(len(batch)))), []
     parts = b"".join(held.pieces).split(separator)
-    return batch_outcome(done.exit_code, done.stderr, parts, len(batch), path), parts
+    remotes = [f.remote for f in batch]
+    return batch_outcome(done.exit_code, done.stderr, parts, remotes, path), parts
 
 
 def _cat_each(plan: Plan, executor: Executor, files: Sequence[Wanted], write: _Writer) -> set[str]:

@@ -53,21 +53,35 @@ def test_the_separator_stands_between_each_two_files_and_sudo_runs_cat() -> None
     assert argv[:2] == ("sudo", "--set-home")
 
 
+PATHS = ["/w/a", "/w/b", "/w/c"]
+
+
 def test_what_a_batch_answer_says() -> None:
     gone = "cat: /w/b: No such file or directory\n"
-    assert batch_outcome(0, "", [b"a", b"", b"c"], 3, SEP) == Outcome((0, 1, 2), (), ())
-    assert batch_outcome(1, gone, [b"a", b"", b"c"], 3, SEP) == Outcome((0, 2), (1,), ())
-    # one line for two empty parts: an empty file among them, each is asked alone
-    assert batch_outcome(1, gone, [b"", b"", b"c"], 3, SEP) == Outcome((2,), (), (0, 1))
+    assert batch_outcome(0, "", [b"a", b"", b"c"], PATHS, SEP) == Outcome((0, 1, 2), (), ())
+    assert batch_outcome(1, gone, [b"a", b"", b"c"], PATHS, SEP) == Outcome((0, 2), (1,), ())
+    # cat named /w/b: the other empty part is an empty file
+    assert batch_outcome(1, gone, [b"", b"", b"c"], PATHS, SEP) == Outcome((0, 2), (1,), ())
     everything = Outcome((), (), (0, 1, 2))
     refused = [
         (0, "", [b"a", b"b", b"c", b"d"]),  # a part too many: a file held the separator
+        (1, gone, [b"a", b"b", b"c"]),  # cat named /w/b, yet it gave bytes
         (1, "cat: /w/b: Input/output error\n", [b"a", b"", b"c"]),
         (1, f"cat: {SEP}: No such file or directory\n", [b"a", b"b", b"c"]),
         (1, "sudo: a password is required\n", [b""]),
         (1, "", [b"a", b"", b"c"]),
         (None, "", [b"a", b"b", b"c"]),  # killed
+        (2, gone, [b"a", b"", b"c"]),
     ]
     for code, stderr, parts in refused:
-        assert batch_outcome(code, stderr, parts, 3, SEP) == everything, (code, stderr)
-    assert batch_outcome(2, gone, [b"a", b"", b"c"], 3, SEP) == everything
+        assert batch_outcome(code, stderr, parts, PATHS, SEP) == everything, (code, stderr)
+
+
+def test_names_cat_quotes_are_told_by_the_count_of_empty_parts() -> None:
+    """A path with a space is quoted in cat's line ('/w/b 1'): a path made of those
+    quotes could be named instead, so the lines are only counted."""
+    paths = ["/w/a", "/w/b 1", "'/w/b 1'"]
+    gone = "cat: '/w/b 1': No such file or directory\n"
+    # one line, two empty parts: either could be the missing one, each is asked alone
+    assert batch_outcome(1, gone, [b"a", b"", b""], paths, SEP) == Outcome((0,), (), (1, 2))
+    assert batch_outcome(1, gone, [b"a", b"", b"x"], paths, SEP) == Outcome((0, 2), (1,), ())

@@ -35,6 +35,9 @@ BATCH_BYTES = 64 << 20
 # What cat says of a name that is not a file it can read: reported as missing.
 NOT_A_FILE = ("No such file or directory", "Is a directory", "Not a directory")
 _NOT_A_FILE_LINE = re.compile(rf"cat: .*: (?:{'|'.join(NOT_A_FILE)})")
+# Names cat writes as they are, never quoted: when every path of a batch is one, no line
+# of cat's naming one path can be another path's quoted form.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
 
 
 def batches(files: Sequence[Wanted], separator_path: str) -> tuple[tuple[Wanted, ...], ...]:
@@ -76,20 +79,30 @@ class Outcome(NamedTuple):
 
 
 def batch_outcome(
-    exit_code: int | None, stderr: str, parts: Sequence[bytes], count: int, separator_path: str
+    exit_code: int | None,
+    stderr: str,
+    parts: Sequence[bytes],
+    paths: Sequence[str],
+    separator_path: str,
 ) -> Outcome:
-    """What a batch's `cat` (exit code, stderr, output cut at each separator) says of its
-    `count` files.
+    """What a batch's `cat` of `paths` (exit code, stderr, output cut at each separator)
+    says of each file.
 
-    Exit 0 and `count` parts: every part is its file.  Exit 1, `count` parts, and every
-    stderr line cat's word that a name other than the separator is not a file: a file
-    that was not a file gave nothing, so each non-empty part is its file; the empty ones
-    are those files (when as many as the lines) or empty files among them (else: each
-    is read again).  Anything else: every file is read again.  A separator that cat
-    could not read leaves the parts uncut where it stood, and a file holding the
-    separator's bytes could make up for it: so a line naming the separator refuses all."""
-    everything = tuple(range(count))
-    if len(parts) != count or exit_code not in (0, 1):
+    Exit 0 and a part per path: every part is its file.  Exit 1, a part per path, and
+    every stderr line cat's word that a name other than the separator is not a file: a
+    file that was not a file gave nothing, and the others were read whole.  When each
+    line names one of `paths` as given (cat quotes a name with spaces or other special
+    characters: then it does not), those files are missing and every other part is its
+    file, empty or not (only when every path is plain: a path holding quotes could
+    otherwise be another's quoted form).  Otherwise each non-empty part is its file,
+    and the empty ones are the missing files (when as many as the lines) or empty files
+    among them (else: each is read again).  Anything else: every file is read again.
+
+    A separator that cat could not read leaves the parts uncut where it stood, and a
+    file holding the separator's bytes could make up for it: a line naming the
+    separator refuses the batch."""
+    everything = tuple(range(len(paths)))
+    if len(parts) != len(paths) or exit_code not in (0, 1):
         return Outcome((), (), everything)
     if exit_code == 0:
         return Outcome(everything, (), ())
@@ -98,8 +111,29 @@ def batch_outcome(
         _NOT_A_FILE_LINE.fullmatch(line) and separator_path not in line for line in lines
     ):
         return Outcome((), (), everything)
+    named = _named(lines, paths) if all(map(_PLAIN_PATH.fullmatch, paths)) else None
+    if named is not None:
+        if any(parts[i] for i in named):  # a file cat named gave bytes: not what cat does
+            return Outcome((), (), everything)
+        return Outcome(tuple(i for i in everything if i not in named), tuple(sorted(named)), ())
     empty = tuple(i for i, part in enumerate(parts) if not part)
     read = tuple(i for i, part in enumerate(parts) if part)
     if len(empty) == len(lines):
         return Outcome(read, empty, ())
     return Outcome(read, (), empty)
+
+
+def _named(lines: Sequence[str], paths: Sequence[str]) -> set[int] | None:
+    """The indices of the paths cat's lines name, each line exactly `cat: <path>:
+    <reason>`; None when a line names none of them so."""
+    said: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        for reason in NOT_A_FILE:
+            said.setdefault(f"cat: {path}: {reason}", []).append(i)
+    named: set[int] = set()
+    for line in lines:
+        indices = said.get(line)
+        if indices is None:
+            return None
+        named.update(indices)
+    return named
