@@ -28,6 +28,11 @@ Measured, each `--repeats` times, with a fresh Run each time (nothing cached):
   (the floor: both create every file); fetch's phases: listing the names (in
   Python), the stream (the tar command, its files unpacked and written as they
   arrive) and the rest (the poll that says which tasks ended, the paths returned).
+- fetch through sudo: the same files with `Run.fetch(dest)` of the same plan through
+  `sudo -u alice` (a Plan with the sudo transport and the same workdir), into tmpfs: up
+  to 1,000 files per `cat`, a separator file between them; against one `sudo -u alice
+  cat` per file for the first 2,000 files (what fetch did before; all of them would
+  take too long to measure each time).
 
 Not a pass/fail test: the numbers go to --out, with the machine and the command.
 """
@@ -35,6 +40,7 @@ Not a pass/fail test: the numbers go to --out, with the machine and the command.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -59,7 +65,7 @@ from effects_helpers import base_config, bed_facts, ssh_block, workspace  # noqa
 
 import slurmplan  # noqa: E402
 from slurmplan.compiler import layout  # noqa: E402
-from slurmplan.compiler.runtime.commands import poll_argv  # noqa: E402
+from slurmplan.compiler.runtime.commands import poll_argv, read_files_argv  # noqa: E402
 from slurmplan.compiler.runtime.fetch import tar_argv, tar_names, wanted_files  # noqa: E402
 from slurmplan.compiler.runtime.journal_state import encode, header_event, submitted_event  # noqa: E402
 from slurmplan.compiler.transport import ssh_prefix  # noqa: E402
@@ -67,6 +73,9 @@ from slurmplan.effects.execute import Completed, run_once  # noqa: E402
 
 RUN = "5f2a9c1e"
 FIRST_ID = 900_000_000  # far above the testbed's own job ids: squeue knows none of them
+
+
+SUDO_EACH = 2_000  # files read with one sudo cat each, for the comparison
 
 
 def _have_run(plan: slurmplan.Plan, owner: str) -> dict[int, str]:
@@ -211,6 +220,15 @@ def main() -> int:
         }
         plan = slurmplan.compile_plan(config, profile, tasks)
         assert len(plan.jobs) == args.jobs, len(plan.jobs)
+        # the same plan through sudo: its transport only (same workdir, ids, journal)
+        sudo_profile = {
+            "username": "alice",
+            "transport": "sudo",
+            "project_dir": profile["project_dir"],
+        }
+        sudo_config = {**config, "scripts_dir": str(ws.root / "scripts")}
+        sudo_transport = slurmplan.compile_plan(sudo_config, sudo_profile, tasks).transport
+        sudo_plan = dataclasses.replace(plan, transport=sudo_transport)
         start = time.perf_counter()
         ids = _have_run(plan, "alice")
         made = time.perf_counter() - start
@@ -220,6 +238,7 @@ def main() -> int:
         squeue = poll_argv(plan, list(ids.values()))
         status_cat = _status_cat(plan)
         names = tar_names(files)
+        one_cat_each = [read_files_argv(sudo_plan, [f.remote]) for f in files[:SUDO_EACH]]
 
         def floor() -> None:
             _bare(squeue)
@@ -227,7 +246,7 @@ def main() -> int:
 
         slurmplan.Run(plan, journal)  # makes the ControlPath's folder
         _bare(squeue)  # opens the ssh connection everything after shares
-        poll_commands = 0
+        poll_commands = sudo_commands = 0
         for _ in range(args.repeats):
             commands: list[float] = []
             run = slurmplan.Run(plan, journal)
@@ -254,6 +273,16 @@ def main() -> int:
                     _timed(lambda d=bare_dest: _bare(tar_argv(plan), names, into=d)))  # fmt: skip
                 shutil.rmtree(bare_dest.parent)
             add("bare_stream", _timed(lambda: _bare(tar_argv(plan), names)))
+            dest = Path(tempfile.mkdtemp(prefix="bench-sudo-", dir=args.tmpfs))
+            cats: list[float] = []
+            by_sudo = slurmplan.Run(sudo_plan, journal)
+            by_sudo.executor.runner = _timing(cats)
+            add("fetch_sudo_tmpfs", _timed(lambda r=by_sudo, d=dest: r.fetch(d)))
+            sudo_commands = len(cats)
+            fetched = sum(1 for _ in (dest / "tasks").iterdir())
+            shutil.rmtree(dest)
+            assert fetched == len(files), (fetched, len(files))
+            add("sudo_each", _timed(lambda: [_bare(argv) for argv in one_cat_each]))
         snap = slurmplan.Run(plan, journal).poll()
         assert snap.done and len(snap.tasks) == n_tasks and snap.succeeded
         subprocess.run(["ssh", "-O", "exit", "-o", f"ControlPath={profile['ssh']['control_path']}",
@@ -297,6 +326,14 @@ def main() -> int:
         f"(ext4); tmpfs is `{args.tmpfs}`."
     )
     python_s = med["poll"] - med["poll_commands"]
+    each = med["sudo_each"] / SUDO_EACH
+    sudo_part = (
+        f"fetch through sudo into tmpfs: {med['fetch_sudo_tmpfs']:.2f} s (best "
+        f"{min(t['fetch_sudo_tmpfs']):.2f} s), {sudo_commands} commands (the poll's and a "
+        f"`cat` per batch of up to 1,000 files); one `sudo cat` per file took "
+        f"{1000 * each:.1f} ms a file over the first {SUDO_EACH:,} files: "
+        f"{each * len(files) / 60:.0f} minutes for all {len(files):,} at that rate"
+    )
     poll_parts = (
         f"poll: {med['poll']:.3f} s = {poll_commands} commands over ssh "
         f"{med['poll_commands']:.3f} s (one squeue, one ls, one cat of the done markers, "
@@ -328,6 +365,7 @@ def main() -> int:
         _fill(poll_parts, "- "),
         _fill(phases("tmpfs"), "- "),
         _fill(phases("disk"), "- "),
+        _fill(sudo_part, "- "),
         "",
         "Goals (issue 10): poll within 2x the bare squeue, fetch within 2x the bare tar",
         "stream, the whole fetch under 10 s. `Run.poll()` also reads every done marker and",
