@@ -2,10 +2,11 @@
 
 Locally the files are copied; through sudo they are read with `cat` as the user (the
 only reading command the sudo rule allows), many per `cat` with a separator file
-between them (compiler.runtime.cat_batches); over ssh one `tar` streams them all
+between them (effects.fetch_sudo); over ssh one `tar` streams them all
 (compiler.runtime.fetch).  Logs land at DEST/tasks/<id>.out and .err, as in the
-workdir, a task's output files at DEST/tasks/<id>.outputs/<path>.  Every file that could be
-read is written before a missing one is reported.
+workdir, a task's output files at DEST/tasks/<id>.outputs/<path> (effects.fetch_writer
+writes them).  Every file that could be read is written before a missing one is
+reported.
 
 The workdir is the user's: a task may leave a symbolic link, a folder or a FIFO where
 a file is expected.  None is followed or read (a link to the runner's own files would
@@ -18,25 +19,13 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 import stat
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from slurmplan.compiler import Plan
 from slurmplan.compiler.errors import SlurmplanError
-from slurmplan.compiler.runtime.cat_batches import (
-    BATCH_BYTES,
-    NOT_A_FILE,
-    Outcome,
-    batch_argv,
-    batch_outcome,
-    batches,
-)
-from slurmplan.compiler.runtime.commands import read_files_argv
 from slurmplan.compiler.runtime.fetch import (
     Wanted,
     files_of,
@@ -50,7 +39,9 @@ from slurmplan.compiler.runtime.tar_reader import TarReader
 from slurmplan.compiler.transport import TransportKind
 from slurmplan.effects.collector import collector_paused
 from slurmplan.effects.errors import ExecutionError
-from slurmplan.effects.execute import Completed, Executor
+from slurmplan.effects.execute import Executor
+from slurmplan.effects.fetch_sudo import cat_batched
+from slurmplan.effects.fetch_writer import Writer, plain_relative
 
 
 class FetchIncomplete(SlurmplanError):
@@ -107,7 +98,7 @@ def fetch(
         case TransportKind.LOCAL:
             got = _copy(plan, files, root)
         case TransportKind.SUDO:
-            got = _cat_batched(plan, executor, files, root)
+            got = cat_batched(plan, executor, files, root)
         case TransportKind.SSH:
             got = _tar_stream(plan, executor, files, root)
     with collector_paused():
@@ -134,59 +125,10 @@ def _local_paths(root: Path, files: Sequence[Wanted], got: set[str]) -> dict[str
     return paths
 
 
-def _plain_relative(path: str) -> bool:
-    """A relative path of names, none empty, '.' or '..': it stays below its folder."""
-    return all(part not in ("", ".", "..") for part in path.split("/"))
-
-
-class _Writer:
-    """Writes fetched files under `root`, making and opening each folder once (a fetch of
-    100,000 tasks writes 200,000 files into one `tasks/` folder); a context manager that
-    closes the folders."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.folders: dict[str, int] = {}
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for fd in self.folders.values():
-            os.close(fd)
-        self.folders.clear()
-
-    def open(self, local: str) -> int:
-        """A new file at `local` below root (its folder made once), for writing.  The
-        path is checked again here (its folder once), and a link in its place is not
-        written through."""
-        folder, _, name = local.rpartition("/")
-        at = self.folders.get(folder)
-        checked = at is not None and name not in ("", ".", "..")  # its folder was
-        if not checked and not _plain_relative(local):
-            raise ValueError(f"refusing to write {local!r}: not a plain path below {self.root}")
-        if at is None:
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
-            # DEST is the caller's: its folders are followed as mkdir follows them
-            at = self.folders[folder] = os.open(self.root / folder, _DEST_DIR_FLAGS)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        return os.open(name, flags, 0o666, dir_fd=at)
-
-    def __call__(self, local: str, data: bytes | memoryview) -> None:
-        fd = self.open(local)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-
-
 # Not a regular file there: missing, a link (O_NOFOLLOW), a link or file where a folder
 # was expected, a socket.
 _NOT_THERE = frozenset({errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.ENXIO})
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_DEST_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO: no wait
 
 
@@ -234,9 +176,9 @@ def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
         raise
     folders: dict[str, int] = {}
     try:
-        with _Writer(root) as write:
+        with Writer(root) as write:
             for f in files:
-                if not _plain_relative(f.relative):
+                if not plain_relative(f.relative):
                     continue  # never read above the workdir, whatever built the plan
                 fd = _open_regular(workdir, f.relative, folders)
                 if fd is None:
@@ -250,93 +192,9 @@ def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
     return got
 
 
-def _cat_batched(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
-    """Through sudo: a `cat` per batch of files with a separator file between them
-    (compiler.runtime.cat_batches); the files a batch could not tell apart, one `cat`
-    each."""
-    got: set[str] = set()
-    again: list[Wanted] = []
-    with _Writer(root) as write, _separator() as (path, separator):
-        for batch in batches(files, path):
-            if len(batch) == 1:
-                again.extend(batch)
-                continue
-            outcome, parts = _read_batch(plan, executor, batch, path, separator)
-            for i in outcome.read:
-                write(batch[i].local, parts[i])
-                got.add(batch[i].relative)
-            again.extend(batch[i] for i in outcome.again)
-        got.update(_cat_each(plan, executor, again, write))
-    return got
-
-
-@contextmanager
-def _separator() -> Iterator[tuple[str, bytes]]:
-    """A file of random bytes the user's `cat` can read, and those bytes; removed after.
-    Readable by all (0644, not the umask): it holds nothing but the random bytes, and
-    the user's cat runs as another user."""
-    separator = f"\n--slurmplan-separator-{secrets.token_hex(32)}--\n".encode()
-    fd, path = tempfile.mkstemp(prefix="slurmplan-separator-")
-    try:
-        try:
-            os.write(fd, separator)
-            os.fchmod(fd, 0o644)
-        finally:
-            os.close(fd)
-        yield path, separator
-    finally:
-        os.unlink(path)
-
-
-class _TooMuch(Exception):
-    """A batch's output passed BATCH_BYTES: its files are read one at a time."""
-
-
-class _Held:
-    """A sink that keeps a batch's output, up to BATCH_BYTES."""
-
-    def __init__(self) -> None:
-        self.pieces: list[bytes] = []
-        self.size = 0
-
-    def __call__(self, piece: bytes) -> None:
-        self.size += len(piece)
-        if self.size > BATCH_BYTES:
-            raise _TooMuch
-        self.pieces.append(bytes(piece))
-
-
-def _read_batch(
-    plan: Plan, executor: Executor, batch: Sequence[Wanted], path: str, separator: bytes
-) -> tuple[Outcome, list[bytes]]:
-    def answered(done: Completed) -> bool:  # batch_outcome reads a failure too
-        return done.exit_code == 1
-
-    try:
-        done, held = executor.stream(batch_argv(plan, batch, path), sink=_Held, accept=answered)
-    except _TooMuch:
-        return Outcome((), (), tuple(range(len(batch)))), []
-    parts = b"".join(held.pieces).split(separator)
-    remotes = [f.remote for f in batch]
-    return batch_outcome(done.exit_code, done.stderr, parts, remotes, path), parts
-
-
-def _cat_each(plan: Plan, executor: Executor, files: Sequence[Wanted], write: _Writer) -> set[str]:
-    def missing(done: Completed) -> bool:
-        return done.exit_code == 1 and any(why in done.stderr for why in NOT_A_FILE)
-
-    got: set[str] = set()
-    for f in files:
-        done = executor.run(read_files_argv(plan, [f.remote]), accept=missing)
-        if done.ok:
-            write(f.local, done.stdout_bytes)
-            got.add(f.relative)
-    return got
-
-
 def _tar_stream(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
     wanted = {f.relative.encode("utf-8", "surrogateescape"): f for f in files}
-    with _Writer(root) as write:
+    with Writer(root) as write:
         done, unpack = executor.stream(
             tar_argv(plan), stdin=tar_names(files), sink=lambda: _Unpack(wanted, write)
         )
@@ -352,7 +210,7 @@ class _Unpack:
     paths).  From a part that is not well formed on, it takes nothing more, and keeps
     the error; the files that came whole before it stay written."""
 
-    def __init__(self, wanted: Mapping[bytes, Wanted], write: _Writer) -> None:
+    def __init__(self, wanted: Mapping[bytes, Wanted], write: Writer) -> None:
         self.wanted = wanted
         self.write = write
         self.reader = TarReader()

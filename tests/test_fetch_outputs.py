@@ -21,9 +21,9 @@ from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli, end_jobs
 import slurmplan
 from slurmplan.compiler.runtime.fetch import tar_argv, wanted_files
 from slurmplan.compiler.runtime.retry import RetryPolicy
-from slurmplan.effects import fetch as fetch_module
+from slurmplan.effects import fetch_sudo
 from slurmplan.effects.execute import Completed, Runner
-from slurmplan.effects.fetch import _Writer
+from slurmplan.effects.fetch_writer import Writer
 
 RESULT = '{"value": 42, "text": "ü\\n"}\n'
 
@@ -442,7 +442,7 @@ def test_sudo_reads_a_batch_past_its_byte_limit_one_cat_each(
 ) -> None:
     """A batch's output is held until its cat ends: past BATCH_BYTES the cat is stopped
     and each file is read alone, so memory stays bounded by the largest file."""
-    monkeypatch.setattr(fetch_module, "BATCH_BYTES", 20)
+    monkeypatch.setattr(fetch_sudo, "BATCH_BYTES", 20)
     bench = _bench(tmp_path, "sudo")
     home = tmp_path / "home"
     missing, commands = _fetch_through_sudo(bench, home, bench.slurm)
@@ -475,5 +475,5 @@ def test_fetch_never_reads_or_writes_above_its_folders_whatever_built_the_plan(
         slurmplan.Run(climbing, bench.journal, runner=bench.slurm).fetch(tmp_path / "home")
     for local in ("tasks/t0.outputs/../../../x", "/etc/x", "outputs//x"):  # and again on write
         with pytest.raises(ValueError, match="refusing to write"):
-            _Writer(tmp_path / "home").open(local)
+            Writer(tmp_path / "home").open(local)
     assert not (tmp_path / "x").exists()
