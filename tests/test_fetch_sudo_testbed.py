@@ -1,0 +1,72 @@
+"""Fetch through the testbed's real sudo reads the files in batches (docs/effects.md):
+a Python run as the service user counts the `cat`s its Run runs, through a runner that
+wraps the real one.  With every file there and every path plain, one `cat` reads them
+all; a batch refused on the real sudo would still fetch right, one `cat` each, and only
+this count shows it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from effects_helpers import (
+    as_user,
+    bed_facts,
+    bed_plan,
+    clean_bed,
+    run_cli,
+    show,
+    user_python,
+    workspace,
+)
+
+pytestmark = pytest.mark.testbed
+
+COUNTING = """
+import json, sys
+import slurmplan
+from slurmplan.effects.execute import run_once
+with open(sys.argv[1]) as f:
+    plan = slurmplan.plan_from_json(json.load(f))
+cats = []
+def runner(argv, **kwargs):
+    if "cat" in argv:
+        cats.append(len(argv[argv.index("--") + 1 :]))
+    return run_once(argv, **kwargs)
+run = slurmplan.Run(plan, sys.argv[1] + ".journal", runner=runner)
+run.poll()  # fetch's own poll then runs no command
+cats.clear()
+fetched = run.fetch(sys.argv[2])
+print(json.dumps({"cats": cats, "fetched": len(fetched)}))
+"""
+
+
+def test_one_cat_reads_every_file_of_a_run_through_sudo() -> None:
+    tb = bed_facts()
+    with workspace() as ws:
+        tasks = {
+            "name": "sudo-batch",
+            "tasks": [{"id": f"t{i}", "command": ["echo", f"task {i}"]} for i in range(30)],
+        }
+        plan, plan_path, runner, profile = bed_plan(ws, tb, "sudo", tasks)
+        home = plan_path.parent / "home"
+        try:
+            submit = run_cli(runner, ["submit", str(plan_path)])
+            assert submit.returncode == 0, show(submit)
+            wait = run_cli(runner, ["wait", str(plan_path), "--poll-interval", "0.5"])
+            assert wait.returncode == 0, show(wait)
+            done = subprocess.run(
+                [*as_user(runner), user_python(), "-c", COUNTING, str(plan_path), str(home)],
+                capture_output=True, text=True, cwd="/", timeout=120, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            said = json.loads(done.stdout)
+            # 60 files, 59 separators between them, in one cat as alice
+            assert said == {"cats": [60 + 59], "fetched": 60}, said
+            assert [(home / f"tasks/t{i}.out").read_text() for i in range(30)] == [
+                f"task {i}\n" for i in range(30)
+            ]
+            assert all((home / f"tasks/t{i}.err").read_bytes() == b"" for i in range(30))
+        finally:
+            clean_bed(plan, profile)
