@@ -268,6 +268,14 @@ def run_cli(
     )
 
 
+def ran_to_the_end(runner: str, plan_path: Path) -> None:
+    """`slurmplan submit` then `wait` of the plan as `runner`: both must succeed."""
+    submit = run_cli(runner, ["submit", str(plan_path)])
+    assert submit.returncode == 0, show(submit)
+    wait = run_cli(runner, ["wait", str(plan_path), "--poll-interval", "0.5"])
+    assert wait.returncode == 0, show(wait)
+
+
 def squeue_rows(names: Sequence[str]) -> list[tuple[str, str, str, str]]:
     """(id, state, name, user) of every job, any state, that some run submitted of one of
     these plan job names (as root).  In Slurm a job is named `<plan job name>.<run id>`;

@@ -15,6 +15,7 @@ from effects_helpers import (
     bed_facts,
     bed_plan,
     clean_bed,
+    ran_to_the_end,
     run_cli,
     show,
     workspace,
@@ -54,10 +55,7 @@ def test_outputs_come_home_byte_exact_and_the_missing_one_is_named(transport: st
         )
         home = plan_path.parent / "home"
         try:
-            submit = run_cli(runner, ["submit", str(plan_path)])
-            assert submit.returncode == 0, show(submit)
-            wait = run_cli(runner, ["wait", str(plan_path), "--poll-interval", "0.5"])
-            assert wait.returncode == 0, show(wait)
+            ran_to_the_end(runner, plan_path)
 
             fetch = run_cli(runner, ["fetch", str(plan_path), str(home)])
             assert fetch.returncode == 1, show(fetch)
@@ -106,10 +104,7 @@ def test_a_stream_bigger_than_the_pipe_comes_home_whole_over_ssh() -> None:
         plan, plan_path, _, profile = bed_plan(ws, tb, "ssh", tasks)
         home = plan_path.parent / "home"
         try:
-            submit = run_cli("runner", ["submit", str(plan_path)])
-            assert submit.returncode == 0, show(submit)
-            wait = run_cli("runner", ["wait", str(plan_path), "--poll-interval", "0.5"])
-            assert wait.returncode == 0, show(wait)
+            ran_to_the_end("runner", plan_path)
             fetch = run_cli("runner", ["fetch", str(plan_path), str(home)])
             assert fetch.returncode == 0, show(fetch)
             on_cluster = Path(plan.workdir, "big.bin").read_bytes()

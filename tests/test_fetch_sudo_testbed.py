@@ -15,8 +15,7 @@ from effects_helpers import (
     bed_facts,
     bed_plan,
     clean_bed,
-    run_cli,
-    show,
+    ran_to_the_end,
     user_python,
     workspace,
 )
@@ -52,10 +51,7 @@ def test_one_cat_reads_every_file_of_a_run_through_sudo() -> None:
         plan, plan_path, runner, profile = bed_plan(ws, tb, "sudo", tasks)
         home = plan_path.parent / "home"
         try:
-            submit = run_cli(runner, ["submit", str(plan_path)])
-            assert submit.returncode == 0, show(submit)
-            wait = run_cli(runner, ["wait", str(plan_path), "--poll-interval", "0.5"])
-            assert wait.returncode == 0, show(wait)
+            ran_to_the_end(runner, plan_path)
             done = subprocess.run(
                 [*as_user(runner), user_python(), "-c", COUNTING, str(plan_path), str(home)],
                 capture_output=True, text=True, cwd="/", timeout=120, check=False,
