@@ -235,14 +235,7 @@ class Executor:
     ) -> Completed:
         """Run until it succeeds (or `accept` takes the failure as an answer); retry
         transient failures within the policy; raise ExecutionError otherwise."""
-        start = self.clock()
-        failures = 0
-        while True:
-            done = self.once(argv, stdin=stdin, umask=umask)
-            if done.ok or (accept is not None and accept(done)):
-                return done
-            failures += 1
-            self.wait_or_raise(done, failures, self.clock() - start)
+        return self._retried(lambda: self.once(argv, stdin=stdin, umask=umask), accept)
 
     def stream(
         self,
@@ -255,13 +248,25 @@ class Executor:
         """`run`, with stdout handed as it arrives to a sink made by `sink()` for each
         attempt (an attempt that failed half way is started again from nothing); the
         result and the sink of the attempt that succeeded (or that `accept` took)."""
+        takers: list[SinkT] = []
+
+        def attempt() -> Completed:
+            takers.append(sink())
+            return self.once(argv, stdin=stdin, sink=takers[-1])
+
+        return self._retried(attempt, accept), takers[-1]
+
+    def _retried(
+        self, attempt: Callable[[], Completed], accept: Callable[[Completed], bool] | None
+    ) -> Completed:
+        """`attempt()` until it succeeds or `accept` takes its failure; in between, the
+        policy's wait (wait_or_raise)."""
         start = self.clock()
         failures = 0
         while True:
-            taker = sink()
-            done = self.once(argv, stdin=stdin, sink=taker)
+            done = attempt()
             if done.ok or (accept is not None and accept(done)):
-                return done, taker
+                return done
             failures += 1
             self.wait_or_raise(done, failures, self.clock() - start)
 
