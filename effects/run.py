@@ -173,8 +173,8 @@ class Run:
         """Copy each task's stdout and stderr (default: every task's) into `dest` as
         dest/tasks/<id>.out and .err, and the output files its task list names as
         dest/tasks/<id>.outputs/<path>; returns {path on the cluster: local path}.  Over
-        ssh one tar stream for all; through sudo `cat`s of many files
-        each (compiler.runtime.cat_batches); locally a copy.
+        ssh one tar stream for all; through sudo a `cat` per batch of files
+        (effects.fetch_sudo); locally a copy.
 
         Only tasks that ended in this run (one poll says which) are fetched: the files
         of a task that never started, is still running or was killed may be an earlier
