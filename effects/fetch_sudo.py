@@ -14,8 +14,8 @@ from pathlib import Path
 from slurmplan.compiler import Plan
 from slurmplan.compiler.runtime.cat_batches import (
     BATCH_BYTES,
-    NOT_A_FILE,
     Outcome,
+    alone_missing,
     batch_argv,
     batch_outcome,
     batches,
@@ -99,7 +99,7 @@ def _read_batch(
 
 def _cat_each(plan: Plan, executor: Executor, files: Sequence[Wanted], write: Writer) -> set[str]:
     def missing(done: Completed) -> bool:
-        return done.exit_code == 1 and any(why in done.stderr for why in NOT_A_FILE)
+        return alone_missing(done.exit_code, done.stderr, done.stdout_bytes)
 
     got: set[str] = set()
     for f in files:

@@ -11,6 +11,7 @@ import slurmplan
 from slurmplan.compiler.runtime.cat_batches import (
     BATCH_FILES,
     Outcome,
+    alone_missing,
     batch_argv,
     batch_outcome,
     batches,
@@ -85,3 +86,16 @@ def test_names_cat_quotes_are_told_by_the_count_of_empty_parts() -> None:
     # one line, two empty parts: either could be the missing one, each is asked alone
     assert batch_outcome(1, gone, [b"a", b"", b""], paths, SEP) == Outcome((0,), (), (1, 2))
     assert batch_outcome(1, gone, [b"a", b"", b"x"], paths, SEP) == Outcome((0, 2), (1,), ())
+
+
+def test_a_cat_of_one_file_says_missing_only_with_cats_one_line() -> None:
+    """alone_missing: cat's own line, quoted name or not, and nothing else."""
+    assert alone_missing(1, "cat: /w/a.out: No such file or directory\n", b"")
+    assert alone_missing(1, "cat: '/w/a b': Is a directory\n", b"")
+    refused = "sudo: unable to execute /usr/bin/cat: No such file or directory\n"
+    assert not alone_missing(1, refused, b"")
+    assert not alone_missing(1, refused + "cat: /w/a.out: No such file or directory\n", b"")
+    assert not alone_missing(1, "cat: /w/a.out: Permission denied\n", b"")
+    assert not alone_missing(1, "cat: /w/a.out: No such file or directory\n", b"bytes")
+    assert not alone_missing(0, "cat: /w/a.out: No such file or directory\n", b"")
+    assert not alone_missing(None, "", b"")

@@ -19,6 +19,7 @@ from test_api import TarOnTheCluster
 from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli, end_jobs
 
 import slurmplan
+from slurmplan.compiler.runtime import cat_batches
 from slurmplan.compiler.runtime.fetch import tar_argv, wanted_files
 from slurmplan.compiler.runtime.retry import RetryPolicy
 from slurmplan.effects import fetch_sudo
@@ -461,6 +462,30 @@ def test_sudo_tells_an_empty_file_from_a_missing_one_in_a_batch(tmp_path: Path) 
     assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}
     assert (home / "tasks/t2.err").read_bytes() == b""
     assert commands == 1
+
+
+def test_sudo_failing_to_start_cat_is_an_error_not_a_missing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cat of one file is "missing" only when cat's whole stderr is one not-a-file line:
+    sudo exiting 1 with "No such file or directory" inside its own message never ran cat,
+    and a fetch that said the task's output is missing would say what nobody looked at."""
+    monkeypatch.setattr(cat_batches, "BATCH_FILES", 1)  # every file read by a cat of its own
+    bench = _bench(tmp_path, "sudo")
+    out = f"{bench.plan.workdir}/tasks/t0.out"
+    refusal = "sudo: unable to execute /usr/bin/cat: No such file or directory\n"
+
+    def cluster(argv: Any, *, stdin: bytes | None = None, **kwargs: Any) -> Completed:
+        if argv[-1] == out:
+            return Completed(tuple(argv), 1, "", refusal)
+        return bench.slurm(argv, stdin=stdin, **kwargs)
+
+    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster, retry=FAST_RETRY)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    with pytest.raises(slurmplan.ExecutionError, match="unable to execute"):
+        run.fetch(tmp_path / "home")
 
 
 def test_fetch_never_reads_or_writes_above_its_folders_whatever_built_the_plan(

@@ -123,6 +123,18 @@ def batch_outcome(
     return Outcome(read, (), empty)
 
 
+def alone_missing(exit_code: int | None, stderr: str, output: bytes) -> bool:
+    """Whether a `cat` of one file says that file is missing: exit 1, no output, and
+    stderr nothing but cat's one not-a-file line.  Anything else (sudo refusing with
+    "No such file or directory" inside its own message, a read error) is not an answer
+    about the file, and is left to the retry policy."""
+    lines = stderr.splitlines()
+    return (
+        exit_code == 1 and not output and len(lines) == 1
+        and _NOT_A_FILE_LINE.fullmatch(lines[0]) is not None
+    )  # fmt: skip
+
+
 def _named(lines: Sequence[str], paths: Sequence[str]) -> set[int] | None:
     """The indices of the paths cat's lines name, each line exactly `cat: <path>:
     <reason>`; None when a line names none of them so."""
