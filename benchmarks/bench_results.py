@@ -62,6 +62,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from effects_helpers import base_config, bed_facts, ssh_block, workspace  # noqa: E402
+from fake_slurm import done_marker, lane_file  # noqa: E402
 
 import slurmplan  # noqa: E402
 from slurmplan.compiler import layout  # noqa: E402
@@ -90,13 +91,12 @@ def _have_run(plan: slurmplan.Plan, owner: str) -> dict[int, str]:
             (workdir / layout.task_output(task, "out")).write_text(f"{task} done\n")
             (workdir / layout.task_output(task, "err")).write_text("")
             lanes[k % len(lanes)].append(f"{task} 0 {job_id} 1000 1003\n")
+        name = f"{job.name}.{RUN}"
         for path, lines in zip(job.lane_status_paths, lanes, strict=True):
-            Path(path).write_text("".join(lines))
-        Path(job.done_path).write_text(
-            f"slurmplan-done job={job.index} slurm_job={job_id} tasks={len(job.tasks)} failed=0\n"
-        )
+            Path(path).write_text(lane_file(job.index, job_id, name, "".join(lines)))
+        Path(job.done_path).write_text(done_marker(job.index, job_id, name, len(job.tasks), 0))
         Path(job.stdout).write_text(
-            f"slurmplan-start job={job.index} slurm_job={job_id} name={job.name}.{RUN}\n"
+            f"slurmplan-start job={job.index} slurm_job={job_id} name={name}\n"
         )
     entry = pwd.getpwnam(owner)
     subprocess.run(["chown", "-R", f"{entry.pw_uid}:{entry.pw_gid}", str(workdir)], check=True)

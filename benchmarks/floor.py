@@ -48,7 +48,7 @@ def _plan_id(config: dict[str, Any], profile: dict[str, Any], task_list: dict[st
     rest = {key: value for key, value in task_list.items() if key != "tasks"}
     extra = [i for i, task in enumerate(tasks) if len(task) > 2]  # with env or meta
     columns = [
-        _canonical(["slurmplan/1", config, profile, rest]),
+        _canonical(["slurmplan/2", config, profile, rest]),
         "\x00".join(task["id"] for task in tasks).encode("utf-8", "surrogatepass"),
         b"".join(len(task["command"]).to_bytes(8, "little") for task in tasks),
         "\x00".join(word for task in tasks for word in task["command"]).encode(

@@ -4,13 +4,16 @@
     job-000000.sbatch                        the script (sudo: under scripts_dir)
     job-000000.out / .err                    the job's own stdout / stderr; stdout starts
                                              "slurmplan-start job=0 slurm_job=ID name=NAME"
-    job-000000.lane-00.status                "<task id> <exit code> <slurm job id> <start>
-                                             <end>" per finished task
-    job-000000.done                          "slurmplan-done job=0 slurm_job=ID tasks=N failed=K"
-
-Each run of a plan writes the same files; a line counts for a run only when it names
-that run's Slurm job id (or, in the start line, that run's job name).
+    job-000000.lane-00.status                "# slurmplan-lane job=0 slurm_job=ID run=RUN",
+                                             then "<task id> <exit code> <slurm job id>
+                                             <start> <end>" per finished task
+    job-000000.done                          "slurmplan-done job=0 slurm_job=ID run=RUN
+                                             tasks=N failed=K"
     tasks/<id>.out / .err                    each task's stdout / stderr
+
+Each run of a plan writes the same files; a marker or lane file counts for a run only
+when it names that run (RUN: the last word of the job's Slurm name) and the Slurm job id
+the run's journal holds (and a start line only when it names that run's job name).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from slurmplan.compiler.outputs import output_problems
 from slurmplan.compiler.schemas import schema_problems
 from slurmplan.compiler.transport import SshTarget, Transport, TransportKind, as_user
 
-FORMAT = "slurmplan/1"
+FORMAT = "slurmplan/2"
 
 
 def script_bytes(script: str) -> bytes:

@@ -35,7 +35,7 @@ from slurmplan.compiler.runtime.settle import (
     this_runs_markers,
     to_confirm,
 )
-from slurmplan.compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_lines
+from slurmplan.compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_files
 from slurmplan.compiler.slurm.states import RunState
 from slurmplan.effects.execute import Executor
 from slurmplan.effects.journal import read_state
@@ -105,8 +105,8 @@ class Observer:
             if paths:
                 text = read_files(self.plan, self.executor, paths)
                 state = self._state or read_state(self.journal_path, self.plan)
-                lines = parse_lane_lines(text)
-                self.lines.update(this_runs_lines(self.plan, state, lines, settled))
+                files = parse_lane_files(text)
+                self.lines.update(this_runs_lines(self.plan, state, files, settled))
             self.lanes_read.update(settled)
         # A settled job whose lanes were read has final results: built once per run.
         final = {v.index for v in views if v.settled and v.index in self.lanes_read}

@@ -17,7 +17,13 @@ from property_tests.strategies import examples
 from slurmplan.compiler.runtime.journal_state import JournalState, fold, header_event
 from slurmplan.compiler.runtime.journal_state import submitted_event as submitted
 from slurmplan.compiler.runtime.settle import TaskResults, job_views, this_runs_lines
-from slurmplan.compiler.slurm.parsers import ParseError, QueuedJob, parse_lane_lines
+from slurmplan.compiler.slurm.parsers import (
+    LANE_FILE_MARK,
+    ParseError,
+    QueuedJob,
+    parse_lane_files,
+    parse_lane_lines,
+)
 from slurmplan.compiler.slurm.states import SlurmState
 from tests import lane_oracle as oracle
 from tests.settle_plan import TASKS, three_job_plan
@@ -82,32 +88,72 @@ def test_parse_lane_lines_accepts_and_refuses_what_the_line_by_line_parser_does(
     assert [_entry(line) for line, _, _ in got] == expected
 
 
+RUN = "5f2a9c1e"
+_STATES = st.sampled_from([None, "PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT"])
+
+
 def _state(jobs: list[int]) -> JournalState:
     plan = three_job_plan()
     events = [submitted(j, _JOB_IDS[j], "sbatch") for j in jobs]
-    return fold([header_event(plan.plan_id, plan.name, "5f2a9c1e"), *events])
+    return fold([header_event(plan.plan_id, plan.name, RUN), *events])
 
 
-_STATES = st.sampled_from([None, "PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT"])
+@st.composite
+def lane_files(draw: st.DrawFn) -> tuple[str, list[oracle.File]]:
+    """Lane status files read by one cat: their text, and the files a poll can name a
+    run for (the oracle's).  A file's last line may be cut off mid-write; a file's first
+    line may be cut off too (its lane killed as it began: nothing after it), or not
+    slurmplan's."""
+    text, files = "", []
+    for _ in range(draw(st.integers(0, 4))):
+        job, job_id = draw(st.integers(0, 2)), draw(st.sampled_from(_JOB_IDS))
+        run = draw(st.sampled_from([RUN, RUN, "0" * 8, ""]))
+        head = f"{LANE_FILE_MARK}job={job} slurm_job={job_id} run={run}"
+        damage = draw(st.sampled_from(["none"] * 6 + ["cut", "foreign"]))
+        if damage == "cut":
+            text += head[: draw(st.integers(0, len(head)))]
+            continue
+        body = draw(lane_texts())
+        try:
+            entries = oracle.parse(body)
+        except ParseError:  # refused whole (test above): not what this test is about
+            body, entries = "", []
+        if damage == "foreign":
+            text += f"{LANE_FILE_MARK}job={job} slurm_job={job_id}\n{body}"
+            continue
+        text += f"{head}\n{body}"
+        files.append(oracle.File(job, job_id, run, entries))
+    return text, files
+
+
+def test_a_file_cut_mid_line_never_joins_the_next_example() -> None:
+    """The case the lane file's first line is for: without it, "a1 0 1" + "0 0 10 ..."
+    read as one line for task "a1 0 10"... of another task."""
+    text = f"{LANE_FILE_MARK}job=0 slurm_job=10 run={RUN}\na1 0 1"
+    text += f"{LANE_FILE_MARK}job=0 slurm_job=10 run={RUN}\n0 0 10 1000 1007\n"
+    assert [[t for _, t, _ in f.lines] for f in parse_lane_files(text)] == [[], ["0"]]
 
 
 @examples(300)
 @given(
-    text=lane_texts(),
+    read_files=lane_files(),
     submitted_jobs=st.sets(st.integers(0, 2)),
     read=st.sets(st.integers(0, 2)),
     shown=st.lists(_STATES, min_size=3, max_size=3),
 )
 def test_lines_and_lazy_results_agree_with_the_oracle(
-    text: str, submitted_jobs: set[int], read: set[int], shown: list[str | None]
+    read_files: tuple[str, list[oracle.File]],
+    submitted_jobs: set[int],
+    read: set[int],
+    shown: list[str | None],
 ) -> None:
-    try:
-        parsed = parse_lane_lines(text)
-    except ParseError:
-        return
+    text, files = read_files
+    parsed = parse_lane_files(text)
+    assert [(f.job, f.job_id, f.run) for f in parsed] == [(f.job, f.job_id, f.run) for f in files]
+    assert [[_entry(line) for line, _, _ in f.lines] for f in parsed] == [f.entries for f in files]
     plan, state = three_job_plan(), _state(sorted(submitted_jobs))
     kept = this_runs_lines(plan, state, parsed, sorted(read))
-    records = oracle.this_runs(plan, state, oracle.parse(text), sorted(read))
+    records = oracle.this_runs(plan, state, files, sorted(read))
     assert {t: _entry(line) for t, line in kept.items()} == records
     assert list(kept) == list(records)  # a later line for a task wins in both
     rows = [

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slurmplan.compiler import Plan
+from slurmplan.compiler.slurm.parsers import LANE_FILE_MARK
 from slurmplan.effects.execute import DEFAULT_TIMEOUT_S, Completed, Sink
 
 SOCKET_TIMEOUT = (
@@ -50,6 +51,26 @@ INVALID_PARTITION = "sbatch: error: Batch job submission failed: Invalid partiti
 
 
 PIECE_SIZES = (1, 700, 512, 3, 4096, 10_000)  # pieces cut across headers and files
+
+
+# What a job's script leaves (templates/job.sbatch.j2; test_render runs the real script).
+def run_of(name: str) -> str:
+    """The run a job's script names: the last dot-word of its Slurm job name."""
+    return name.rpartition(".")[2]
+
+
+def lane_file(job: int, job_id: str, name: str, lines: str) -> str:
+    """A lane status file: its first line names the job, its Slurm job and the run of
+    the Slurm job's `name`; then `lines`, `<id> <code> <job id> <start> <end>` each."""
+    return f"{LANE_FILE_MARK}job={job} slurm_job={job_id} run={run_of(name)}\n{lines}"
+
+
+def done_marker(job: int, job_id: str, name: str, tasks: int, failed: int) -> str:
+    """A job's done marker, written when its script ends."""
+    return (
+        f"slurmplan-done job={job} slurm_job={job_id} run={run_of(name)} tasks={tasks}"
+        f" failed={failed}\n"
+    )
 
 
 def in_pieces(done: Completed, sink: Sink) -> Completed:

@@ -1,5 +1,5 @@
 """How a poll reads lane status files, written out plainly, for tests to hold the fast
-production path (parse_lane_lines, this_runs_lines, settle.TaskResults) to: a line at a
+production path (parse_lane_files, this_runs_lines, settle.TaskResults) to: a line at a
 time, a result per task, nothing built lazily or shared
 (property_tests/test_lane_lines_props.py, tests/test_decisions_settle.py).
 
@@ -54,17 +54,32 @@ def parse(text: str) -> list[Entry]:
     return out
 
 
+@dataclass(frozen=True)
+class File:
+    """One lane status file: the job, Slurm job id and run its first line names, and
+    its lines."""
+
+    job: int
+    job_id: str
+    run: str
+    entries: list[Entry]
+
+
 def this_runs(
-    plan: Plan, state: JournalState, entries: Iterable[Entry], jobs: Iterable[int]
+    plan: Plan, state: JournalState, files: Iterable[File], jobs: Iterable[int]
 ) -> dict[str, Entry]:
     """Per task of `jobs`: its last line that names the Slurm job id the journal holds
-    for the task's job (a requeued job ran it again: the later line wins)."""
+    for the task's job (a requeued job ran it again: the later line wins), in a file
+    whose first line names this run and the journal's Slurm job id for its job."""
     out: dict[str, Entry] = {}
-    for entry in entries:
-        for j in jobs:
-            job = plan.jobs[j]
-            if entry.task_id in job.tasks and state.submitted.get(j) == entry.job_id:
-                out[entry.task_id] = entry
+    for f in files:
+        if f.run != state.run or state.submitted.get(f.job) != f.job_id:
+            continue
+        for entry in f.entries:
+            for j in jobs:
+                job = plan.jobs[j]
+                if entry.task_id in job.tasks and state.submitted.get(j) == entry.job_id:
+                    out[entry.task_id] = entry
     return out
 
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 from typing import Any
 
-FORMAT = "slurmplan/1"
+FORMAT = "slurmplan/2"
 
 
 def canonical(value: Any) -> bytes:

@@ -227,11 +227,11 @@ def test_show_summarizes_groups_jobs_and_warnings(
         "group 0: 12 tasks (first t00), 5 per job, 5 in parallel, 1 CPU and 1G per task, "
         "partition main"
     ) in out
-    job_lines = [line.split() for line in out.splitlines() if ".0fef1188." in line]
+    job_lines = [line.split() for line in out.splitlines() if ".3f95451e." in line]
     assert job_lines == [
-        ["0", "given.0fef1188.0", "5", "5", "1", "5G", "00:30:00", "t00..t04"],
-        ["1", "given.0fef1188.1", "5", "5", "1", "5G", "00:30:00", "t05..t09"],
-        ["2", "given.0fef1188.2", "2", "2", "1", "2G", "00:30:00", "t10..t11"],
+        ["0", "given.3f95451e.0", "5", "5", "1", "5G", "00:30:00", "t00..t04"],
+        ["1", "given.3f95451e.1", "5", "5", "1", "5G", "00:30:00", "t05..t09"],
+        ["2", "given.3f95451e.2", "2", "2", "1", "2G", "00:30:00", "t10..t11"],
     ]
     assert "  group 0: parallel_tasks_per_job=8 exceeds tasks_per_job=5; using 5" in out
     assert "  group 0: 3 jobs exceeds target_num_jobs=2" in out
@@ -421,7 +421,7 @@ def test_the_command_as_a_process(tmp_path: Path) -> None:
 
     shown = run("show", str(out))
     assert shown.returncode == 0
-    assert "cellpose_segmentation.ee100df8.1" in shown.stdout
+    assert "cellpose_segmentation.af7149a8.1" in shown.stdout
 
     checked = run("check", str(out), "--golden", str(GOLDEN / "seed_example"))
     assert (checked.returncode, checked.stdout) == (0, "")

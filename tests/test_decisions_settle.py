@@ -7,6 +7,7 @@ from typing import Any
 
 import lane_oracle as oracle
 import pytest
+from fake_slurm import lane_file
 from settle_plan import three_job_plan
 
 from slurmplan.compiler import Plan
@@ -38,12 +39,39 @@ from slurmplan.compiler.runtime.settle import (
     this_runs_markers,
     to_confirm,
 )
-from slurmplan.compiler.slurm.parsers import parse_done_markers, parse_lane_lines, parse_squeue
+from slurmplan.compiler.slurm.parsers import (
+    LaneFile,
+    parse_done_markers,
+    parse_lane_files,
+    parse_squeue,
+)
 from slurmplan.compiler.slurm.states import RunState, SlurmState
+
+RUN = "5f2a9c1e"
 
 
 def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
-    return fold([header_event(plan.plan_id, plan.name, "5f2a9c1e"), *events])
+    return fold([header_event(plan.plan_id, plan.name, RUN), *events])
+
+
+def _files(plan: Plan, text: str, run: str = RUN) -> list[LaneFile]:
+    """`text`'s lane lines as the lane files their jobs' scripts write, read by one cat:
+    a file per Slurm job id the lines name, in the order first named, each headed by
+    its job and `run`."""
+    job_of = {t: job.index for job in plan.jobs for t in job.tasks}
+    files: dict[str, list[str]] = {}
+    for line in text.splitlines(keepends=True):
+        files.setdefault(line.split(" ")[2], []).append(line)
+    return parse_lane_files("".join(
+        lane_file(job_of[lines[0].split(" ")[0]], job_id, f"x.{run}", "".join(lines))
+        for job_id, lines in files.items()
+    ))  # fmt: skip
+
+
+def _marker(text: str) -> str:
+    """Done marker lines `slurmplan-done job=J slurm_job=ID tasks=N failed=K` as this
+    run's script writes them."""
+    return text.replace(" tasks=", f" run={RUN} tasks=")
 
 
 def _lines(plan: Plan, state: JournalState, codes: dict[str, int]) -> str:
@@ -65,7 +93,7 @@ def _results(
     by parse_lane_lines, this run's lines kept by this_runs_lines, and TaskResults over
     them with those jobs final."""
     jobs = sorted(v.index for v in views if v.settled) if read is None else sorted(read)
-    lines = this_runs_lines(plan, state, parse_lane_lines(text), jobs)
+    lines = this_runs_lines(plan, state, _files(plan, text), jobs)
     assert len(lines) == text.count("\n")  # every line given counts: none lost to the check
     return TaskResults(plan, views, lines, final=set(jobs), store={})
 
@@ -75,7 +103,8 @@ def test_states_from_squeue_markers_and_the_journal() -> None:
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
     rows = parse_squeue(f"10 RUNNING {plan.jobs[0].name}\n")
     markers = {
-        m.job: m for m in parse_done_markers("slurmplan-done job=1 slurm_job=11 tasks=2 failed=1\n")
+        m.job: m
+        for m in parse_done_markers(_marker("slurmplan-done job=1 slurm_job=11 tasks=2 failed=1\n"))
     }
     views = job_views(plan, state, rows, markers)
     assert [(v.state, v.settled) for v in views] == [
@@ -136,7 +165,9 @@ def test_squeue_silence_alone_never_settles_a_job_scontrol_decides() -> None:
         view = job_views(plan, state, rows, {}, known, shown={"10": shown})[0]
         assert (view.state, view.settled) == expected, shown
     # a done marker settles a job gone from squeue without asking scontrol
-    markers = {0: parse_done_markers("slurmplan-done job=0 slurm_job=10 tasks=2 failed=0\n")[0]}
+    markers = {
+        0: parse_done_markers(_marker("slurmplan-done job=0 slurm_job=10 tasks=2 failed=0\n"))[0]
+    }
     assert to_confirm(state, rows, ["10", "11"], markers) == ()
     assert to_confirm(state, rows, ["10", "11"], {}) == ("10",)
     assert to_confirm(state, rows, ["11"], {}) == ()  # 10 not asked about: not gone
@@ -158,9 +189,9 @@ def test_a_marker_an_earlier_run_left_says_nothing_about_this_runs_job() -> None
         "slurmplan-done job=1 slurm_job=11 tasks=2 failed=0\n"
         "slurmplan-done job=2 slurm_job=12 tasks=2 failed=0\n"  # job 2 is not submitted
     )
-    markers = this_runs_markers(state, parse_done_markers(text))
+    markers = this_runs_markers(state, parse_done_markers(_marker(text)))
     assert sorted(markers) == [1]
-    stale = {m.job: m for m in parse_done_markers(text)}  # job_views checks them too
+    stale = {m.job: m for m in parse_done_markers(_marker(text))}  # job_views checks them too
     views = job_views(plan, state, (), stale)
     assert [(v.state, v.settled) for v in views[:2]] == [(LOST, False), ("COMPLETED", True)]
     assert views[0].failed_tasks is None
@@ -170,12 +201,13 @@ def test_a_marker_an_earlier_run_left_says_nothing_about_this_runs_job() -> None
 def test_lane_lines_count_only_for_the_journals_job_id() -> None:
     plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"), submitted_event(1, "11", "sbatch"))
-    entries = parse_lane_lines(
+    entries = _files(
+        plan,
         "a0 0 7 900 901\n"  # an earlier run's job 7
         "a1 0 10 1000 1005\n"
         "a2 1 11 1000 1002\n"
         "a2 0 11 1003 1009\n"  # a requeued job ran it again: the later line wins
-        "a4 0 12 1000 1001\n"  # job 2 is not submitted in this run
+        "a4 0 12 1000 1001\n",  # job 2 is not submitted in this run
     )
     records = this_runs_lines(plan, state, entries, [0, 1, 2])
     assert records == {"a1": "a1 0 10 1000 1005", "a2": "a2 0 11 1003 1009"}
@@ -185,6 +217,49 @@ def test_lane_lines_count_only_for_the_journals_job_id() -> None:
         "a2": (0, 1003, 1009),
     }
     assert this_runs_lines(plan, state, entries, [1]).keys() == {"a2"}
+
+
+def test_what_an_earlier_run_left_under_the_same_job_ids_is_not_this_runs() -> None:
+    """Slurm numbers jobs again after its state is lost, or past MaxJobId: an earlier run's
+    marker and lane file can name this run's very job id.  Only the run they name tells
+    them apart: the job is LOST (scontrol forgot it), not COMPLETED, and its tasks have
+    no result."""
+    plan = three_job_plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"))
+    earlier = "0" * 8
+    text = f"slurmplan-done job=0 slurm_job=10 run={earlier} tasks=2 failed=0\n"
+    assert this_runs_markers(state, parse_done_markers(text)) == {}
+    stale = {m.job: m for m in parse_done_markers(text)}
+    views = job_views(plan, state, (), stale, shown={"10": None})
+    assert (views[0].state, views[0].settled) == (LOST, True)
+    files = _files(plan, "a0 0 10 1000 1005\na1 0 10 1000 1006\n", run=earlier)
+    assert this_runs_lines(plan, state, files, [0]) == {}
+    results = TaskResults(plan, views, {}, final={0}, store={})
+    assert (results["a0"].state, results["a0"].exit_code) == (LOST, None)
+
+
+def test_a_line_cut_off_at_the_end_of_one_lane_file_never_joins_the_next() -> None:
+    """Lane files read by one cat: a last line cut mid-write ("a1 0 1", no newline) is
+    dropped with its file, and the next file's first line starts a file of its own."""
+    plan = three_job_plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"))
+    name = f"x.{RUN}"
+    text = (
+        lane_file(0, "10", name, "a0 0 10 1000 1005\na1 0 1")
+        + lane_file(0, "10", name, "0 0 10 1000 1007\n")  # a task "a1 0 10..." if joined
+        + "# slurmplan-lane job=0 slurm_j"  # a lane killed as it began: no run named
+        + lane_file(0, "10", name, "a1 3 10 1000 1002\n")
+    )
+    files = parse_lane_files(text)
+    assert [[line for line, _, _ in f.lines] for f in files] == [
+        ["a0 0 10 1000 1005"],
+        ["0 0 10 1000 1007"],
+        ["a1 3 10 1000 1002"],
+    ]
+    assert this_runs_lines(plan, state, files, [0]) == {
+        "a0": "a0 0 10 1000 1005",
+        "a1": "a1 3 10 1000 1002",
+    }
 
 
 def test_settled_views_are_kept_and_not_polled_again() -> None:
@@ -370,7 +445,9 @@ def test_a_task_killed_by_a_signal_in_a_job_slurm_did_not_kill_is_failed(job_sta
 def test_a_task_killed_by_a_signal_in_a_job_gone_from_squeue_is_failed() -> None:
     plan = three_job_plan()
     state = _state(plan, submitted_event(0, "10", "sbatch"))
-    markers = {0: parse_done_markers("slurmplan-done job=0 slurm_job=10 tasks=2 failed=1\n")[0]}
+    markers = {
+        0: parse_done_markers(_marker("slurmplan-done job=0 slurm_job=10 tasks=2 failed=1\n"))[0]
+    }
     views = job_views(plan, state, (), markers)
     results = _results(plan, state, views, _lines(plan, state, {"a0": 143, "a1": 0}))
     assert (results["a0"].state, results["a0"].exit_code) == (RunState.FAILED, 143)
@@ -382,7 +459,7 @@ def test_known_results_of_settled_jobs_are_taken_as_they_are() -> None:
     views = job_views(plan, state, (), {})
     text = _lines(plan, state, {"a0": 0, "a1": 0})
     store: dict[str, TaskResult] = {}  # job 0's results, once it is final
-    lines = this_runs_lines(plan, state, parse_lane_lines(text), [0])
+    lines = this_runs_lines(plan, state, _files(plan, text), [0])
     first = TaskResults(plan, views, lines, final={0}, store=store)
     assert first["a0"].exit_code == 0 and first["a1"].exit_code == 0
     again = TaskResults(plan, views, {}, final={0}, store=store)  # no lines now: the store's
@@ -402,7 +479,7 @@ def test_lazy_results_stay_the_observation_they_were_made_from() -> None:
     before = TaskResults(plan, running, lines, final=set(), store=store)
     done = job_views(plan, state, parse_squeue("10 COMPLETED x\n"), {})
     text = "a0 0 10 5 9\na1 2 10 5 9\na2 0 7 5 9\n"  # a2: an earlier run's job 7
-    lines.update(this_runs_lines(plan, state, parse_lane_lines(text), [0, 1]))
+    lines.update(this_runs_lines(plan, state, _files(plan, text), [0, 1]))
     assert sorted(lines) == ["a0", "a1"]
     after = TaskResults(plan, done, lines, final={0}, store=store)
     assert (after["a0"].state, after["a1"].state, after["a1"].exit_code) == (
@@ -415,7 +492,13 @@ def test_lazy_results_stay_the_observation_they_were_made_from() -> None:
     assert (before["a0"].state, before["a0"].exit_code) == ("RUNNING", None)
     again = TaskResults(plan, done, lines, final={0}, store=store)
     assert again["a0"] is after["a0"]
-    expected = oracle.this_runs(plan, state, oracle.parse(text), [0])
+    files = [
+        oracle.File(
+            f.job, f.job_id, f.run, [oracle.parse(line + "\n")[0] for line, _, _ in f.lines]
+        )
+        for f in _files(plan, text)
+    ]
+    expected = oracle.this_runs(plan, state, files, [0])
     assert dict(again) == oracle.results(plan, done, expected)
     with pytest.raises(KeyError):
         after["nope"]

@@ -8,12 +8,15 @@ run must not be bound to the first run's job of the same plan job.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from fake_slurm import CRASH_BEFORE_SBATCH, TRANSIENT_BUT_CREATED, Crash
+from fake_slurm import CRASH_BEFORE_SBATCH, TRANSIENT_BUT_CREATED, Crash, FakeSlurm, lane_file
+from sample_inputs import config, profile
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, _finish
 
+from slurmplan.compiler import compile_plan
 from slurmplan.compiler.runtime.retry import PollPolicy
 from slurmplan.compiler.slurm.states import RunState
 from slurmplan.effects.journal import read_state
@@ -115,3 +118,59 @@ def test_a_traced_job_whose_new_sbatch_fails_transiently_is_looked_up_again(
     report = bench.submit()
     assert (report.submitted, report.found) == (0, 1)
     assert bench.copies(0) == 1
+
+
+@pytest.mark.parametrize("gone", ["cancelled", "vanished"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_second_run_given_the_first_runs_job_ids_again_does_not_report_its_success(
+    tmp_path: Path, transport: str, gone: str
+) -> None:
+    """Slurm lost its saved state (or passed MaxJobId) and numbers jobs from 100 again:
+    the second run's jobs have the first run's ids, and the first run's markers and lane
+    files name them.  They never ran: CANCELLED or LOST, no exit code, never COMPLETED.
+    Before markers and lane files named the run, every task was COMPLETED with exit 0."""
+    bench = Bench(tmp_path, transport, 2)
+    _run_to_the_end(bench)
+    first = sorted(bench.ids().values())
+    bench.slurm.jobs.clear()
+    bench.slurm.next_id = 100
+    _new_run(bench, tmp_path, "second.journal")
+    bench.submit()
+    assert sorted(bench.ids().values()) == first  # the same ids, this run's jobs
+    for job_id in first:  # cancelled while pending, or killed and forgotten unseen
+        bench.slurm.jobs[job_id].timeline = ["CANCELLED"] if gone == "cancelled" else [None]
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    views = wait(observer, PollPolicy(), lambda _: None)
+    assert {v.state for v in views} <= {RunState.CANCELLED, RunState.LOST}, views
+    results = observer.results()
+    assert all(r.exit_code is None and r.state != RunState.COMPLETED for r in results.values())
+
+
+def test_a_lane_line_cut_off_mid_write_never_joins_the_next_lane_files_first_line(
+    tmp_path: Path,
+) -> None:
+    """A job killed at its time limit: lane 0's last write was cut off after "1" (task
+    "1"), and lane 1's first task "0" exited 0.  Read with one cat, "1" + "0 0 ..." was a
+    line for task "10", which never ran (and task "0" lost its result)."""
+    c = config()
+    c["batching_config"].update(target_num_jobs=1, max_num_jobs=1)
+    ids = ["1", "0", "10", "2"]
+    bench = Bench(tmp_path, "local", 1)
+    listed = {"name": "n", "tasks": [{"id": i, "command": ["true"]} for i in ids]}
+    bench.plan = compile_plan(c, profile(str(tmp_path / "project")), listed)
+    bench.slurm = FakeSlurm(bench.plan)
+    os.makedirs(os.path.dirname(bench.plan.jobs[0].script_path), exist_ok=True)
+    bench.submit()
+    (job_id,) = bench.ids().values()
+    job = bench.slurm.jobs[job_id]
+    job.timeline = ["TIMEOUT"]
+    lanes = ["1", f"0 0 {job_id} 1000 1007\n", "", ""]
+    for path, lines in zip(bench.plan.jobs[0].lane_status_paths, lanes, strict=True):
+        bench.slurm.files[path] = lane_file(0, job_id, job.name, lines)
+    observer = Observer(bench.plan, bench.journal, bench.executor())
+    wait(observer, PollPolicy(), lambda _: None)
+    results = observer.results()
+    assert (results["0"].state, results["0"].exit_code) == (RunState.COMPLETED, 0)
+    assert {(results[t].state, results[t].exit_code) for t in ("1", "10", "2")} == {
+        (RunState.TIMEOUT, None)
+    }

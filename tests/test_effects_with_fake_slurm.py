@@ -24,6 +24,8 @@ from fake_slurm import (
     FakeClock,
     FakeJob,
     FakeSlurm,
+    done_marker,
+    lane_file,
 )
 from sample_inputs import one_task_per_job_config, profile, tasks
 
@@ -251,14 +253,13 @@ def _finish(bench: Bench, job: int, exit_codes: list[int]) -> None:
     job_id = bench.ids()[job]
     name = bench.slurm.jobs[job_id].name
     (lane,) = plan_job.lane_status_paths
-    bench.slurm.files[lane] = "".join(
+    lines = "".join(
         f"{task} {code} {job_id} 1000 1007\n"
         for task, code in zip(plan_job.tasks, exit_codes, strict=True)
     )
+    bench.slurm.files[lane] = lane_file(job, job_id, name, lines)
     failed = sum(1 for code in exit_codes if code)
-    bench.slurm.files[plan_job.done_path] = (
-        f"slurmplan-done job={job} slurm_job={job_id} tasks={len(exit_codes)} failed={failed}\n"
-    )
+    bench.slurm.files[plan_job.done_path] = done_marker(job, job_id, name, len(exit_codes), failed)
     start = f"slurmplan-start job={job} slurm_job={job_id} name={name}\n"
     bench.slurm.files[plan_job.stdout] = start
 

@@ -13,6 +13,7 @@ from slurmplan.compiler.slurm.parsers import (
     QueuedJob,
     Submitted,
     parse_done_markers,
+    parse_lane_files,
     parse_lane_lines,
     parse_sbatch_parsable,
     parse_scontrol_job,
@@ -196,15 +197,35 @@ def test_lane_status_garbage(line: str) -> None:
 
 def test_done_markers() -> None:
     text = (
-        "slurmplan-done job=0 slurm_job=70 tasks=3 failed=0\n"
-        "slurmplan-done job=12 slurm_job=82 tasks=8 failed=2\n"
+        "slurmplan-done job=0 slurm_job=70 run=5f2a9c1e tasks=3 failed=0\n"
+        "slurmplan-done job=12 slurm_job=82 run= tasks=8 failed=2\n"  # a job named "x." by hand
     )
     first, second = parse_done_markers(text)
-    assert first == DoneMarker(job=0, job_id="70", tasks=3, failed=0)
+    assert first == DoneMarker(job=0, job_id="70", run="5f2a9c1e", tasks=3, failed=0)
     assert first.succeeded
-    assert second == DoneMarker(job=12, job_id="82", tasks=8, failed=2)
+    assert second == DoneMarker(job=12, job_id="82", run="", tasks=8, failed=2)
     assert not second.succeeded
     assert parse_done_markers("") == ()
+
+
+def test_lane_files_are_cut_at_each_first_line() -> None:
+    """Each lane file's first line names its job, Slurm job and run; a file without a
+    whole first line names no run and is skipped, as is text before the first."""
+    text = (
+        "x 0 70 1 2\n"  # before any first line: no file's
+        "# slurmplan-lane job=0 slurm_job=70 run=5f2a9c1e\na 0 70 1 2\nb 1 70 1 2\nc 0 7"
+        "# slurmplan-lane job=0 slurm_job=70 run=5f2a9c1e\n"  # a lane with no task ended
+        "# slurmplan-lane job=0 slurm_j"  # killed as it began
+        "# slurmplan-lane job=0 slurm_job=70 run=\nd 0 70 1 2\n"  # a name by hand
+        "# slurmplan-lane job=x slurm_job=70 run=5f2a9c1e\ne 0 70 1 2\n"  # not slurmplan's
+    )
+    files = parse_lane_files(text)
+    assert [(f.job, f.job_id, f.run, [t for _, t, _ in f.lines]) for f in files] == [
+        (0, "70", "5f2a9c1e", ["a", "b"]),
+        (0, "70", "5f2a9c1e", []),
+        (0, "70", "", ["d"]),
+    ]
+    assert parse_lane_files("") == []
 
 
 def test_start_lines_among_a_jobs_own_output() -> None:
@@ -230,6 +251,8 @@ def test_start_lines_among_a_jobs_own_output() -> None:
         "slurmplan-done job=0 slurm_job=1 tasks=3 failed=0 extra\n",
         "slurmplan-done job=0 tasks=3 failed=0\n",  # written before markers named the job
         "slurmplan-done job=0 slurm_job= tasks=3 failed=0\n",
+        "slurmplan-done job=0 slurm_job=1 tasks=3 failed=0\n",  # before markers named the run
+        "slurmplan-done job=0 slurm_job=1 run=a b tasks=3 failed=0\n",
     ],
 )
 def test_done_marker_garbage(text: str) -> None:

@@ -67,7 +67,7 @@ def test_round_trip(transport: str) -> None:
 def test_json_form_matches_the_plan_schema(transport: str) -> None:
     data = _plan(transport).to_json()
     assert schema_problems("plan", Source.PLAN, data) == []
-    assert data["format"] == "slurmplan/1"
+    assert data["format"] == "slurmplan/2"
     assert data["transport"]["kind"] == transport
     assert data["max_jobs_in_queue"] == 3
 
@@ -138,7 +138,7 @@ def test_garbage_is_refused_with_source_plan(change: str) -> None:
     assert all(p.source is Source.PLAN for p in caught.value.problems)
 
 
-@pytest.mark.parametrize("garbage", [None, [], "plan", 3, {}, {"format": "slurmplan/1"}])
+@pytest.mark.parametrize("garbage", [None, [], "plan", 3, {}, {"format": "slurmplan/2"}])
 def test_non_plans_are_refused(garbage: Any) -> None:
     with pytest.raises(CompileError) as caught:
         plan_from_json(garbage)
@@ -198,3 +198,18 @@ def test_a_plan_file_with_lanes_that_do_not_match_is_refused() -> None:
     with pytest.raises(CompileError) as caught:
         plan_from_json(data)
     assert [p.pointer for p in caught.value.problems] == ["/jobs/0/lane_status_paths"]
+
+
+def test_a_plan_of_the_earlier_format_is_refused_saying_what_to_do() -> None:
+    """slurmplan/1 scripts wrote markers and lane files without the run (docs/decisions.md):
+    this slurmplan cannot read their runs."""
+    data = _plan("local").to_json()
+    data["format"] = "slurmplan/1"
+    with pytest.raises(CompileError) as caught:
+        plan_from_json(data)
+    (problem,) = caught.value.problems
+    assert problem.pointer == "/format"
+    assert (
+        "must be 'slurmplan/2'" in problem.message and "compile the inputs again" in problem.message
+    )
+    assert "(got 'slurmplan/1')" in problem.message

@@ -19,7 +19,7 @@ from slurmplan.compiler import Plan, compile_plan
 from slurmplan.compiler.passes.render import task_lines
 from slurmplan.compiler.slurm.parsers import (
     parse_done_markers,
-    parse_lane_lines,
+    parse_lane_files,
     parse_start_lines,
 )
 
@@ -254,7 +254,9 @@ def test_script_runs_every_task_once_with_at_most_ntasks_at_once(tmp_path: Path)
     assert _max_overlap(log) == parallel  # lanes overlap, but never more than ntasks
     statuses: dict[str, int] = {}
     for path in plan.jobs[0].lane_status_paths:
-        for line, task_id, job_id in parse_lane_lines(Path(path).read_text()):
+        (lane,) = parse_lane_files(Path(path).read_text())  # named for its job and run
+        assert (lane.job, lane.job_id, lane.run) == (0, JOB_ID, "5f2a9c1e")
+        for line, task_id, job_id in lane.lines:
             _, code, _, started, ended = line.split(" ")
             assert task_id not in statuses
             assert job_id == JOB_ID
@@ -267,7 +269,8 @@ def test_script_runs_every_task_once_with_at_most_ntasks_at_once(tmp_path: Path)
         assert (workdir / "tasks" / f"t{i}.out").read_text() == f"out{i}\n"
     failed = sum(1 for i in range(n) if i % 3)
     (marker,) = parse_done_markers(Path(plan.jobs[0].done_path).read_text())
-    assert (marker.job, marker.job_id, marker.tasks, marker.failed) == (0, JOB_ID, n, failed)
+    assert (marker.job, marker.job_id, marker.run) == (0, JOB_ID, "5f2a9c1e")
+    assert (marker.tasks, marker.failed) == (n, failed)
     assert not Path(plan.jobs[0].done_path + ".part").exists()
 
 

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from fake_slurm import FakeSlurm
+from fake_slurm import FakeSlurm, done_marker, lane_file
 from sample_inputs import one_task_per_job_config, profile
 from sample_inputs import tasks as task_list_of
 from test_effects_with_fake_slurm import Bench, Cli
@@ -62,13 +62,14 @@ def finish(bench: Bench, job: int, lines: dict[str, tuple[int, int, int]]) -> No
     ((exit code, start, end) each) and the done marker (templates/job.sbatch.j2)."""
     plan_job = bench.plan.jobs[job]
     job_id = bench.ids()[job]
+    name = bench.slurm.jobs[job_id].name
     for path, tasks in zip(plan_job.lane_status_paths, picture.lanes(plan_job), strict=True):
-        bench.slurm.files[path] = "".join(
+        bench.slurm.files[path] = lane_file(job, job_id, name, "".join(
             f"{t} {lines[t][0]} {job_id} {lines[t][1]} {lines[t][2]}\n" for t in tasks if t in lines
-        )
+        ))  # fmt: skip
     failed = len(plan_job.tasks) - sum(1 for t in plan_job.tasks if lines.get(t, (1,))[0] == 0)
-    bench.slurm.files[plan_job.done_path] = (
-        f"slurmplan-done job={job} slurm_job={job_id} tasks={len(plan_job.tasks)} failed={failed}\n"
+    bench.slurm.files[plan_job.done_path] = done_marker(
+        job, job_id, name, len(plan_job.tasks), failed
     )
 
 

@@ -12,9 +12,10 @@ out, node failure) and then forgotten: LOST.  A job sbatch refused for good (the
 journal says "refused") is REFUSED, and settled: it has no id to ask about.  Tasks
 get their exit codes and times from the lane status files.
 
-Every run of a plan writes the same files, so a done marker or a lane status line
-counts only when it names the Slurm job id the journal holds for the job
-(this_runs_markers, this_runs_lines): what an earlier run left is never this run's.
+Every run of a plan writes the same files, so a done marker or a lane status file
+counts only when it names this run (the last word of its job's Slurm name) and the
+Slurm job id the journal holds for the job (this_runs_markers, this_runs_lines): what
+an earlier run left is never this run's, even when Slurm gave its job the same id.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from itertools import repeat
 from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
 from slurmplan.compiler.runtime.journal_state import JournalState
-from slurmplan.compiler.slurm.parsers import DoneMarker, LaneLine, QueuedJob
+from slurmplan.compiler.slurm.parsers import DoneMarker, LaneFile, QueuedJob
 from slurmplan.compiler.slurm.signals import signal_name
 from slurmplan.compiler.slurm.states import RunState, SlurmState
 
@@ -175,7 +176,7 @@ def job_views(
             continue
         job_id = state.submitted.get(job.index)
         marker = markers.get(job.index)
-        if marker is not None and marker.job_id != job_id:
+        if marker is not None and (marker.job_id != job_id or marker.run != state.run):
             marker = None  # an earlier run's: it says nothing about this run's job
         reason = None
         if job_id is None and job.index in state.refused:
@@ -233,18 +234,21 @@ def markers_wanted(
 
 
 def this_runs_markers(state: JournalState, markers: Iterable[DoneMarker]) -> dict[int, DoneMarker]:
-    """The done markers written by the Slurm job the journal holds for their job; one
-    an earlier run left (another job id) says nothing about this run."""
+    """The done markers written by the Slurm job the journal holds for their job, named
+    for this run; one an earlier run left says nothing about this run, even with the
+    same job id (Slurm numbers jobs again after its state is lost, or past MaxJobId)."""
     return {
-        m.job: m for m in markers if m.job in state.submitted and state.submitted[m.job] == m.job_id
+        m.job: m
+        for m in markers
+        if m.run == state.run and m.job in state.submitted and state.submitted[m.job] == m.job_id
     }
 
 
 def lane_files_present(plan: Plan, listed: Iterable[str], jobs: Iterable[int]) -> tuple[str, ...]:
     """The lane status files of `jobs` that `ls` of the workdir showed (absolute paths).
 
-    Callers pass settled jobs only: a running lane may be mid-write, and `cat` of
-    several files cannot tell where one ends and the next begins.
+    Callers pass settled jobs only: a running lane's results are not final yet (its
+    last line may be mid-write).
     """
     names = set(listed)
     return tuple(
@@ -446,16 +450,22 @@ def _task_job_ids(plan: Plan, state: JournalState, jobs: Iterable[int]) -> dict[
 
 
 def this_runs_lines(
-    plan: Plan, state: JournalState, lines: Sequence[LaneLine], jobs: Iterable[int]
+    plan: Plan, state: JournalState, files: Sequence[LaneFile], jobs: Iterable[int]
 ) -> dict[str, str]:
-    """Each task's lane status line among `lines` (parse_lane_lines of the lane files of
-    `jobs`), task id -> line, counting only lines that name the Slurm job id the journal
-    holds for the task's job: an earlier run's line is not this run's.  A later line for
-    a task wins (a requeued job ran it again)."""
-    # One pass over the lines: for 100,000 of them it is faster than checking and keeping
-    # them a column at a time (four passes and three lists).
+    """Each task's lane status line in `files` (parse_lane_files of the lane files of
+    `jobs`), task id -> line, counting only files whose first line names this run and the
+    Slurm job id the journal holds for that job, and in them only lines that name the job
+    id the journal holds for the task's job: an earlier run's line is not this run's,
+    even under the same job id.  A later line for a task wins (a requeued job ran it
+    again)."""
+    # One pass over a file's lines: for 100,000 of them it is faster than checking and
+    # keeping them a column at a time (four passes and three lists).
     expected = _task_job_ids(plan, state, jobs).get
-    return {task: line for line, task, job_id in lines if expected(task) == job_id}
+    out: dict[str, str] = {}
+    for f in files:
+        if f.run == state.run and state.submitted.get(f.job) == f.job_id:
+            out.update({task: line for line, task, job_id in f.lines if expected(task) == job_id})
+    return out
 
 
 def all_settled(views: Iterable[JobView]) -> bool:

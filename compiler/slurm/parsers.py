@@ -104,10 +104,50 @@ _LANE_LINES = re.compile(
 LaneLine = tuple[str, str, str]
 
 
+# A lane status file's first line, written when its lane starts: `# slurmplan-lane
+# job=J slurm_job=ID run=RUN`.  "#" is in no task id, so the mark is found wherever it
+# is, even right after a line another file's write left cut off.
+LANE_FILE_MARK = "# slurmplan-lane "
+_LANE_HEADER = re.compile(r"job=([0-9]{1,9}) slurm_job=([0-9]{1,20}) run=(\S*)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaneFile:
+    """One lane status file: the job, Slurm job and run its first line names, and its
+    task lines (parse_lane_lines)."""
+
+    job: int
+    job_id: str
+    run: str
+    lines: list[LaneLine]
+
+
+def parse_lane_files(text: str) -> list[LaneFile]:
+    """The lane status files in `text` (one, or several read by one `cat`), each cut at
+    its first line (LANE_FILE_MARK), so a file's last line cut off mid-write stays that
+    file's, and is ignored, rather than joining the next file's first line into a line
+    for another task.
+
+    A file whose first line is not whole and well formed (the lane was killed as it
+    began, or someone else wrote it) names no run: it is skipped, as is any text before
+    the first mark.  Its task lines cannot be told to be this run's.
+    """
+    files: list[LaneFile] = []
+    for piece in text.split(LANE_FILE_MARK)[1:]:
+        header, newline, body = piece.partition("\n")
+        match = _LANE_HEADER.fullmatch(header)
+        if newline and match is not None:
+            job, job_id, run = match.groups()
+            files.append(
+                LaneFile(job=int(job), job_id=job_id, run=run, lines=parse_lane_lines(body))
+            )
+    return files
+
+
 def parse_lane_lines(text: str) -> list[LaneLine]:
-    """Each line `<task id> <exit code> <slurm job id> <start> <end>` of a lane status
-    file (or of several, concatenated), checked, as (line, task id, job id): the rest of
-    a line is read when its task's result is built (settle.TaskResults).
+    """Each line `<task id> <exit code> <slurm job id> <start> <end>` of one lane status
+    file's task lines (parse_lane_files), checked, as (line, task id, job id): the rest
+    of a line is read when its task's result is built (settle.TaskResults).
 
     A last line without its newline is a write cut off mid-way; it is ignored.
     """
@@ -129,15 +169,20 @@ def parse_lane_lines(text: str) -> list[LaneLine]:
     return out
 
 
+# The run is the last dot-word of the job's name (layout.run_job_name), whatever it is:
+# a marker of a job someone named otherwise is read, and is no run's.
 _DONE = re.compile(
-    r"slurmplan-done job=([0-9]+) slurm_job=([0-9]{1,20}) tasks=([0-9]+) failed=(-?[0-9]+)"
+    r"slurmplan-done job=([0-9]+) slurm_job=([0-9]{1,20}) run=(\S*) tasks=([0-9]+)"
+    r" failed=(-?[0-9]+)"
 )
+_DONE_FORM = "'slurmplan-done job=<J> slurm_job=<ID> run=<RUN> tasks=<N> failed=<K>'"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoneMarker:
     job: int
     job_id: str  # the Slurm job that wrote it
+    run: str  # the run whose name that job had: Slurm may give an id again, a run id not
     tasks: int
     failed: int
 
@@ -147,20 +192,19 @@ class DoneMarker:
 
 
 def parse_done_markers(text: str) -> tuple[DoneMarker, ...]:
-    """Every `slurmplan-done job=J slurm_job=ID tasks=N failed=K` line (markers may be
-    concatenated)."""
+    """Every `slurmplan-done job=J slurm_job=ID run=RUN tasks=N failed=K` line (markers
+    may be concatenated)."""
     out: list[DoneMarker] = []
     for line in text.splitlines():
         if not line.strip():
             continue
         match = _DONE.fullmatch(line.strip())
         if match is None:
-            raise ParseError(
-                f"unexpected done marker line {line!r} "
-                "(expected 'slurmplan-done job=<J> slurm_job=<ID> tasks=<N> failed=<K>')"
-            )
-        job, job_id, tasks, failed = match.groups()
-        out.append(DoneMarker(job=int(job), job_id=job_id, tasks=int(tasks), failed=int(failed)))
+            raise ParseError(f"unexpected done marker line {line!r} (expected {_DONE_FORM})")
+        job, job_id, run, tasks, failed = match.groups()
+        out.append(
+            DoneMarker(job=int(job), job_id=job_id, run=run, tasks=int(tasks), failed=int(failed))
+        )
     return tuple(out)
 
 
