@@ -90,9 +90,10 @@ class Crash(BaseException):
 
 @dataclass(frozen=True)
 class Reply:
-    """One sbatch answer.  `stdout` may hold `{id}`, the new job's id."""
+    """One sbatch answer.  `stdout` may hold `{id}`, the new job's id; `exit_code` None is
+    the runner's time limit, a negative one a signal (as subprocess reports them)."""
 
-    exit_code: int = 0
+    exit_code: int | None = 0
     stdout: str = "{id}\n"
     stderr: str = ""
     creates_job: bool = True
@@ -195,7 +196,7 @@ class FakeSlurm:
         return [job for job in self.jobs.values() if job.name.startswith(plan_job_name + ".")]
 
     # -- the commands ----------------------------------------------------------
-    def _run(self, command: tuple[str, ...], stdin: bytes | None) -> tuple[int, str, str]:
+    def _run(self, command: tuple[str, ...], stdin: bytes | None) -> tuple[int | None, str, str]:
         program, args = command[0], command[1:]
         if program == "sbatch":
             return self._sbatch(args, stdin)
@@ -242,7 +243,7 @@ class FakeSlurm:
             return 0, "", ""
         return 127, "", f"{program}: command not found in the fake Slurm\n"
 
-    def _sbatch(self, args: tuple[str, ...], stdin: bytes | None) -> tuple[int, str, str]:
+    def _sbatch(self, args: tuple[str, ...], stdin: bytes | None) -> tuple[int | None, str, str]:
         assert args[0] == "--parsable", args
         on_stdin = args[-1].startswith("-")  # no script file: sbatch reads the script on stdin
         assert on_stdin == (stdin is not None), args

@@ -99,6 +99,23 @@ def test_a_command_that_timed_out_is_transient() -> None:
     assert classify(("squeue",), None, "") is Verdict.TRANSIENT
 
 
+@pytest.mark.parametrize("argv", [("sbatch", "--parsable", "x"), SUDO, SSH, ("squeue",)])
+def test_a_command_killed_by_a_signal_is_transient(argv: tuple[str, ...]) -> None:
+    # subprocess's -n: the command gave no answer (sbatch may have had its job taken)
+    for exit_code in (-9, -15, -1):
+        assert classify(argv, exit_code, "") is Verdict.TRANSIENT
+
+
+def test_over_ssh_the_remote_shells_128_plus_a_signal_is_a_kill() -> None:
+    for exit_code in (129, 137, 143, 192):
+        assert classify(SSH, exit_code, "Killed") is Verdict.TRANSIENT
+    for exit_code in (1, 2, 127, 128, 193):
+        assert classify(SSH, exit_code, "") is Verdict.FATAL
+    # sbatch's own refusal over ssh stays fatal: the job was not taken
+    refused = "sbatch: error: Batch job submission failed: Invalid partition name specified"
+    assert classify(SSH, 1, refused) is Verdict.FATAL
+
+
 def test_retry_delays_double_up_to_the_cap_then_stop_after_the_count() -> None:
     policy = RetryPolicy(retries=6, first_delay=1.0, max_delay=5.0, max_seconds=1000)
     delays = [retry_delay(policy, n, elapsed=0.0) for n in range(1, 8)]

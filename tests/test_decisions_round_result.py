@@ -8,7 +8,7 @@ from sample_inputs import one_task_per_job_config, profile, tasks
 
 from slurmplan.compiler import Plan, SubmitStep, compile_plan
 from slurmplan.compiler.runtime.resume import needs_queue_count, room_after
-from slurmplan.compiler.runtime.retry import Verdict
+from slurmplan.compiler.runtime.retry import Verdict, classify
 from slurmplan.compiler.runtime.rounds import RoundResult, SubmitRound, next_round, round_result
 from slurmplan.compiler.slurm.parsers import Submitted
 
@@ -51,6 +51,17 @@ def test_one_job_refused_for_good_or_failing_transiently() -> None:
     assert round_result(one, 1, "", FATAL) == _result(refused=0, failed=True)
     assert round_result(one, 1, "", TRANSIENT) == _result(failed=True)  # may exist: look up
     assert round_result(one, None, "", TRANSIENT) == _result(failed=True)  # timed out
+
+
+def test_a_killed_sbatch_refuses_nothing_on_any_transport() -> None:
+    # its job may be in Slurm: it stays an intent, looked up by this run's name
+    one = _round("local", 1)
+    for exit_code in (-9, None):
+        verdict = classify(one.argv, exit_code, "")
+        assert round_result(one, exit_code, "", verdict) == _result(failed=True)
+    chain = _round("ssh", 3)
+    result = round_result(chain, 137, "7\n:0\n", classify(chain.argv, 137, ""))
+    assert result == _result(((0, Submitted(job_id="7", cluster=None)),), failed=True)
 
 
 def test_output_that_is_not_an_id_is_bad_output_only_when_the_command_succeeded() -> None:

@@ -1,8 +1,9 @@
 """What a failed command means, and how long to wait before trying again.
 
 A command that failed is either TRANSIENT (the controller or the connection was
-briefly unavailable: trying again later can succeed) or FATAL (trying again
-gives the same answer: a refused sudo rule, a bad host key, an invalid option).
+briefly unavailable, or the command was killed before it answered: trying again
+later can succeed) or FATAL (trying again gives the same answer: a refused sudo
+rule, a bad host key, an invalid option).
 Retries are bounded by a count and by a total time; the delays double.
 """
 
@@ -12,6 +13,8 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+
+from slurmplan.compiler.slurm.signals import killed_by_signal
 
 
 class Verdict(StrEnum):
@@ -49,18 +52,34 @@ SSH_FAILED = 255
 SUDO_FATAL = ("is not allowed to execute", "a password is required", "unknown user")
 
 
+def _is_ssh(argv: Sequence[str]) -> bool:
+    return bool(argv) and posixpath.basename(argv[0]) == "ssh"
+
+
+def killed(argv: Sequence[str], exit_code: int | None) -> bool:
+    """The command ended without its own answer: at its time limit (None), by a signal
+    here (subprocess's -n; sudo dies of its command's signal), or over ssh by a signal
+    under the remote shell (its 128 + n).  What it did is unknown: an sbatch killed
+    after slurmctld took the job leaves a job in Slurm and no id."""
+    if exit_code is None or exit_code < 0:
+        return True
+    return _is_ssh(argv) and killed_by_signal(exit_code)
+
+
 def classify(argv: Sequence[str], exit_code: int | None, stderr: str) -> Verdict:
     """Whether a command that failed (`exit_code` != 0) is worth running again.
 
-    `exit_code` None means the command did not finish in its time limit.
+    `exit_code` None means the command did not finish in its time limit.  A command
+    killed (`killed`) is transient: whatever killed it says nothing of what it
+    asked, and `submit` must not take a killed sbatch for a refusal.
     """
-    if exit_code is None:
+    if killed(argv, exit_code):
         return Verdict.TRANSIENT
     if any(marker in stderr for marker in SUDO_FATAL):
         return Verdict.FATAL
     if any(marker in stderr for marker in SLURM_TRANSIENT):
         return Verdict.TRANSIENT
-    if argv and posixpath.basename(argv[0]) == "ssh" and exit_code == SSH_FAILED:
+    if _is_ssh(argv) and exit_code == SSH_FAILED:
         if any(marker in stderr for marker in SSH_FATAL):
             return Verdict.FATAL
         return Verdict.TRANSIENT  # refused, reset, timed out, closed by the remote host

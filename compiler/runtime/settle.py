@@ -29,7 +29,7 @@ from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan
 from slurmplan.compiler.runtime.journal_state import JournalState
 from slurmplan.compiler.slurm.parsers import DoneMarker, LaneFile, QueuedJob
-from slurmplan.compiler.slurm.signals import signal_name
+from slurmplan.compiler.slurm.signals import killed_by_signal, signal_name
 from slurmplan.compiler.slurm.states import RunState, SlurmState
 
 NOT_SUBMITTED = RunState.NOT_SUBMITTED
@@ -275,12 +275,6 @@ def stdout_files_present(plan: Plan, listed: Iterable[str], jobs: Iterable[int])
 
 def _listed(plan: Plan, path: str, listed: set[str]) -> bool:
     return posixpath.dirname(path) == plan.workdir and posixpath.basename(path) in listed
-
-
-def killed_by_signal(exit_code: int) -> bool:
-    """The exit code a shell gives a command a signal killed: 128 + the signal's
-    number (1-64 on Linux), e.g. 143 for SIGTERM, 137 for SIGKILL."""
-    return 128 < exit_code <= 128 + 64
 
 
 def task_state(view: JobView, exit_code: int | None) -> RunState:

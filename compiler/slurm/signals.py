@@ -25,3 +25,9 @@ def signal_name(number: int) -> str:
     if _RTMIN < number <= _RTMAX:
         return f"SIGRTMIN+{number - _RTMIN}"
     return f"signal {number}"
+
+
+def killed_by_signal(exit_code: int) -> bool:
+    """The exit code a shell gives a command a signal killed: 128 + the signal's
+    number (1-64 on Linux), e.g. 143 for SIGTERM, 137 for SIGKILL."""
+    return 128 < exit_code <= 128 + 64
