@@ -93,10 +93,13 @@ class Journal:
         self._size = -1
         self.state = JournalState()
         self._locked = False
+        # This process began the run with an id of its own: no job can carry it yet.
+        self.new_run = False
         try:
             with self.locked():
                 if self.state.events == 0:
                     self.append(header_event(plan.plan_id, plan.name, run or new_run_id()))
+                    self.new_run = run is None
         except BaseException:
             os.close(self._fd)
             raise

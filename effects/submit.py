@@ -4,8 +4,10 @@ Jobs go in rounds (compiler.runtime.rounds): one sbatch locally and with sudo,
 a chain of up to 50 over ssh.  For each round, under the journal's lock: the
 "intent" lines of its jobs, then its command, then a "submitted" line per id —
 each batch of lines fsync'd before going on.  Before the first round, jobs the
-journal has no line about are looked up among the user's jobs: one of this plan,
-from any run, still queued stops the run (a lost journal must not double the plan).
+journal has no line about are looked up among the user's jobs: one of this run (a
+journal that lost its last lines), in any state, is journaled as a cut-off job
+is; one of another run of this plan still queued stops the run (a lost journal must
+not double the plan).
 Each job goes to Slurm under its run's name (the plan's job name and the run id of
 the journal's header), so lookups by name find only this run's jobs.  The decisions (which steps
 remain, what a cut-off job became, whether a failure is transient, whether the
@@ -42,6 +44,7 @@ from slurmplan.compiler.runtime.resume import (
     stray_message,
     trace_cut_off,
     unrecorded_jobs,
+    unrecorded_to_read,
 )
 from slurmplan.compiler.runtime.retry import PollPolicy, classify, next_poll_delay, stderr_tail
 from slurmplan.compiler.runtime.rounds import next_round, refusal_message, round_result
@@ -91,7 +94,13 @@ def look_up_cut_off(
     run = journal.run
     rows = lookup_by_name(plan, executor, jobs, run)
     starts = _start_lines(plan, executor, not_in_squeue(plan, run, jobs, rows))
-    outcome = trace_cut_off(plan, run, jobs, rows, starts)
+    return _journal_trace(plan, journal, trace_cut_off(plan, run, jobs, rows, starts), progress)
+
+
+def _journal_trace(
+    plan: Plan, journal: Journal, outcome: CutOffTrace, progress: Progress
+) -> CutOffTrace:
+    """Journal the jobs of this run found in Slurm or by their start line; returns `outcome`."""
     for job, job_id in sorted(outcome.found.items()):
         journal.append(submitted_event(job, job_id, "found"))
         progress.note(f"job {job} ({plan.jobs[job].name}) was submitted as {job_id} before")
@@ -136,8 +145,10 @@ class _Submitter:
             self.report.already = sum(1 for j in self.plan.jobs if state.is_done(j.index))
             self.progress.done = self.report.already
             if state.cut_off:
-                self._count(look_up_cut_off(self.plan, self.journal, self.executor, self.progress))
-            self._refuse_unrecorded_jobs_in_slurm()
+                self._cut_off(
+                    look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
+                )
+            self._look_up_unrecorded_jobs()
             steps = steps_to_run(self.plan, self.journal.state)
         submits = [step for step in steps if isinstance(step, SubmitStep)]
         # A plan's steps are what compiler.plan.derive_steps makes of its jobs and
@@ -159,16 +170,23 @@ class _Submitter:
         self._submit(submits)
         return self.report
 
-    def _refuse_unrecorded_jobs_in_slurm(self) -> None:
-        """Before this run's first submission (journal locked): one squeue by name for
-        the jobs the journal has no line about; stop if any is still queued or running
-        (the journal was deleted, emptied or cut short, and they would run twice)."""
-        state = self.journal.state
-        jobs = unrecorded_jobs(self.plan, state)
+    def _look_up_unrecorded_jobs(self) -> None:
+        """Before this run's first submission (journal locked): one squeue of the user's
+        jobs for those the journal has no line about (it was deleted, emptied or cut
+        short).  This run's own, in any state or by their start line, are journaled as
+        after a cut-off submit; another run's still queued or running stop the run
+        (they would run twice)."""
+        jobs = unrecorded_jobs(self.plan, self.journal.state)
         if not jobs:
             return
         rows = user_jobs(self.plan, self.executor)
-        strays = stray_jobs(self.plan, state, jobs, rows)
+        run = self.journal.run
+        reads = unrecorded_to_read(self.plan, run, jobs, rows, new_run=self.journal.new_run)
+        starts = _start_lines(self.plan, self.executor, reads)
+        ours = trace_cut_off(self.plan, run, jobs, rows, starts)
+        self._count(_journal_trace(self.plan, self.journal, ours, self.progress))
+        jobs = tuple(j for j in jobs if j in ours.resubmit)
+        strays = stray_jobs(self.plan, self.journal.state, jobs, rows)
         if not strays:
             return
         if not self.adopt:
@@ -183,8 +201,13 @@ class _Submitter:
         for job, job_id in taken.jobs.items():
             self.progress.advance(f"job {job} adopted: {job_id}, of run {taken.run}")
 
-    def _count(self, outcome: CutOffTrace) -> None:
+    def _cut_off(self, outcome: CutOffTrace) -> None:
+        """After a look-up of cut-off jobs: those without a trace go without another."""
         self.traced |= outcome.resubmit
+        self._count(outcome)
+
+    def _count(self, outcome: CutOffTrace) -> None:
+        """The jobs of this run a look-up found, in the report and the progress."""
         self.report.found += len(outcome.found)
         self.report.ran += len(outcome.started)
         for job in sorted([*outcome.found, *outcome.started]):
@@ -211,7 +234,7 @@ class _Submitter:
                 run = self.journal.run
                 round_ = next_round(self.plan, pending, self.room, run)
                 if needs_lookup(state, round_.jobs, self.traced):
-                    self._count(
+                    self._cut_off(
                         look_up_cut_off(self.plan, self.journal, self.executor, self.progress)
                     )
                     pending = left_to_submit(self.journal.state, pending)

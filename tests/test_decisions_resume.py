@@ -32,6 +32,7 @@ from slurmplan.compiler.runtime.resume import (
     stray_message,
     trace_cut_off,
     unrecorded_jobs,
+    unrecorded_to_read,
 )
 from slurmplan.compiler.slurm.parsers import parse_squeue, parse_start_lines
 
@@ -50,6 +51,7 @@ def _state(plan: Plan, *events: dict[str, Any]) -> JournalState:
 
 
 RUN, EARLIER = "5f2a9c1e", "0badc0de"  # this run's id; another run's of the same plan
+THIRD = "00000001"  # a third run's
 
 
 def _named(plan: Plan, job: int, run: str = RUN) -> str:
@@ -192,14 +194,15 @@ def test_the_jobs_without_any_journal_line_are_the_ones_looked_up() -> None:
     assert unrecorded_jobs(plan, done) == ()
 
 
-def test_only_queued_or_running_jobs_of_any_run_of_the_plan_block_a_new_run() -> None:
+def test_only_queued_or_running_jobs_of_another_run_of_the_plan_block_a_run() -> None:
     plan = _plan()
     names = [job.name for job in plan.jobs]
     rows = parse_squeue(
         f"21 COMPLETED {names[0]}.{EARLIER}\n"
         f"22 RUNNING {names[1]}.{EARLIER}\n"
-        f"23 FAILED {names[2]}.{RUN}\n"
+        f"23 FAILED {names[2]}.{RUN}\n"  # this run's, in any state: traced, never a stray
         f"25 PENDING {names[3]}.{RUN}\n"
+        f"26 PENDING {names[3]}.{THIRD}\n"
         f"24 CANCELLED {names[3]}.{EARLIER}\n"
         f"30 RUNNING someone.else.0.{RUN}\n"
         f"31 RUNNING {names[1]}\n"  # no run id: not a name slurmplan gives
@@ -210,15 +213,29 @@ def test_only_queued_or_running_jobs_of_any_run_of_the_plan_block_a_new_run() ->
     strays = stray_jobs(plan, state, [0, 1, 2, 3], rows)
     assert [(s.job, s.job_id, s.state, s.run) for s in strays] == [
         (1, "22", "RUNNING", EARLIER),
-        (3, "25", "PENDING", RUN),
+        (3, "26", "PENDING", THIRD),
     ]
     assert stray_jobs(plan, state, [0, 2], rows) == ()  # finished jobs: a re-run may go
-    assert stray_jobs(plan, state, [3], rows)[0].name == f"{names[3]}.{RUN}"  # only those asked
+    assert stray_jobs(plan, state, [3], rows)[0].name == f"{names[3]}.{THIRD}"  # those asked
     assert stray_jobs(plan, state, [1], ()) == ()
-    known = _state(plan, submitted_event(3, "25", "sbatch"))  # the journal knows it
+    known = _state(plan, submitted_event(3, "26", "adopted"))  # the journal knows it
     assert [s.job_id for s in stray_jobs(plan, known, [1, 3], rows)] == ["22"]
     assert run_of({names[1]: 1}, f"{names[1]}.{EARLIER}") == (1, EARLIER)
     assert run_of({names[1]: 1}, f"{names[2]}.{EARLIER}") is None
+
+
+def test_unrecorded_jobs_squeue_does_not_show_of_this_run_have_their_stdout_read() -> None:
+    plan = _plan()
+    rows = parse_squeue(
+        f"21 COMPLETED {_named(plan, 0)}\n"  # this run's, shown: found, nothing to read
+        f"22 COMPLETED {_named(plan, 1, EARLIER)}\n"  # an earlier run's: says nothing of ours
+    )
+    assert unrecorded_to_read(plan, RUN, [0, 1, 2], rows, new_run=False) == (1, 2)
+    # a run this process began: no job can carry its id, no stdout file is read
+    assert unrecorded_to_read(plan, RUN, [0, 1, 2], rows, new_run=True) == ()
+    starts = parse_start_lines(f"slurmplan-start job=2 slurm_job=30 name={_named(plan, 2)}\n")
+    outcome = trace_cut_off(plan, RUN, [0, 1, 2], rows, starts)
+    assert (outcome.found, outcome.started, outcome.resubmit) == ({0: "21"}, {2: "30"}, {1})
 
 
 def test_the_refusal_names_the_ids_the_jobs_the_run_and_the_ways_on() -> None:
@@ -252,10 +269,10 @@ def test_adoption_takes_every_job_of_the_one_blocking_run_still_shown() -> None:
 def test_adoption_refuses_two_runs_or_a_job_twice_in_one() -> None:
     plan = _plan()
     names = [job.name for job in plan.jobs]
-    two_runs = parse_squeue(f"22 RUNNING {names[1]}.{EARLIER}\n25 PENDING {names[3]}.{RUN}\n")
+    two_runs = parse_squeue(f"22 RUNNING {names[1]}.{EARLIER}\n25 PENDING {names[3]}.{THIRD}\n")
     refused = adoption(plan, [1, 3], two_runs, stray_jobs(plan, _state(plan), [1, 3], two_runs))
     assert refused.jobs == {} and refused.refusal is not None
-    assert f"jobs of 2 runs are queued ({EARLIER}, {RUN})" in refused.refusal
+    assert f"jobs of 2 runs are queued ({THIRD}, {EARLIER})" in refused.refusal
     twice = parse_squeue(f"22 RUNNING {names[1]}.{EARLIER}\n26 PENDING {names[1]}.{EARLIER}\n")
     refused = adoption(plan, [1], twice, stray_jobs(plan, _state(plan), [1], twice))
     assert refused.jobs == {} and refused.refusal is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fake_slurm import FakeJob
-from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli
+from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli, _finish, end_jobs
 
 from slurmplan.effects.cancel import cancel
 from slurmplan.effects.errors import Interrupted
@@ -51,25 +51,99 @@ def test_an_emptied_journal_does_not_send_every_job_again(tmp_path: Path) -> Non
     assert _jobs(bench) == 10 and _sbatches(bench) == 10
 
 
+def _drop_lines_of(bench: Bench, jobs: tuple[int, ...]) -> None:
+    """The journal loses the lines of `jobs` (their intents and ids), keeping its header."""
+    lines = Path(bench.journal).read_text().splitlines(keepends=True)
+    keep = [line for line in lines if not any(f'"job":{j},' in line for j in jobs)]
+    assert len(keep) < len(lines)
+    Path(bench.journal).write_text("".join(keep))
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_a_journal_missing_its_last_lines_names_the_jobs_still_queued(
+def test_a_journal_missing_its_last_lines_finds_this_runs_jobs_still_queued(
     tmp_path: Path, transport: str
 ) -> None:
     bench = Bench(tmp_path, transport, 10)
     bench.submit()
+    run, ids, sbatches = bench.run(), bench.ids(), _sbatches(bench)
+    _drop_lines_of(bench, (7, 8, 9))
+    assert bench.run() == run  # its header is intact: still this run
+    report = bench.submit()  # this run's own jobs: recorded, not refused nor sent again
+    assert (report.already, report.found, report.submitted) == (7, 3, 0)
+    assert bench.ids() == ids and _jobs(bench) == 10 and _sbatches(bench) == sbatches
+    for job in (7, 8, 9):
+        assert {"event": "submitted", "how": "found", "job": job, "job_id": ids[job]} in (
+            bench.events()
+        )
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("state", ["COMPLETED", "FAILED", "CANCELLED", "forgotten"])
+def test_a_job_of_this_run_that_the_journal_lost_is_recorded_in_any_state_never_sent_again(
+    tmp_path: Path, transport: str, state: str
+) -> None:
+    """squeue shows it ended (a terminal row of this run's name), or Slurm forgot it and
+    its stdout's start line names this run: either way it ran in this run."""
+    bench = Bench(tmp_path, transport, 3)
+    bench.submit()
+    run, ids = bench.run(), bench.ids()
+    for job in range(3):
+        bench.slurm.jobs[ids[job]].timeline = [None if state == "forgotten" else state]
+        _finish(bench, job, [0])
+    _drop_lines_of(bench, (2,))
+    report = bench.submit()
+    assert bench.slurm.job_named(f"{bench.plan.jobs[2].name}.{run}") == [bench.slurm.jobs[ids[2]]]
+    assert bench.ids() == ids and _sbatches(bench) == (1 if transport == "ssh" else 3)
+    how = "started" if state == "forgotten" else "found"
+    assert {"event": "submitted", "how": how, "job": 2, "job_id": ids[2]} in bench.events()
+    assert (report.found, report.ran) == ((0, 1) if state == "forgotten" else (1, 0))
+
+
+def test_an_earlier_runs_start_line_does_not_stand_for_this_runs_lost_job(
+    tmp_path: Path,
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.submit()
     ids = bench.ids()
-    lines = Path(bench.journal).read_text().splitlines(keepends=True)
-    keep = [line for line in lines if not any(f'"job":{j},' in line for j in (7, 8, 9))]
-    assert len(keep) < len(lines)
-    Path(bench.journal).write_text("".join(keep))
+    for job in range(2):
+        bench.slurm.jobs[ids[job]].timeline = [None]  # ended, forgotten
+        _finish(bench, job, [0])
+    name = bench.slurm.jobs[ids[1]].name
+    earlier = name[: -len(bench.run())] + "0badc0de"  # another run of the plan wrote it
+    bench.slurm.files[bench.plan.jobs[1].stdout] = (
+        f"slurmplan-start job=1 slurm_job={ids[1]} name={earlier}\n"
+    )
+    _drop_lines_of(bench, (1,))
+    report = bench.submit()
+    assert (report.ran, report.submitted) == (0, 1) and _sbatches(bench) == 3
+
+
+def test_a_cut_short_journal_still_stops_for_another_runs_queued_job(tmp_path: Path) -> None:
+    bench = Bench(tmp_path, "local", 3)
+    bench.submit()
+    ids = bench.ids()
+    _drop_lines_of(bench, (1, 2))
+    bench.slurm.jobs["900"] = FakeJob("900", f"{bench.plan.jobs[2].name}.0badc0de", ["RUNNING"])
+    bench.slurm.jobs[ids[2]].timeline = [None]  # this run's job 2: forgotten, no start line
     with pytest.raises(Interrupted) as caught:
         bench.submit()
-    assert _jobs(bench) == 10
     message = str(caught.value)
-    for job in (7, 8, 9):
-        assert ids[job] in message and bench.plan.jobs[job].name in message
-    for job in range(7):
-        assert ids[job] not in message.split()
+    assert "900" in message and "0badc0de" in message and ids[1] not in message.split()
+    assert bench.ids()[1] == ids[1]  # this run's job 1 was recorded before stopping
+    assert _sbatches(bench) == 3
+
+
+def test_a_new_run_reads_no_stdout_file_before_it_submits(tmp_path: Path) -> None:
+    """No job can carry a run id made by this very submit: the earlier run's stdout files
+    (a cat of thousands, on a big plan) are not read for start lines."""
+    bench = Bench(tmp_path, "local", 3)
+    bench.submit()
+    end_jobs(bench)
+    os.unlink(bench.journal)
+    commands = len(bench.slurm.commands)
+    report = bench.submit()
+    assert report.submitted == 3
+    assert {c[0] for c in bench.slurm.commands[commands:]} == {"squeue", "mkdir", "sbatch"}
 
 
 def test_finished_jobs_of_an_earlier_run_do_not_block_a_new_run(tmp_path: Path) -> None:

@@ -93,9 +93,10 @@ def trace_cut_off(
     rows: Sequence[QueuedJob],
     starts: Sequence[JobStart] = (),
 ) -> CutOffTrace:
-    """Decide which cut-off jobs of run `run` reached Slurm, from squeue's rows for this
-    run's names of them and the start lines read from their stdout files: only a job
-    of this run's name counts (another run of the same plan writes the same files)."""
+    """Decide which cut-off jobs of run `run` (or jobs the journal has no line about:
+    unrecorded_jobs) reached Slurm, from squeue's rows, in any state, for this run's
+    names of them and the start lines read from their stdout files: only a job of
+    this run's name counts (another run of the same plan writes the same files)."""
     queued_ids = _ids_by_name((row.name, row.job_id) for row in rows)
     started_ids = _ids_by_name((s.name, s.job_id) for s in starts)
     found: dict[int, str] = {}
@@ -127,6 +128,17 @@ def parse_listing(stdout: str) -> tuple[str, ...]:
     return tuple(line for line in stdout.split("\n") if line)
 
 
+def unrecorded_to_read(
+    plan: Plan, run: str, jobs: Iterable[int], rows: Sequence[QueuedJob], *, new_run: bool
+) -> tuple[int, ...]:
+    """Of `jobs` (unrecorded_jobs), those whose stdout files are read for a start line
+    of run `run`: those squeue shows no job of this run's name for (a journal that
+    lost its last lines may not know a job that ran and was forgotten), unless this
+    very process began the run (`new_run`): no job can carry its id yet, and a re-run
+    of a large plan need not read every stdout file an earlier run left."""
+    return () if new_run else not_in_squeue(plan, run, jobs, rows)
+
+
 def queue_room(max_jobs_in_queue: int | None, queued: int) -> int | None:
     """How many more jobs may be submitted now (None: no limit)."""
     if max_jobs_in_queue is None:
@@ -153,10 +165,12 @@ def parse_queue_count(stdout: str) -> int:
 def unrecorded_jobs(plan: Plan, state: JournalState) -> tuple[int, ...]:
     """The jobs a run would submit that the journal has no line about at all.
 
-    Before a run's first submission these are looked up by name (one squeue): a
-    journal deleted, emptied or missing its last lines knows fewer jobs than Slurm.
-    Cut-off jobs are looked up anyway (trace_cut_off); jobs the journal shows in
-    Slurm are never submitted again.
+    Before a run's first submission these are looked for among the user's jobs (one
+    squeue): a journal deleted, emptied or missing its last lines knows fewer jobs
+    than Slurm.  This run's own are traced (trace_cut_off, unrecorded_to_read) and
+    recorded; another run's still queued stop the run (stray_jobs).  Cut-off jobs are
+    looked up anyway (trace_cut_off); jobs the journal shows in Slurm are never
+    submitted again.
     """
     return tuple(
         job.index
@@ -190,15 +204,17 @@ def stray_jobs(
     plan: Plan, state: JournalState, jobs: Iterable[int], rows: Sequence[QueuedJob]
 ) -> tuple[StrayJob, ...]:
     """Of squeue's rows of the user's jobs, those that block a new submission of `jobs`:
-    a job of this plan (from any run) still pending or running (not terminal) that the
-    journal does not record.  A finished job of an earlier run does not block
-    (re-running a finished plan is allowed).  In job order, then id order."""
+    a job of this plan from another run still pending or running (not terminal) that
+    the journal does not record.  A finished job of an earlier run does not block
+    (re-running a finished plan is allowed).  A job of this run (the journal's), in
+    any state, is no stray: it is this run's job, traced and recorded before
+    (trace_cut_off), never sent again.  In job order, then id order."""
     index_of = {plan.jobs[j].name: j for j in jobs}
     known = set(state.submitted.values())
     strays: list[StrayJob] = []
     for row in rows:
         of = run_of(index_of, row.name)
-        if of is None or row.state.terminal or row.job_id in known:
+        if of is None or of[1] == state.run or row.state.terminal or row.job_id in known:
             continue
         strays.append(StrayJob(of[0], row.name, row.job_id, row.state.value, of[1]))
     return tuple(sorted(set(strays), key=lambda s: (s.job, int(s.job_id))))
