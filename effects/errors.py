@@ -43,6 +43,19 @@ class ExecutionError(SlurmplanError):
         return f"{head}\n  stderr:\n{body}"
 
 
+class NotEnded(SlurmplanError, LookupError):
+    """Run.read of a task that has not ended in this run: its file on the cluster, if
+    any, may be an earlier run's (the same rule as fetch's not_ended)."""
+
+    def __init__(self, task_id: str, state: str) -> None:
+        self.task_id = task_id
+        self.state = state
+        super().__init__(
+            f"task {task_id} has not ended in this run ({state}): its files on the cluster "
+            "may be an earlier run's; read them once it has ended"
+        )
+
+
 class Interrupted(SlurmplanError):
     """The work stopped on purpose (the plan was cancelled); the message says what to do."""
 

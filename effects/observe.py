@@ -37,6 +37,7 @@ from slurmplan.compiler.runtime.settle import (
 )
 from slurmplan.compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_files
 from slurmplan.compiler.slurm.states import RunState
+from slurmplan.effects.errors import JournalLost
 from slurmplan.effects.execute import Executor
 from slurmplan.effects.journal import read_state
 from slurmplan.effects.queries import list_workdir, poll, read_files, show_job
@@ -66,8 +67,20 @@ class Observer:
     _listing: tuple[str, ...] | None = None
 
     def observe(self) -> tuple[JobView, ...]:
-        """Each job's state now (settled views are final and not asked about again)."""
-        state = self._state = read_state(self.journal_path, self.plan)
+        """Each job's state now (settled views are final and not asked about again).
+
+        JournalLost when the journal no longer holds the run this Observer saw in it
+        (deleted, or replaced by another run's): its settled views are that run's, and
+        one snapshot must never mix two runs."""
+        state = read_state(self.journal_path, self.plan)
+        seen = self._state.run if self._state is not None else None
+        if seen is not None and state.run != seen:
+            now = f"holds run {state.run}" if state.run is not None else "is gone or empty"
+            raise JournalLost(
+                f"the journal {self.journal_path} {now}, not run {seen} this Run watched: "
+                "one Run observes one run; make a new one to watch what the journal holds now"
+            )
+        self._state = state
         self._listing = None
         known = {v.index: v for v in self.views or ()}
         settled = [i for i, v in known.items() if v.settled]

@@ -21,6 +21,7 @@ from slurmplan.compiler.runtime.fetch import chosen_tasks
 from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
 from slurmplan.compiler.runtime.settle import JobView, TaskResult, all_settled, all_succeeded
 from slurmplan.effects.cancel import cancel
+from slurmplan.effects.errors import NotEnded
 from slurmplan.effects.execute import Executor, Runner, prepare_transport, run_once
 from slurmplan.effects.fetch import fetch
 from slurmplan.effects.journal import read_state
@@ -159,11 +160,21 @@ class Run:
 
     def read(self, task_id: str, stream: str = "stdout", limit: int = 65536) -> bytes:
         """The first `limit` bytes of a task's stdout or stderr, read with `cat` as the
-        user (the only reading command sudo allows, so the whole file crosses)."""
+        user (the only reading command sudo allows, so the whole file crosses).
+
+        Only a task that ended in this run is read, as with fetch: NotEnded (with its
+        state) otherwise, since the file under its name may be an earlier run's.  One
+        observation says so, unless this Run already read the task's final result."""
         if stream not in STREAMS:
             raise ValueError(f"stream must be one of {', '.join(STREAMS)} (got {stream!r})")
-        if not any(task_id in job.tasks for job in self.plan.jobs):
+        job = next((j.index for j in self.plan.jobs if task_id in j.tasks), None)
+        if job is None:
             raise KeyError(f"no task {task_id!r} in plan {self.plan.plan_id}")
+        if job not in self._observer.lanes_read:  # else its results are final: no new look
+            self._observer.observe()
+        results = self._observer.results()
+        if not results.has_ended(task_id):
+            raise NotEnded(task_id, str(results[task_id].state))
         path = task_outputs(self.plan, task_id)[STREAMS.index(stream)]
         return self.executor.run(read_files_argv(self.plan, [path])).stdout_bytes[:limit]
 

@@ -22,7 +22,13 @@ from slurmplan.compiler import (
 from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
 from slurmplan.compiler.runtime.settle import JobView, TaskResult
 from slurmplan.compiler.slurm.states import RunState
-from slurmplan.effects.errors import ExecutionError, Interrupted, JobsInSlurm, JournalLost
+from slurmplan.effects.errors import (
+    ExecutionError,
+    Interrupted,
+    JobsInSlurm,
+    JournalLost,
+    NotEnded,
+)
 from slurmplan.effects.fetch import FetchIncomplete
 from slurmplan.effects.observe import NotSubmitted
 from slurmplan.effects.run import Run, Snapshot
@@ -36,6 +42,7 @@ __all__ = [
     "JobView",
     "JobsInSlurm",
     "JournalLost",
+    "NotEnded",
     "NotSubmitted",
     "Plan",
     "PollPolicy",

@@ -132,11 +132,17 @@ def test_read_returns_a_tasks_output_as_bytes_through_the_transport(
     run = _run(bench)
     run.submit()
     stderr = bench.plan.workdir + "/tasks/t0.err"
+    bench.slurm.files[stderr] = "an earlier run's\n"
+    with pytest.raises(slurmplan.NotEnded, match=r"task t0 has not ended in this run \(PENDING\)"):
+        run.read("t0", "stderr")  # the file may be an earlier run's: not read
+    assert ("cat", "--", stderr) not in bench.slurm.named("cat")
+    end_jobs(bench)
     bench.slurm.files[stderr] = "line one\nline two\n"
     assert run.read("t0", "stderr") == b"line one\nline two\n"
+    commands = len(bench.slurm.commands)
     assert run.read("t0", "stderr", limit=4) == b"line"
-    cats = bench.slurm.named("cat")
-    assert cats[-2:] == [("cat", "--", stderr)] * 2  # as the user, through the transport
+    assert bench.slurm.commands[commands:] == [("cat", "--", stderr)]  # settled: no new look
+    assert bench.slurm.named("cat")[-1] == ("cat", "--", stderr)  # as the user, through it
     with pytest.raises(KeyError, match="no task 'nope'"):
         run.read("nope")
     with pytest.raises(ValueError, match="stream must be one of stdout, stderr"):

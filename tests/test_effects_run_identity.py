@@ -16,6 +16,7 @@ from fake_slurm import CRASH_BEFORE_SBATCH, TRANSIENT_BUT_CREATED, Crash, FakeSl
 from sample_inputs import config, profile
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, _finish
 
+import slurmplan
 from slurmplan.compiler import compile_plan
 from slurmplan.compiler.runtime.retry import PollPolicy
 from slurmplan.compiler.slurm.states import RunState
@@ -174,3 +175,36 @@ def test_a_lane_line_cut_off_mid_write_never_joins_the_next_lane_files_first_lin
     assert {(results[t].state, results[t].exit_code) for t in ("1", "10", "2")} == {
         (RunState.TIMEOUT, None)
     }
+
+
+def test_a_run_whose_journal_now_holds_another_run_says_so_rather_than_mix_them(
+    tmp_path: Path,
+) -> None:
+    """A Run watched run 1 (job 0 settled COMPLETED); its journal was removed and the plan
+    submitted again on the same path.  Its next poll said run 2's id with run 1's job 0
+    and run 2's job 1: `succeeded` though run 2's job 0 failed.  It now refuses; a new Run
+    says run 2's truth."""
+    bench = Bench(tmp_path, "local", 2)
+    watcher = slurmplan.Run(bench.plan, bench.journal, executor=bench.executor())
+    watcher.submit()
+    first = bench.ids()
+    bench.slurm.jobs[first[0]].timeline = ["COMPLETED"]
+    bench.slurm.jobs[first[1]].timeline = ["RUNNING"]
+    _finish(bench, 0, [0])
+    assert [v.settled for v in watcher.poll().jobs] == [True, False]
+    bench.slurm.jobs[first[1]].timeline = [None]  # cancelled by hand, forgotten
+    os.unlink(bench.journal)
+    slurmplan.Run(bench.plan, bench.journal, executor=bench.executor()).submit()
+    second = bench.ids()
+    bench.slurm.jobs[second[0]].timeline = ["FAILED"]
+    bench.slurm.jobs[second[1]].timeline = ["COMPLETED"]
+    _finish(bench, 0, [1])
+    _finish(bench, 1, [0])
+    with pytest.raises(slurmplan.SlurmplanError, match=r"holds run [0-9a-f]{8}, not run"):
+        watcher.wait(timeout=600)
+    snap = slurmplan.Run(bench.plan, bench.journal, executor=bench.executor()).wait(timeout=600)
+    assert [v.job_id for v in snap.jobs] == [second[0], second[1]]
+    assert snap.done and not snap.succeeded
+    os.unlink(bench.journal)
+    with pytest.raises(slurmplan.SlurmplanError, match="is gone or empty"):
+        watcher.poll()
