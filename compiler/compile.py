@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slurmplan.compiler.errors import CompileError, Problems, Source, show, unencodable_strings
+from slurmplan.compiler.errors import CompileError, Problems, Source, unencodable_problems
 from slurmplan.compiler.passes.batch import Batching, batch_groups
 from slurmplan.compiler.passes.build import build_plan
 from slurmplan.compiler.passes.check import check_schemas
@@ -174,12 +174,6 @@ def _check_encodable(plan: Plan, *raw: dict[str, Any]) -> None:
     except UnicodeEncodeError:
         problems = Problems()
         for source, doc in zip((Source.CONFIG, Source.PROFILE, Source.TASKS), raw, strict=True):
-            for path, text in unencodable_strings(doc):
-                problems.add(
-                    source,
-                    path,
-                    "text must be encodable as UTF-8 (lone surrogates only as U+DC80..U+DCFF, "
-                    f"standing for raw bytes) (got {show(text)})",
-                )
+            problems.extend(unencodable_problems(source, doc))
         problems.raise_if_any()
         raise

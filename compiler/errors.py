@@ -167,7 +167,38 @@ def unencodable_strings(doc: Any, at: str = "") -> Iterator[tuple[str, str]]:
         yield from unencodable_strings(value, here)
 
 
+def unencodable_problems(source: Source, doc: Any) -> list[Problem]:
+    """A problem at each key or string of `doc` that cannot become bytes."""
+    if _all_encodable(doc):  # the usual answer, found without building a pointer
+        return []
+    return [
+        Problem(
+            source=source,
+            pointer=path,
+            message="text must be encodable as UTF-8 (lone surrogates only as U+DC80..U+DCFF, "
+            f"standing for raw bytes) (got {show(text)})",
+        )
+        for path, text in unencodable_strings(doc)
+    ]
+
+
+def _all_encodable(doc: Any) -> bool:
+    if isinstance(doc, str):
+        return _encodable(doc)
+    if isinstance(doc, dict):
+        return all(map(_encodable, filter(_is_str, doc))) and all(map(_all_encodable, doc.values()))
+    if isinstance(doc, list):
+        return all(map(_all_encodable, doc))
+    return True
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
 def _encodable(text: str) -> bool:
+    if text.isascii():  # O(1) in CPython: most text, and every big script, is ASCII
+        return True
     try:
         text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:

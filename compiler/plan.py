@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from typing import Any, Literal, assert_never
 
 from slurmplan.compiler import layout
-from slurmplan.compiler.errors import CompileError, Problem, Source, pointer, show
+from slurmplan.compiler.errors import (
+    CompileError,
+    Problem,
+    Source,
+    pointer,
+    show,
+    unencodable_problems,
+)
 from slurmplan.compiler.outputs import output_problems
 from slurmplan.compiler.schemas import schema_problems
 from slurmplan.compiler.transport import SshTarget, Transport, TransportKind, as_user
@@ -293,6 +300,11 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
     if problems or kinds:  # a step of an unknown kind: said plainly, not as the oneOf
         bad_steps = {p.pointer for p in kinds}
         raise CompileError([*kinds, *(p for p in problems if p.pointer not in bad_steps)])
+    # Text with no bytes (a lone surrogate but U+DC80..U+DCFF) could be neither hashed nor
+    # run: refused at its string, by compile's rule, before anything is compared.
+    problems = unencodable_problems(Source.PLAN, d)
+    if problems:
+        raise CompileError(problems)
     t = d["transport"]
     ssh = SshTarget(**t["ssh"]) if "ssh" in t else None
     plan = Plan(

@@ -18,6 +18,7 @@ from test_effects_with_fake_slurm import Bench, Cli
 
 from slurmplan.compiler import CompileError, compile_plan, plan_from_json
 from slurmplan.compiler.plan import derive_steps
+from slurmplan.effects.cli import main
 from slurmplan.effects.cli.plan_files import dump_plan
 
 Edit = Callable[[dict[str, Any]], None]
@@ -188,3 +189,37 @@ def test_a_changed_user_is_reported_once_per_step_up_to_a_bound() -> None:
     with pytest.raises(CompileError) as caught:
         plan_from_json(d)
     assert len(caught.value.problems) == 100  # every step differs; the first 100 are named
+
+
+# A lone surrogate other than U+DC80..U+DCFF (a raw byte) has no bytes: a plan file holding
+# one is refused at the string, as compile refuses one in its inputs (docs/decisions.md).
+@pytest.mark.parametrize(
+    ("where", "edit"),
+    [
+        ("/jobs/0/script", lambda d: d["jobs"][0].update(script=d["jobs"][0]["script"] + "\ud800")),
+        ("/workdir", lambda d: d.update(workdir=d["workdir"] + "\udfff")),
+        (
+            "/warnings/0/message",
+            lambda d: d["warnings"].append({"group": None, "message": "\ud83d"}),
+        ),
+    ],
+)
+def test_a_lone_surrogate_in_a_plan_is_refused_at_its_string(where: str, edit: Edit) -> None:
+    d = _plan_json("local")
+    edit(d)
+    with pytest.raises(CompileError) as caught:
+        plan_from_json(d)
+    assert [p.pointer for p in caught.value.problems] == [where]
+    assert "lone surrogates only as U+DC80..U+DCFF" in caught.value.problems[0].message
+
+
+def test_a_plan_file_with_a_lone_surrogate_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = _plan_json("local")
+    d["jobs"][0]["script"] += "\ud800"
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(d))  # ASCII: the JSON escape "\ud800"
+    assert main(["show", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"{path}: /jobs/0/script: text must be encodable"), err
