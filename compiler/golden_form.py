@@ -26,7 +26,7 @@ from typing import Any
 PLAN_FILE = "plan.json"
 SCRIPTS_DIR = "scripts"
 # Top-level fields written as they are: the id itself, and the digest (a hash of the
-# scripts and steps, which changes with them anyway).
+# whole plan, which changes with it anyway).
 _LITERAL = ("plan_id", "digest")
 _ESCAPE = "{plan_id:{}"
 _TOKENS = {"{plan_id}": 16, "{plan_id:12}": 12, "{plan_id:8}": 8, _ESCAPE: 0}

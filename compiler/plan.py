@@ -130,23 +130,30 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         """The canonical JSON form (plain dicts, lists, str, int, None); `outputs` only
         when a task names any, so a plan without is written as before they existed."""
-        out = {
-            "format": self.format,
-            "plan_id": self.plan_id,
-            "name": self.name,
-            "transport": _transport_json(self.transport),
-            "workdir": self.workdir,
-            "script_dir": self.script_dir,
-            "max_jobs_in_queue": self.max_jobs_in_queue,
-            "warnings": [{"group": w.group, "message": w.message} for w in self.warnings],
-            "groups": [_fields(g) for g in self.groups],
+        return {
+            **_head_json(self),
             "jobs": [_job_json(j) for j in self.jobs],
             "steps": [_step_json(s) for s in self.steps],
-            "digest": plan_digest(self.jobs, self.steps, self.outputs),
+            "digest": plan_digest(self),
         }
-        if self.outputs:
-            out["outputs"] = {task: list(paths) for task, paths in self.outputs}
-        return out
+
+
+def _head_json(plan: Plan) -> dict[str, Any]:
+    """The JSON form's fields but the jobs, steps and digest."""
+    out: dict[str, Any] = {
+        "format": plan.format,
+        "plan_id": plan.plan_id,
+        "name": plan.name,
+        "transport": _transport_json(plan.transport),
+        "workdir": plan.workdir,
+        "script_dir": plan.script_dir,
+        "max_jobs_in_queue": plan.max_jobs_in_queue,
+        "warnings": [{"group": w.group, "message": w.message} for w in plan.warnings],
+        "groups": [_fields(g) for g in plan.groups],
+    }
+    if plan.outputs:
+        out["outputs"] = {task: list(paths) for task, paths in plan.outputs}
+    return out
 
 
 def _fields(value: Any) -> dict[str, Any]:
@@ -160,8 +167,10 @@ def _transport_json(t: Transport) -> dict[str, Any]:
     return out
 
 
-def _job_json(job: Job) -> dict[str, Any]:
+def _job_json(job: Job, *, script: bool = True) -> dict[str, Any]:
     out = _fields(job)
+    if not script:
+        del out["script"]
     out["tasks"] = list(job.tasks)
     out["lane_status_paths"] = list(job.lane_status_paths)
     return out
@@ -268,24 +277,30 @@ def derive_steps(
     return tuple(steps)
 
 
-def plan_digest(jobs: Sequence[Job], steps: Sequence[Step], outputs: Outputs = ()) -> str:
-    """SHA-256 of the jobs' scripts, the steps and the tasks' outputs (when any: a plan
-    without has the digest it had before outputs existed), as the plan file records it:
-    a script cut short or edited is refused on load.  (Whoever can rewrite the file can
-    recompute it: the file's permissions are what keep others out.)"""
-    digest = hashlib.sha256()
-    for job in jobs:
+def plan_digest(plan: Plan) -> str:
+    """SHA-256 of the whole plan but the digest itself, as the plan file records it: a
+    plan edited anywhere (a script, a job's tasks, lanes or resources, a group, a step)
+    is refused on load.  Scripts are hashed as their bytes; the rest as canonical JSON,
+    the jobs and steps in slices, never the whole text at once; the outputs only when a
+    task names any.  (Whoever can rewrite the file can recompute it: the file's
+    permissions are what keep others out.)"""
+    digest = hashlib.sha256(b"slurmplan-digest/2\n")
+    digest.update(_canonical(_head_json(plan)))
+    for job in plan.jobs:
         data = script_bytes(job.script)
         digest.update(b"%d %d\n" % (job.index, len(data)))
         digest.update(data)
-    for start in range(0, len(steps), 1000):  # in slices: never the whole text at once
-        part = [_step_json(s) for s in steps[start : start + 1000]]
-        text = json.dumps(part, sort_keys=True, separators=(",", ":"))
-        digest.update(text.encode("ascii"))  # json.dumps escapes every non-ASCII character
-    if outputs:
-        text = json.dumps([[task, list(paths)] for task, paths in outputs], separators=(",", ":"))
-        digest.update(b"outputs" + text.encode("ascii"))
+    for start in range(0, len(plan.jobs), 1000):
+        part = [_job_json(j, script=False) for j in plan.jobs[start : start + 1000]]
+        digest.update(b"jobs" + _canonical(part))
+    for start in range(0, len(plan.steps), 1000):
+        digest.update(_canonical([_step_json(s) for s in plan.steps[start : start + 1000]]))
     return "sha256:" + digest.hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    # json.dumps escapes every non-ASCII character
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 def plan_from_json(d: dict[str, Any]) -> Plan:
@@ -355,6 +370,7 @@ def _invariant_problems(plan: Plan) -> list[Problem]:
         problems.append(Problem(source=Source.PLAN, pointer=where, message=message))
 
     n_jobs, n_groups = len(plan.jobs), len(plan.groups)
+    job_of: dict[str, int] = {}  # each task's job: a task in two would run twice
     for i, group in enumerate(plan.groups):
         if group.index != i:
             bad(
@@ -369,6 +385,11 @@ def _invariant_problems(plan: Plan) -> list[Problem]:
                 pointer("jobs", i, "group"),
                 f"'group' must name one of the {n_groups} groups (got {job.group})",
             )
+        for k, task in enumerate(job.tasks):
+            first = job_of.setdefault(task, i)
+            if first != i:
+                message = f"task {show(task)} is in job {first} too: a task runs in one job"
+                bad(pointer("jobs", i, "tasks", k), message)
         if len(job.lane_status_paths) != job.ntasks:
             bad(
                 pointer("jobs", i, "lane_status_paths"),
@@ -407,14 +428,14 @@ def _loaded_problems(plan: Plan, digest: str) -> list[Problem]:
         if len(problems) == _MAX_LOAD_PROBLEMS:
             return problems
     problems.extend(_output_problems(plan.outputs))
-    expected = plan_digest(plan.jobs, plan.steps, plan.outputs)
-    if not problems and digest != expected:
-        what, edited = ("scripts, the steps and the outputs", "a script or an output")
-        if not plan.outputs:
-            what, edited = ("scripts and the steps", "a script")
+    if problems:
+        return problems
+    expected = plan_digest(plan)
+    if digest != expected:
         message = (
-            f"'digest' must be the SHA-256 of the jobs' {what}, {show(expected)} "
-            f"(got {show(digest)}): {edited} was edited or cut short; compile the plan again"
+            f"'digest' must be the SHA-256 of the plan, {show(expected)} (got {show(digest)}): "
+            "the plan was edited or cut short since it was compiled (a script, a job's tasks, "
+            "lanes or resources, ...), or an older slurmplan wrote it; compile it again"
         )
         problems.append(Problem(source=Source.PLAN, pointer="/digest", message=message))
     return problems

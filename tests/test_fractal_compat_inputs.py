@@ -67,7 +67,7 @@ def test_null_means_unset(which: str, path: tuple[str | int, ...]) -> None:
 
 def _but_the_id(plan: Plan) -> str:
     """The plan's JSON with its id blanked: the id is of the inputs as written (and so
-    is the digest of the scripts and steps, which hold it)."""
+    is the digest of the plan, which holds it)."""
     text = json.dumps({**plan.to_json(), "digest": None}, sort_keys=True)
     return re.sub(f"{plan.plan_id[:8]}[0-9a-f]*", "ID", text)
 

@@ -1,19 +1,20 @@
 """A plan file cannot widen what the runner runs (issue 9): loading a plan re-derives its
 steps from its jobs and transport (compiler.plan.derive_steps, the compiler's own), checks
-its jobs' names and paths against the layout and its digest of scripts and steps, and
+its jobs' names and paths against the layout and its digest of the whole plan, and
 refuses any difference (exit 2, naming the file and the JSON pointer) before anything runs.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sample_inputs import one_task_per_job_config, profile, tasks
+from sample_inputs import config, one_task_per_job_config, profile, tasks
 from test_effects_with_fake_slurm import Bench, Cli
 
 from slurmplan.compiler import CompileError, compile_plan, plan_from_json
@@ -126,8 +127,8 @@ EDITS: list[tuple[str, Edit, str, str]] = [
         "/steps/0",
         "'kind' must be one of 'mkdir', 'write', 'upload', 'submit' (got 'shell')",
     ),
-    ("local", _script_edited, "/digest", "a script was edited or cut short"),
-    ("sudo", _script_cut, "/digest", "a script was edited or cut short"),
+    ("local", _script_edited, "/digest", "the plan was edited or cut short"),
+    ("sudo", _script_cut, "/digest", "the plan was edited or cut short"),
     ("local", _script_moved, "/jobs/0/script_path", "(got '/home/runner/.profile')"),
     ("sudo", _workdir_escapes, "/workdir", "without . or .. ending /t-"),
     ("local", _no_digest, "/", "digest"),
@@ -223,3 +224,85 @@ def test_a_plan_file_with_a_lone_surrogate_exits_2_naming_it(
     assert main(["show", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(f"{path}: /jobs/0/script: text must be encodable"), err
+
+
+# Fields the digest once left out (a job's tasks, lanes and resources, the groups, the
+# queue limit) change what collect reports and show draws: the digest covers the whole
+# plan, so an edit anywhere is refused (docs/decisions.md, Trust boundary).
+def _lanes_plan_json() -> dict[str, Any]:
+    """Two jobs of four tasks, each in four lanes."""
+    form: dict[str, Any] = json.loads(dump_plan(compile_plan(config(), profile(), tasks(8))))
+    return form
+
+
+def _tasks_swapped(d: dict[str, Any]) -> None:
+    d["jobs"][0]["tasks"], d["jobs"][1]["tasks"] = d["jobs"][1]["tasks"], d["jobs"][0]["tasks"]
+
+
+def _lanes_cut(d: dict[str, Any]) -> None:
+    job = d["jobs"][0]
+    job["ntasks"], job["lane_status_paths"] = 1, job["lane_status_paths"][:1]
+
+
+WHOLE_PLAN_EDITS: list[Edit] = [
+    _tasks_swapped,
+    _lanes_cut,
+    lambda d: d["jobs"][0]["tasks"].reverse(),
+    lambda d: d["jobs"][0].update(time="99:00:00"),
+    lambda d: d["jobs"][1].update(cpus_per_task=64),
+    lambda d: d["jobs"][1].update(mem_mb=1),
+    lambda d: d["groups"][0].update(first_task="t4"),
+    lambda d: d.update(max_jobs_in_queue=1000),
+    lambda d: d["warnings"].append({"group": None, "message": "all is well"}),
+]
+
+
+@pytest.mark.parametrize("edit", WHOLE_PLAN_EDITS)
+def test_an_edit_to_any_field_of_the_plan_is_refused(edit: Edit) -> None:
+    d = _lanes_plan_json()
+    before = copy.deepcopy(d)
+    plan_from_json(before)
+    edit(d)
+    assert d != before
+    with pytest.raises(CompileError) as caught:
+        plan_from_json(d)
+    messages = [p.message for p in caught.value.problems if p.pointer == "/digest"]
+    assert messages and "the plan was edited" in messages[0], caught.value.problems
+
+
+@pytest.mark.parametrize("command", ["collect", "show --svg"])
+def test_a_plan_with_edited_tasks_or_lanes_exits_2_in_every_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    cli = Cli(bench, monkeypatch, capsys)
+    for edit in (_tasks_swapped, _lanes_cut):
+        d = _lanes_plan_json()  # refused on load: its journal and Slurm are never reached
+        edit(d)
+        Path(cli.plan_path).write_text(json.dumps(d))
+        name, *options = command.split()
+        if name == "show":
+            options.append(str(tmp_path / "plan.svg"))
+        code, out, err = cli(name, *options) if name != "show" else _show(cli, options, capsys)
+        assert (code, out) == (2, ""), err
+        assert err.startswith(f"{cli.plan_path}: /digest: "), err
+
+
+def _show(cli: Cli, options: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["show", cli.plan_path, *options])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_task_in_two_jobs_is_refused_whatever_the_digest_says() -> None:
+    plan = plan_from_json(_lanes_plan_json())
+    second = dataclasses.replace(plan.jobs[1], tasks=("t4", "t0", "t6", "t7"))
+    with pytest.raises(CompileError) as caught:  # a Plan checks it when built
+        dataclasses.replace(plan, jobs=(plan.jobs[0], second))
+    [problem] = caught.value.problems
+    assert problem.pointer == "/jobs/1/tasks/1"
+    assert problem.message == "task 't0' is in job 0 too: a task runs in one job"

@@ -130,7 +130,7 @@ def summary_lines(differences: Sequence[Difference], directory: str) -> list[str
             found = where.setdefault(edit, [])
             if not found or found[-1] != difference.relative:
                 found.append(difference.relative)
-    # The id and the digest (a hash of the scripts and steps) change with any change:
+    # The id and the digest (a hash of the whole plan) change with any change:
     # one line says so, the diff has both lines.
     ids = [edit for edit in where if edit.old is not None and edit.new is not None
            and edit.old.lstrip().startswith(_ID_LINE) and edit.new.lstrip().startswith(_ID_LINE)
