@@ -58,6 +58,11 @@ def show(value: object) -> str:
 
 _SHOW_MAX = 80
 _JSON_WORDS = {None: "null", True: "true", False: "false"}
+_NOT_FINITE = {
+    "inf": "a number over 1.8e308",
+    "-inf": "a number under -1.8e308",
+    "nan": "NaN, not a JSON number",
+}
 
 
 def _shown(value: object, pieces: list[str], size: list[int], *, depth: int) -> None:
@@ -87,6 +92,8 @@ def _shown(value: object, pieces: list[str], size: list[int], *, depth: int) -> 
         text = "}" if is_dict else "]"
     elif isinstance(value, (list, tuple, dict)):
         text = "..."
+    elif isinstance(value, float) and float.__repr__(value) in _NOT_FINITE:
+        text = _NOT_FINITE[float.__repr__(value)]  # JSON's 1e400 reads as inf
     else:
         text = repr(value)
     pieces.append(text)

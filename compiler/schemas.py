@@ -85,10 +85,14 @@ def placed_problems(
     schema `name`) and `at`, of `instance` standing at path `at` of a document."""
     check = validator(name) if schema is None else validator(name).evolve(schema=schema)
     placed: list[tuple[Place, Problem]] = []
+    seen: set[Problem] = set()  # -2.0 breaks `type` and `minimum`: said once
     for error in check.iter_errors(instance):
         error.path.extendleft(reversed(at))
         place = list(error.absolute_path)
-        placed.extend((place, problem) for problem in _problems_of(error, source))
+        for problem in _problems_of(error, source):
+            if problem not in seen:
+                seen.add(problem)
+                placed.append((place, problem))
     return placed
 
 

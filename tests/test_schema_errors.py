@@ -251,3 +251,25 @@ def test_messages_are_one_line_and_short_even_for_huge_values() -> None:
     problem = _one(tasks=tasks)
     assert "\n" not in problem.message
     assert len(problem.message) < 300
+
+
+# JSON has no inf or NaN: a number past a float's range (1e400 reads as inf) is told in
+# words, never as Python's `inf` (docs/decisions.md, messages quote values in JSON's words).
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (float("inf"), "a number over 1.8e308"),
+        (float("-inf"), "a number under -1.8e308"),
+        (float("nan"), "NaN, not a JSON number"),
+    ],
+)
+def test_a_number_past_a_float_is_told_in_words_not_as_python_inf(value: float, shown: str) -> None:
+    for path in (("default_slurm_config", "cpus_per_task"), ("batching_config", "max_num_jobs")):
+        problem = _one(config=_with(CONFIG, path, value))
+        assert problem.pointer == "".join(f"/{p}" for p in path)
+        assert problem.message == f"'{path[-1]}' must be an integer ≥ 1 (got {shown})"
+
+
+def test_a_value_both_of_another_type_and_out_of_range_is_one_problem() -> None:
+    problem = _one(config=_with(CONFIG, ("default_slurm_config", "cpus_per_task"), -2.0))
+    assert problem.message == "'cpus_per_task' must be an integer ≥ 1 (got -2.0)"
