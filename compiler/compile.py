@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from slurmplan.compiler.errors import CompileError, Problems, Source, unencodable_problems
+from slurmplan.compiler.errors import (
+    CompileError,
+    Problems,
+    Source,
+    unencodable_problems,
+    unwritable_problems,
+)
 from slurmplan.compiler.passes.batch import Batching, batch_groups
 from slurmplan.compiler.passes.build import build_plan
 from slurmplan.compiler.passes.check import check_schemas
@@ -21,6 +27,26 @@ def compile_plan(
     runner_config: dict[str, Any], user_profile: dict[str, Any], task_list: dict[str, Any]
 ) -> Plan:
     """The submission plan of these inputs; raises CompileError listing every problem."""
+    try:
+        return _compile_plan(runner_config, user_profile, task_list)
+    except ValueError:
+        # A value Python cannot write as text fails wherever it is first written (the
+        # schema's messages, the plan id): looked for only then, so it costs nothing else.
+        problems = Problems()
+        for source, doc in zip(
+            (Source.CONFIG, Source.PROFILE, Source.TASKS),
+            (runner_config, user_profile, task_list),
+            strict=True,
+        ):
+            problems.extend(unwritable_problems(source, doc))
+        if not problems:
+            raise
+        raise CompileError(problems.items) from None
+
+
+def _compile_plan(
+    runner_config: dict[str, Any], user_profile: dict[str, Any], task_list: dict[str, Any]
+) -> Plan:
     # A null optional field is unset (passes/nulls.py); the plan id is of the inputs
     # as written, as compute_plan_id gives it.
     config = without_nulls("runner_config", runner_config)

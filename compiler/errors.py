@@ -58,6 +58,7 @@ def show(value: object) -> str:
 
 _SHOW_MAX = 80
 _JSON_WORDS = {None: "null", True: "true", False: "false"}
+_INT_BITS = 1000  # about 300 digits: more is never shown whole (_SHOW_MAX)
 _NOT_FINITE = {
     "inf": "a number over 1.8e308",
     "-inf": "a number under -1.8e308",
@@ -94,6 +95,9 @@ def _shown(value: object, pieces: list[str], size: list[int], *, depth: int) -> 
         text = "..."
     elif isinstance(value, float) and float.__repr__(value) in _NOT_FINITE:
         text = _NOT_FINITE[float.__repr__(value)]  # JSON's 1e400 reads as inf
+    elif isinstance(value, int) and value.bit_length() > _INT_BITS:
+        # repr refuses past sys.get_int_max_str_digits() (4,300 by default)
+        text = f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     else:
         text = repr(value)
     pieces.append(text)
@@ -209,5 +213,39 @@ def _encodable(text: str) -> bool:
     try:
         text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unwritable_problems(source: Source, doc: Any) -> list[Problem]:
+    """A problem at each integer in `doc` too long for Python to write as text (past
+    sys.get_int_max_str_digits(): repr, json.dumps and jsonschema's messages all fail on
+    it).  Walked without recursion: a caller's RecursionError may be why it is called."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
+    while stack:
+        value, path = stack.pop()
+        items: Iterable[tuple[str | int, Any]]
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            if isinstance(value, int) and not _writable(value):
+                field = next((p for p in reversed(path) if isinstance(p, str)), "value")
+                problems.append(Problem(source=source, pointer=pointer(*path), message=(
+                    f"'{field}' must be a number of at most 4300 digits (got {show(value)})"
+                )))  # fmt: skip
+            continue
+        stack.extend((child, (*path, key)) for key, child in reversed(list(items)))
+    return problems
+
+
+def _writable(number: int) -> bool:
+    if number.bit_length() <= _INT_BITS:
+        return True
+    try:
+        repr(number)
+    except ValueError:
         return False
     return True

@@ -16,6 +16,7 @@ from slurmplan.compiler.errors import (
     pointer,
     show,
     unencodable_problems,
+    unwritable_problems,
 )
 from slurmplan.compiler.outputs import output_problems
 from slurmplan.compiler.schemas import schema_problems
@@ -310,6 +311,16 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
     when it is not what the compiler makes: a job's name or paths other than the
     layout's, steps other than derive_steps', a digest other than plan_digest's.
     """
+    try:
+        return _plan_from_json(d)
+    except ValueError:  # an int Python cannot write as text (compile_plan says why)
+        problems = unwritable_problems(Source.PLAN, d)
+        if not problems:
+            raise
+        raise CompileError(problems) from None
+
+
+def _plan_from_json(d: dict[str, Any]) -> Plan:
     kinds = _unknown_kinds(d)
     problems = schema_problems("plan", Source.PLAN, d)
     if problems or kinds:  # a step of an unknown kind: said plainly, not as the oneOf

@@ -148,6 +148,10 @@ def test_a_failed_compile_leaves_an_existing_output_alone(tmp_path: Path) -> Non
         (b'{"a": 1, "a": 2}', "{path}: key 'a' appears twice in one object "
                               "(JSON readers silently keep only one; remove the other)"),
         (b'{"a": NaN}', "{path}: not valid JSON: NaN is not a JSON value"),
+        # past Python's 4,300 digits: where, in plain words (a string of digits is skipped)
+        (b'{"s": "' + b"9" * 5000 + b'",\n "a": [1.5, -' + b"9" * 5000 + b"]}",
+         "{path}: line 2, column 13: a number of 5000 digits: slurmplan reads numbers of at "
+         "most 4300 digits"),
     ],
 )  # fmt: skip
 def test_an_unusable_file_is_one_clear_line(

@@ -213,3 +213,19 @@ def test_a_plan_of_the_earlier_format_is_refused_saying_what_to_do() -> None:
         "must be 'slurmplan/2'" in problem.message and "compile the inputs again" in problem.message
     )
     assert "(got 'slurmplan/1')" in problem.message
+
+
+@pytest.mark.parametrize(
+    "path", [("jobs", 0, "index"), ("max_jobs_in_queue",), ("steps", 1, "job")]
+)
+def test_an_integer_too_long_to_write_is_refused_at_its_place(path: tuple[str | int, ...]) -> None:
+    data = _plan("ssh").to_json()
+    node: Any = data
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = 10**5000  # from Python: JSON text could not hold it
+    with pytest.raises(CompileError) as caught:
+        plan_from_json(data)
+    [problem] = caught.value.problems
+    assert problem.pointer == "".join(f"/{p}" for p in path)
+    assert problem.message.endswith("(got an integer of about 5001 digits)")

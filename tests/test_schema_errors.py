@@ -273,3 +273,36 @@ def test_a_number_past_a_float_is_told_in_words_not_as_python_inf(value: float, 
 def test_a_value_both_of_another_type_and_out_of_range_is_one_problem() -> None:
     problem = _one(config=_with(CONFIG, ("default_slurm_config", "cpus_per_task"), -2.0))
     assert problem.message == "'cpus_per_task' must be an integer ≥ 1 (got -2.0)"
+
+
+# An int Python cannot write as text (past 4,300 digits) would fail in every message and
+# hash that writes it: from Python too, it is a CompileError at its place.
+@pytest.mark.parametrize(
+    ("source", "path"),
+    [
+        ("tasks", ("meta", "cpus_per_task")),
+        ("tasks", ("tasks", 1, "meta", "cpus_per_task")),
+        ("tasks", ("tasks", 1, "command", 1)),
+        ("config", ("default_slurm_config", "cpus_per_task")),
+        ("config", ("submission", "max_jobs_in_queue")),
+        ("profile", ("ssh", "port")),
+    ],
+)
+def test_an_integer_too_long_to_write_is_a_compile_error(
+    source: str, path: tuple[str | int, ...]
+) -> None:
+    inputs = {"config": CONFIG, "profile": PROFILE, "tasks": TASKS}
+    if path[0] == "ssh":
+        inputs["profile"] = _with(PROFILE, ("transport",), "ssh")
+        inputs["profile"]["ssh"] = {"host": "h", "key_path": "/k", "known_hosts_path": "/kh"}
+    if path[-2] in ("meta", "submission"):
+        inputs[source] = _with(inputs[source], path[:-1], {})
+    if path[-2] == "command":
+        inputs[source] = _with(inputs[source], path[:-1], ["echo", "x"])
+    inputs[source] = _with(inputs[source], path, -(10**5000))
+    problem = _one(**inputs)
+    assert (problem.source.value, problem.pointer) == (source, "".join(f"/{p}" for p in path))
+    field = next(p for p in reversed(path) if isinstance(p, str))
+    assert problem.message == (
+        f"'{field}' must be a number of at most 4300 digits (got an integer of about 5001 digits)"
+    )

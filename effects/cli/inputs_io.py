@@ -8,6 +8,8 @@ here raises anything but InputError for a bad file.
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -91,13 +93,39 @@ def _parsed(text: str, label: str) -> dict[str, Any]:
                 "(JSON readers silently keep only one; remove the other)"
             ]
         ) from None
-    except ValueError as error:  # NaN, Infinity
+    except ValueError as error:  # NaN, Infinity; an integer past Python's digit limit
+        place = _long_integer_place(text)
+        if place is not None:
+            line, column, digits = place
+            raise InputError([
+                f"{label}: line {line}, column {column}: a number of {digits} digits: "
+                f"slurmplan reads numbers of at most {sys.get_int_max_str_digits()} digits"
+            ]) from None  # fmt: skip
         raise InputError([f"{label}: not valid JSON: {error}"]) from None
     except RecursionError:
         raise InputError([f"{label}: not usable JSON: nested too deeply"]) from None
     if not isinstance(value, dict):
         raise InputError([f"{label}: /: must be a JSON object {{...}} (got {_type_name(value)})"])
     return value
+
+
+# A JSON string (skipped) or number: json.loads reads in document order, so the first
+# integer past the limit is the one it stopped at.
+_STRING_OR_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?')
+
+
+def _long_integer_place(text: str) -> tuple[int, int, int] | None:
+    """(line, column, digits) of the first integer json.loads cannot turn into an int."""
+    limit = sys.get_int_max_str_digits()
+    if limit == 0:
+        return None
+    for match in _STRING_OR_NUMBER.finditer(text):
+        token = match.group()
+        digits = len(token.lstrip("-"))
+        if token[0] != '"' and digits > limit and token.lstrip("-").isdigit():
+            start = match.start()
+            return text.count("\n", 0, start) + 1, start - text.rfind("\n", 0, start), digits
+    return None
 
 
 def parse_json_object(text: bytes, label: str) -> dict[str, Any]:
