@@ -29,9 +29,10 @@ def compile_plan(
     """The submission plan of these inputs; raises CompileError listing every problem."""
     try:
         return _compile_plan(runner_config, user_profile, task_list)
-    except ValueError:
-        # A value Python cannot write as text fails wherever it is first written (the
-        # schema's messages, the plan id): looked for only then, so it costs nothing else.
+    except (ValueError, RecursionError):
+        # A value Python cannot write as text (an int too long, lists too deep) fails
+        # wherever it is first written (the schema's messages, the plan id): looked for
+        # only then, so it costs nothing else.
         problems = Problems()
         for source, doc in zip(
             (Source.CONFIG, Source.PROFILE, Source.TASKS),

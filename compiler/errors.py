@@ -217,15 +217,28 @@ def _encodable(text: str) -> bool:
     return True
 
 
+MAX_DEPTH = 100  # lists and objects in one another: no input field comes near
+
+
 def unwritable_problems(source: Source, doc: Any) -> list[Problem]:
     """A problem at each integer in `doc` too long for Python to write as text (past
     sys.get_int_max_str_digits(): repr, json.dumps and jsonschema's messages all fail on
-    it).  Walked without recursion: a caller's RecursionError may be why it is called."""
+    it), and at each value nested past MAX_DEPTH (repr and the schema check recurse, and
+    fail near 1,000 levels).  Walked without recursion: a RecursionError may be why it is
+    called."""
     problems: list[Problem] = []
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
+    # (value, its path, where the run of one-item containers that leads to it starts:
+    # [[[...]]] is reported at the field holding it, not 100 levels down)
+    stack: list[tuple[Any, tuple[str | int, ...], int]] = [(doc, (), 0)]
     while stack:
-        value, path = stack.pop()
+        value, path, run = stack.pop()
         items: Iterable[tuple[str | int, Any]]
+        if isinstance(value, (dict, list)) and len(path) >= MAX_DEPTH:
+            problems.append(Problem(source=source, pointer=pointer(*path[:run]), message=(
+                f"must not hold lists or objects nested more than {MAX_DEPTH} levels deep "
+                f"(got {show(_at(doc, path[:run]))})"
+            )))  # fmt: skip
+            continue
         if isinstance(value, dict):
             items = value.items()
         elif isinstance(value, list):
@@ -237,8 +250,18 @@ def unwritable_problems(source: Source, doc: Any) -> list[Problem]:
                     f"'{field}' must be a number of at most 4300 digits (got {show(value)})"
                 )))  # fmt: skip
             continue
-        stack.extend((child, (*path, key)) for key, child in reversed(list(items)))
+        alone = len(value) == 1
+        stack.extend(
+            (child, (*path, key), run if alone else len(path) + 1)
+            for key, child in reversed(list(items))
+        )
     return problems
+
+
+def _at(doc: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        doc = doc[part]
+    return doc
 
 
 def _writable(number: int) -> bool:

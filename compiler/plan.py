@@ -313,7 +313,7 @@ def plan_from_json(d: dict[str, Any]) -> Plan:
     """
     try:
         return _plan_from_json(d)
-    except ValueError:  # an int Python cannot write as text (compile_plan says why)
+    except (ValueError, RecursionError):  # an int too long, lists too deep (compile_plan)
         problems = unwritable_problems(Source.PLAN, d)
         if not problems:
             raise

@@ -229,3 +229,16 @@ def test_an_integer_too_long_to_write_is_refused_at_its_place(path: tuple[str | 
     [problem] = caught.value.problems
     assert problem.pointer == "".join(f"/{p}" for p in path)
     assert problem.message.endswith("(got an integer of about 5001 digits)")
+
+
+def test_a_value_nested_too_deep_to_check_is_refused_at_its_place() -> None:
+    data = _plan("ssh").to_json()
+    deep: list[Any] = []
+    for _ in range(5000):
+        deep = [deep]
+    data["warnings"][0]["message"] = deep
+    with pytest.raises(CompileError) as caught:
+        plan_from_json(data)
+    [problem] = caught.value.problems
+    assert problem.pointer == "/warnings/0/message"
+    assert "nested more than 100 levels deep" in problem.message

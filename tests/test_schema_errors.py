@@ -306,3 +306,23 @@ def test_an_integer_too_long_to_write_is_a_compile_error(
     assert problem.message == (
         f"'{field}' must be a number of at most 4300 digits (got an integer of about 5001 digits)"
     )
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# Lists in lists past Python's recursion limit (json.loads reads about 990 of them) fail in
+# repr and in the schema check: a CompileError at the field, the value cut short.
+@pytest.mark.parametrize("depth", [990, 5000])
+def test_values_nested_too_deep_to_check_are_a_compile_error(depth: int) -> None:
+    tasks = _with(TASKS, ("tasks", 2, "command"), ["echo", _nested(depth)])
+    problem = _one(tasks=tasks)
+    assert problem.pointer == "/tasks/2/command/1"
+    assert problem.message == (
+        "must not hold lists or objects nested more than 100 levels deep "
+        f"(got {'[' * 20}...{']' * 20})"
+    )
