@@ -414,7 +414,13 @@ def _invariant_problems(plan: Plan) -> list[Problem]:
                 message = f"'outputs' must name tasks of the plan (got {show(task)})"
                 bad(pointer("outputs", task), message)
     for i, step in enumerate(plan.steps):
-        refs = step.jobs if isinstance(step, UploadStep) else (getattr(step, "job", 0),)
+        match step:
+            case UploadStep():
+                refs = step.jobs
+            case WriteStep() | SubmitStep():
+                refs = (step.job,)
+            case MkdirStep():
+                refs = ()  # a mkdir names no job
         for ref in refs:
             if ref >= n_jobs:
                 bad(

@@ -242,3 +242,20 @@ def test_a_value_nested_too_deep_to_check_is_refused_at_its_place() -> None:
     [problem] = caught.value.problems
     assert problem.pointer == "/warnings/0/message"
     assert "nested more than 100 levels deep" in problem.message
+
+
+def test_a_plan_without_jobs_is_told_so_not_that_its_mkdir_refers_to_a_job() -> None:
+    data = _plan("local").to_json()
+    data["jobs"], data["groups"], data["steps"] = [], [], data["steps"][:1]  # mkdir names no job
+    with pytest.raises(CompileError) as caught:
+        plan_from_json(data)
+    assert [str(p) for p in caught.value.problems] == [
+        "plan: /groups: 'groups' must be a non-empty list (got [])",
+        "plan: /jobs: 'jobs' must be a non-empty list (got [])",
+    ]
+
+
+def test_a_mkdir_step_refers_to_no_job() -> None:
+    plan = _plan("local")  # its first step is the mkdir; without jobs its indices still agree
+    empty = dataclasses.replace(plan, jobs=(), groups=(), warnings=(), steps=plan.steps[:1])
+    assert empty.steps == plan.steps[:1]
