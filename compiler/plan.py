@@ -291,8 +291,8 @@ def plan_digest(plan: Plan) -> str:
         data = script_bytes(job.script)
         digest.update(b"%d %d\n" % (job.index, len(data)))
         digest.update(data)
-    for start in range(0, len(plan.jobs), 1000):
-        part = [_job_json(j, script=False) for j in plan.jobs[start : start + 1000]]
+    for start in range(0, len(plan.jobs), 100):  # small slices: to_json holds the form too
+        part = [_job_json(j, script=False) for j in plan.jobs[start : start + 100]]
         digest.update(b"jobs" + _canonical(part))
     for start in range(0, len(plan.steps), 1000):
         digest.update(_canonical([_step_json(s) for s in plan.steps[start : start + 1000]]))
