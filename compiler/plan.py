@@ -23,6 +23,10 @@ from slurmplan.compiler.schemas import schema_problems
 from slurmplan.compiler.transport import SshTarget, Transport, TransportKind, as_user
 
 FORMAT = "slurmplan/2"
+# The mode (less the umask) of every file that may hold a task's env values: the plan, its
+# scripts and any copy of them. Never group- or world-readable: a cluster's users often
+# share one group, and only the user (and root) needs to read them (docs/decisions.md).
+PRIVATE_MODE = 0o600
 
 
 def script_bytes(script: str) -> bytes:
@@ -80,7 +84,7 @@ class WriteStep:
 
     path: str
     job: int
-    mode: int = 0o644
+    mode: int = PRIVATE_MODE
     kind: Literal["write"] = "write"
 
 

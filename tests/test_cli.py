@@ -80,6 +80,12 @@ def test_compile_without_output_prints_the_plan(
     assert capsys.readouterr().out == _expected_plan("user_batching")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_compile_scripts_to_writes_every_script(tmp_path: Path) -> None:
     paths = _inputs(tmp_path, "quoting")
     scripts = tmp_path / "out" / "scripts"
@@ -93,7 +99,7 @@ def test_compile_scripts_to_writes_every_script(tmp_path: Path) -> None:
         written = scripts / os.path.basename(job.script_path)
         # The quoting case has raw (non-UTF-8) bytes in an argument: they must survive.
         assert written.read_bytes() == job.script.encode("utf-8", "surrogateescape")
-        assert stat.S_IMODE(written.stat().st_mode) == 0o644
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600 & ~_umask()
     assert b"\xff\xfe not UTF-8" in (scripts / "job-000002.sbatch").read_bytes()
 
 

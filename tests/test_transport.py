@@ -181,7 +181,7 @@ def test_scripts_tar_is_deterministic_and_holds_the_scripts() -> None:
         members = tar.getmembers()
         assert [m.name for m in members] == [f"job-00000{i}.sbatch" for i in range(3)]
         for member, job in zip(members, plan.jobs, strict=True):
-            assert (member.mtime, member.uid, member.gid, member.mode) == (0, 0, 0, 0o644)
+            assert (member.mtime, member.uid, member.gid, member.mode) == (0, 0, 0, 0o600)
             extracted = tar.extractfile(member)
             assert extracted is not None
             assert extracted.read().decode() == job.script

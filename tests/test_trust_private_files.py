@@ -1,6 +1,7 @@
-"""Private by default (issue 9): every file slurmplan writes (the plan, the scripts of
---scripts-to and of a local submit, the journal) gets 0644 less the umask: 0600 under
-umask 077, never wider than 0644."""
+"""Private by default (issue 9): every file slurmplan writes follows the umask, and a file
+that may hold a task's env values (the plan, the scripts of --scripts-to, of a local submit
+and of an ssh upload, golden copies) is 0600 less the umask whatever the umask: never
+readable by another user. The journal, which holds none, is 0644 less the umask."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def _mode(path: Path | str) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-@pytest.mark.parametrize(("mask", "mode"), [(0o077, 0o600), (0o022, 0o644), (0o000, 0o644)])
-def test_compile_writes_the_plan_and_scripts_with_0644_less_the_umask(
+@pytest.mark.parametrize(("mask", "mode"), [(0o077, 0o600), (0o022, 0o600), (0o000, 0o600),
+                                           (0o277, 0o400)])  # fmt: skip
+def test_compile_writes_the_plan_and_scripts_with_0600_less_the_umask(
     tmp_path: Path, mask: int, mode: int
 ) -> None:
     for kind in ("config", "profile", "tasks"):
@@ -66,15 +68,35 @@ def test_an_existing_world_readable_plan_is_replaced_by_a_private_one(tmp_path: 
     assert _mode(plan) == 0o600
 
 
-@pytest.mark.parametrize(("mask", "mode"), [(0o077, 0o600), (0o022, 0o644)])
+@pytest.mark.parametrize(("mask", "journal", "script"), [(0o077, 0o600, 0o600),
+                                                        (0o022, 0o644, 0o600)])  # fmt: skip
 def test_the_journal_and_a_local_submits_scripts_follow_the_umask(
-    tmp_path: Path, mask: int, mode: int
+    tmp_path: Path, mask: int, journal: int, script: int
 ) -> None:
     bench = Bench(tmp_path, "local", 2)
     with _umask(mask):
         bench.submit()
-    assert _mode(bench.journal) == mode
-    assert all(_mode(job.script_path) == mode for job in bench.plan.jobs)
+    assert _mode(bench.journal) == journal
+    assert all(_mode(job.script_path) == script for job in bench.plan.jobs)
+
+
+def test_a_secret_in_a_tasks_env_is_never_written_world_readable(tmp_path: Path) -> None:
+    for kind in ("config", "profile"):
+        shutil.copy(GOLDEN / "transport_local" / f"{kind}.json", tmp_path / f"{kind}.json")
+    (tmp_path / "tasks.json").write_text(
+        '{"name": "t", "tasks": [{"id": "a", "command": ["true"], "env": {"TOKEN": "s3cr3t"}}]}'
+    )
+    plan, scripts, golden = tmp_path / "plan.json", tmp_path / "scripts", tmp_path / "golden"
+    with _umask(0o022):
+        assert main(["compile", "--config", str(tmp_path / "config.json"),
+                     "--profile", str(tmp_path / "profile.json"),
+                     "--tasks", str(tmp_path / "tasks.json"),
+                     "-o", str(plan), "--scripts-to", str(scripts)]) == 0  # fmt: skip
+        assert main(["check", str(plan), "--golden", str(golden), "--update"]) == 0
+    holding = [p for p in (plan, *scripts.iterdir(), *golden.rglob("*")) if p.is_file()
+               and b"s3cr3t" in p.read_bytes()]  # fmt: skip
+    assert len(holding) == 3  # the plan, its script, and the script's golden copy
+    assert all(_mode(p) == 0o600 for p in holding), [(p, oct(_mode(p))) for p in holding]
 
 
 def test_a_new_journal_is_created_private_under_umask_077(tmp_path: Path) -> None:

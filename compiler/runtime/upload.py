@@ -1,7 +1,7 @@
 """The scripts of a plan as one deterministic tar stream (for the ssh transport).
 
 Same plan, same bytes: entries in job order, mtime 0, owner 0/0 without names,
-mode 0644, USTAR format.  Extract with `tar -x -m -f - -C DIR` (-m: stamp files
+mode 0600 (PRIVATE_MODE), USTAR format.  Extract with `tar -x -m -f - -C DIR` (-m: stamp files
 with the extraction time rather than 1970).
 """
 
@@ -11,7 +11,7 @@ import io
 import posixpath
 import tarfile
 
-from slurmplan.compiler.plan import Plan, script_bytes
+from slurmplan.compiler.plan import PRIVATE_MODE, Plan, script_bytes
 
 
 def scripts_tar(plan: Plan, jobs: tuple[int, ...]) -> bytes:
@@ -22,7 +22,7 @@ def scripts_tar(plan: Plan, jobs: tuple[int, ...]) -> bytes:
             data = script_bytes(job.script)
             info = tarfile.TarInfo(posixpath.basename(job.script_path))
             info.size = len(data)
-            info.mode = 0o644
+            info.mode = PRIVATE_MODE
             info.mtime = 0
             info.uid = info.gid = 0
             info.uname = info.gname = ""

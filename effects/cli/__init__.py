@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from slurmplan.compiler import CompileError, Plan, Source, compile_plan
-from slurmplan.compiler.plan import script_bytes
-from slurmplan.effects.atomic import atomic_file, write_atomic
+from slurmplan.compiler.plan import PRIVATE_MODE, script_bytes
+from slurmplan.effects.atomic import FILE_MODE, atomic_file, write_atomic
 from slurmplan.effects.cli import golden, picture, report, review, run_commands
 from slurmplan.effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
 from slurmplan.effects.cli.plan_files import load_plan, write_plan
@@ -51,7 +51,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         write_plan(plan, sys.stdout.write)
     else:
         try:
-            with atomic_file(args.output) as out:
+            with atomic_file(args.output, PRIVATE_MODE) as out:
                 write_plan(plan, lambda piece: out.write(piece.encode("ascii")))
         except OSError as error:
             raise _cannot_write(args.output, error) from None
@@ -62,9 +62,9 @@ def _cannot_write(path: str, error: OSError) -> InputError:
     return InputError([f"{path}: cannot be written: {error.strerror or error}"])
 
 
-def _write(path: str, data: bytes, *, durable: bool = True) -> None:
+def _write(path: str, data: bytes, mode: int = FILE_MODE, *, durable: bool = True) -> None:
     try:
-        write_atomic(path, data, durable=durable)
+        write_atomic(path, data, mode, durable=durable)
     except OSError as error:
         raise _cannot_write(path, error) from None
 
@@ -77,7 +77,8 @@ def _write_scripts(plan: Plan, directory: str) -> None:
         raise InputError([f"{directory}: cannot be created: {error.strerror or error}"]) from None
     for job in plan.jobs:
         path = os.path.join(directory, os.path.basename(job.script_path))
-        _write(path, script_bytes(job.script), durable=False)  # run compile again after a crash
+        # not fsync'd: run compile again after a crash
+        _write(path, script_bytes(job.script), PRIVATE_MODE, durable=False)
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

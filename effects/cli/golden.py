@@ -17,7 +17,7 @@ from typing import Any
 
 from slurmplan.compiler import Plan
 from slurmplan.compiler.golden_form import PLAN_FILE, SCRIPTS_DIR, golden_texts, plan_json_of
-from slurmplan.compiler.plan import script_bytes
+from slurmplan.compiler.plan import PRIVATE_MODE, script_bytes
 from slurmplan.effects.atomic import write_atomic
 
 
@@ -100,7 +100,7 @@ def update(plan: Plan, directory: str) -> list[str]:
             os.unlink(path)
             done.append(f"removed {path}")
         else:
-            write_atomic(path, expected[difference.relative])
+            write_atomic(path, expected[difference.relative], PRIVATE_MODE)  # env values
             done.append(f"{'wrote' if difference.change is Change.MISSING else 'updated'} {path}")
     return done
 
