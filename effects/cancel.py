@@ -1,7 +1,8 @@
 """`cancel`: one scancel for every job of the plan, including ones cut off mid-submission.
 
-Under the journal's lock, cut-off jobs are looked up by name (so none is left
-behind) and a "cancelled" line is appended: a `submit` running at the same time
+Under the journal's lock, cut-off jobs, and jobs of this run a journal cut short no
+longer records, are looked up by name (so none is left behind) and a "cancelled" line
+is appended: a `submit` running at the same time
 stops before its next job, and a later `submit` refuses to continue the plan.
 """
 
@@ -12,7 +13,7 @@ from slurmplan.compiler.runtime.commands import cancel_argv, chunked
 from slurmplan.compiler.runtime.journal_state import cancelled_event
 from slurmplan.effects.execute import Executor
 from slurmplan.effects.journal import Journal
-from slurmplan.effects.submit import Progress, look_up_cut_off
+from slurmplan.effects.submit import Progress, look_up_cut_off, look_up_unrecorded
 
 
 def cancel(
@@ -21,6 +22,7 @@ def cancel(
     """Cancel every job the journal knows of; returns their ids."""
     with Journal(journal_path, plan) as journal, journal.locked():
         look_up_cut_off(plan, journal, executor, progress)
+        look_up_unrecorded(plan, journal, executor, progress)
         ids = journal.state.job_ids
         journal.append(cancelled_event(ids))
         # scancel of a finished or forgotten id is not an error: all ids go in one call.

@@ -97,6 +97,20 @@ def look_up_cut_off(
     return _journal_trace(plan, journal, trace_cut_off(plan, run, jobs, rows, starts), progress)
 
 
+def look_up_unrecorded(
+    plan: Plan, journal: Journal, executor: Executor, progress: Progress
+) -> CutOffTrace:
+    """Look up this run's jobs the journal has no line about (call with it locked): one
+    squeue by this run's names, unless this process began the run (no job can carry its
+    id).  A journal cut short may have lost jobs of this run that reached Slurm: those
+    squeue shows are journaled found, as a cut-off job is (cancel: none is left behind)."""
+    jobs = unrecorded_jobs(plan, journal.state)
+    if not jobs or journal.new_run:
+        return CutOffTrace(found={}, started={}, resubmit=frozenset(jobs), duplicates={})
+    rows = lookup_by_name(plan, executor, jobs, journal.run)
+    return _journal_trace(plan, journal, trace_cut_off(plan, journal.run, jobs, rows), progress)
+
+
 def _journal_trace(
     plan: Plan, journal: Journal, outcome: CutOffTrace, progress: Progress
 ) -> CutOffTrace:

@@ -11,6 +11,7 @@ import pytest
 from fake_slurm import FakeJob
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli, _finish, end_jobs
 
+import slurmplan
 from slurmplan.effects.cancel import cancel
 from slurmplan.effects.errors import Interrupted
 from slurmplan.effects.submit import submit
@@ -75,6 +76,30 @@ def test_a_journal_missing_its_last_lines_finds_this_runs_jobs_still_queued(
         assert {"event": "submitted", "how": "found", "job": job, "job_id": ids[job]} in (
             bench.events()
         )
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cancel_with_a_journal_missing_its_last_lines_leaves_none_of_this_runs_jobs(
+    tmp_path: Path, transport: str
+) -> None:
+    """cancel is one scancel of every job of this run: those the cut-short journal lost
+    are looked up by this run's names and recorded found, then cancelled with the rest.
+    Before, jobs 7-9 kept running while cancel said it was done."""
+    bench = Bench(tmp_path, transport, 10)
+    bench.submit()
+    ids = bench.ids()
+    _drop_lines_of(bench, (7, 8, 9))
+    cancelled = slurmplan.Run(bench.plan, bench.journal, executor=bench.executor()).cancel()
+    assert sorted(cancelled, key=int) == sorted(ids.values(), key=int)
+    assert {job.state for job in bench.slurm.jobs.values()} == {"CANCELLED"}
+    assert bench.ids() == ids  # recorded, found
+
+
+def test_cancel_of_a_new_journal_looks_up_nothing(tmp_path: Path) -> None:
+    """A journal this cancel began holds a run no job can carry: no squeue by name."""
+    bench = Bench(tmp_path, "local", 3)
+    assert slurmplan.Run(bench.plan, bench.journal, executor=bench.executor()).cancel() == ()
+    assert bench.slurm.commands == []
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
