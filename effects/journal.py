@@ -28,6 +28,13 @@ from slurmplan.compiler.runtime.journal_state import (
 )
 from slurmplan.effects.atomic import FILE_MODE
 from slurmplan.effects.errors import JournalLost
+from slurmplan.effects.input_files import (
+    MAX_FILE_BYTES,
+    UnusableFile,
+    check_regular,
+    read_regular,
+    too_large,
+)
 
 
 def default_path(plan_path: str) -> str:
@@ -40,8 +47,10 @@ def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
-def _read_all(fd: int) -> bytes:
+def _read_all(fd: int, path: str) -> bytes:
     size = os.fstat(fd).st_size
+    if size > MAX_FILE_BYTES:  # what is read is at most `size`: refused before it is read
+        raise JournalError(f"{path}: {too_large(path, MAX_FILE_BYTES, f'it holds {size:,} bytes')}")
     chunks: list[bytes] = []
     offset = 0
     while offset < size:
@@ -63,10 +72,11 @@ def _state_of(data: bytes, plan: Plan, path: str) -> JournalState:
 def read_state(path: str, plan: Plan) -> JournalState:
     """The journal as it is now, for commands that only read it (no file: nothing submitted)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular(path)
     except FileNotFoundError:
         return JournalState()
+    except UnusableFile as error:  # a FIFO would block, /dev/zero never end
+        raise JournalError(f"{path}: {error}") from None
     except OSError as error:
         raise JournalError(f"{path}: cannot be read: {error.strerror or error}") from None
     return _state_of(data, plan, path)
@@ -81,12 +91,22 @@ class Journal:
         self.plan = plan
         existed = os.path.exists(path)
         try:
+            if existed:  # a FIFO or a device is refused before it is opened
+                check_regular(os.stat(path), path)
             # FILE_MODE less the umask, as open(2) applies it: 0600 under umask 077.
-            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+            # O_NONBLOCK: a FIFO put there since the check does not block the open.
+            flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK
             self._fd = os.open(path, flags, FILE_MODE)
+        except UnusableFile as error:
+            raise JournalError(f"{path}: {error}") from None
         except OSError as error:
             raise JournalError(f"{path}: cannot be opened: {error.strerror or error}") from None
         opened = os.fstat(self._fd)
+        try:
+            check_regular(opened, path)
+        except OSError as error:
+            os.close(self._fd)
+            raise JournalError(f"{path}: {error}") from None
         self._identity = (opened.st_dev, opened.st_ino)
         if not existed:  # the new name must survive a crash too
             _fsync_directory(os.path.dirname(os.path.abspath(path)))
@@ -153,7 +173,7 @@ class Journal:
         size = os.fstat(self._fd).st_size
         if size == self._size:
             return  # nobody else wrote since our last look
-        data = _read_all(self._fd)
+        data = _read_all(self._fd, self.path)
         self.state = _state_of(data, self.plan, self.path)
         end = complete_end(data)  # read() ignores what follows, and so does the file now
         if end < len(data):  # a writer was killed mid-line: that line never happened

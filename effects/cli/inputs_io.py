@@ -15,6 +15,7 @@ from typing import Any
 
 from slurmplan.compiler import CompileError, Source
 from slurmplan.compiler.errors import SlurmplanError
+from slurmplan.effects.input_files import UnusableFile, read_regular
 
 
 class InputError(SlurmplanError):
@@ -141,8 +142,9 @@ def read_json_object(path: str) -> dict[str, Any]:
     bytes go once decoded, the text once parsed (when this returns).
     """
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular(path)
+    except UnusableFile as error:  # a FIFO, a device, a file past the limit: never read
+        raise InputError([f"{path}: {error}"]) from None
     except FileNotFoundError:
         raise InputError([f"{path}: no such file"]) from None
     except IsADirectoryError:
