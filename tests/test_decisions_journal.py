@@ -146,7 +146,7 @@ def test_read_names_the_file_and_the_line_in_json_words() -> None:
     with pytest.raises(JournalError) as caught:
         read(data, "p.journal")
     assert str(caught.value) == (
-        "p.journal: line 3: 'job_id' must be a Slurm job id, a string of ASCII digits 0-9 "
+        "p.journal: line 3: 'job_id' must be a Slurm job id, a string of 1 to 20 ASCII digits 0-9 "
         '(got "\\u0661\\u0662")'
     )
     with pytest.raises(JournalError, match=r"^p\.journal: line 1: 'plan_id' is required"):

@@ -53,7 +53,7 @@ HOWS = ("sbatch", "found", "started", "adopted")
 _PLAN_ID = re.compile(r"[0-9a-f]{16}")
 _RUN = re.compile(r"[0-9a-f]{8}")
 MESSAGE_CHARS = 1000  # a refusal's message is sbatch's last words, not its whole output
-_JOB_ID_FORM = "a Slurm job id, a string of ASCII digits 0-9"
+_JOB_ID_FORM = "a Slurm job id, a string of 1 to 20 ASCII digits 0-9"
 
 
 class JournalError(SlurmplanError, ValueError):
@@ -116,8 +116,9 @@ def encode(event: Event) -> bytes:
 
 
 def is_job_id(value: object) -> bool:
-    """A Slurm job id as the journal holds it: a non-empty string of ASCII digits."""
-    return isinstance(value, str) and value.isascii() and value.isdigit()
+    """A Slurm job id as the journal holds it: 1 to 20 ASCII digits (the parsers' bound;
+    a longer one would go on to squeue's and scancel's command lines)."""
+    return isinstance(value, str) and 0 < len(value) <= 20 and value.isascii() and value.isdigit()
 
 
 def json_words(value: object) -> str:
