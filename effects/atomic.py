@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from typing import BinaryIO
+
+from slurmplan.effects.input_files import UnusableFile, kind_of
 
 # Files slurmplan writes (plans, scripts, golden files) may hold secrets (task env,
 # extra lines): they get at most this mode, narrowed by the umask (0600 under 077).
@@ -24,6 +28,18 @@ def _temporary(directory: str, mode: int) -> tuple[int, str]:
             continue
 
 
+def _refuse_what_is_not_a_file(path: str) -> None:
+    """UnusableFile when `path` (a link followed) is a FIFO, a device or a socket: the
+    rename would replace it (`-o /dev/null` as root replaced the device node), and
+    what it is for was never a file to replace.  A folder fails at the rename, as it did."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # nothing there (or nothing reachable): the rename says what it says
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise UnusableFile(errno.EINVAL, f"is {kind_of(mode)}, not a regular file", path)
+
+
 @contextlib.contextmanager
 def atomic_file(path: str, mode: int = FILE_MODE, *, durable: bool = True) -> Iterator[BinaryIO]:
     """A binary file to write; it becomes `path` in one step when the block ends without error.
@@ -35,7 +51,10 @@ def atomic_file(path: str, mode: int = FILE_MODE, *, durable: bool = True) -> It
     that it survives a power cut; job scripts skip that (see docs/decisions.md):
     sbatch copies a script into slurmctld, and a script not yet submitted is
     written again by the next run.  The file gets `mode` less the umask, never more.
+    Only a regular file (or a link, which is replaced itself) is replaced: anything else
+    there is an OSError before anything is written.
     """
+    _refuse_what_is_not_a_file(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, temp = _temporary(directory, mode)
     try:

@@ -224,6 +224,35 @@ def test_an_unwritable_output_is_a_clear_error(
     assert line.startswith(f"{out}: cannot be written: ")
 
 
+@pytest.mark.parametrize("option", ["-o", "--scripts-to"])
+def test_an_output_that_is_a_fifo_or_a_device_is_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    # `-o /dev/null` as root renamed the plan over the device node; never written to here.
+    paths = _inputs(tmp_path)
+    nodes = tmp_path / "nodes"
+    nodes.mkdir()
+    targets = [nodes / "fifo"]
+    os.mkfifo(targets[0])
+    if os.geteuid() == 0:
+        targets.append(nodes / "null")
+        os.mknod(targets[1], 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    for made in targets:
+        if option == "-o":
+            node, argv = made, _compile_args(paths, "-o", str(made))
+        else:  # the first job's script is where the node is
+            node = made.rename(nodes / "job-000000.sbatch")
+            argv = _compile_args(paths, "-o", str(tmp_path / "plan.json"), option, str(nodes))
+        before = os.lstat(node)
+        assert main(argv) == 2
+        [line] = [line for line in _stderr_lines(capsys) if not line.startswith("warning: ")]
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(before.st_mode) else "a character device"
+        assert line == f"{node}: cannot be written: is {kind}, not a regular file"
+        after = os.lstat(node)
+        assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+        node.unlink()
+
+
 # -- show ---------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,49 @@ def test_durable_fsyncs_before_the_rename(
     monkeypatch.setattr(os, "replace", replace)
     write_atomic(str(tmp_path / "f"), b"x", durable=durable)
     assert calls == (["fsync", "replace"] if durable else ["replace"])
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _null_device(path: Path) -> Path:
+    if os.geteuid() != 0:
+        pytest.skip("mknod needs root")
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # our own /dev/null: /dev is not ours
+    return path
+
+
+def _link_to_fifo(path: Path) -> Path:
+    path.symlink_to(_fifo(path.parent / "fifo"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [(_fifo, "a FIFO (named pipe)"), (_null_device, "a character device"),
+     (_link_to_fifo, "a FIFO (named pipe)")],
+    ids=["fifo", "device", "link-to-fifo"],
+)  # fmt: skip
+def test_what_is_not_a_regular_file_is_never_replaced(
+    tmp_path: Path, make: Callable[[Path], Path], kind: str
+) -> None:
+    # `compile -o /dev/null` as root renamed a file over the device node.
+    target = make(tmp_path / "target")
+    before = os.lstat(target)
+    names = _names(tmp_path)
+    with pytest.raises(OSError, match=f"is {re.escape(kind)}, not a regular file") as caught:
+        write_atomic(str(target), b"plan\n")
+    assert caught.value.filename == str(target)
+    after = os.lstat(target)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert _names(tmp_path) == names  # no temporary left
+
+
+def test_a_link_to_a_regular_file_is_replaced_by_the_file_as_before(tmp_path: Path) -> None:
+    (tmp_path / "real").write_bytes(b"old\n")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    write_atomic(str(tmp_path / "link"), b"new\n")
+    assert (tmp_path / "link").read_bytes() == b"new\n"
+    assert not (tmp_path / "link").is_symlink() and (tmp_path / "real").read_bytes() == b"old\n"
