@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import shutil
@@ -484,3 +486,81 @@ def test_the_command_as_a_process(tmp_path: Path) -> None:
     version = run("--version")
     assert version.returncode == 0
     assert version.stdout.startswith("slurmplan ")
+
+
+# -- standard output that cannot be written -----------------------------------------------------
+
+# Each writes more than a pipe holds (64 KiB) or only at its end; status and collect are
+# run commands (their own errors are caught apart), with nothing submitted: no command runs.
+STDOUT_COMMANDS = [
+    ["compile", "CONFIG", "PROFILE", "TASKS"],
+    ["show", "PLAN", "--all"],
+    ["status", "PLAN", "--json"],
+    ["collect", "PLAN"],
+    ["--help"],
+]
+
+
+def _stdout_run(tmp_path: Path, words: list[str], stdout: int) -> subprocess.CompletedProcess[str]:
+    command, env = _command()
+    paths = _inputs(tmp_path, "seed_example")
+    plan = tmp_path / "plan.json"
+    plan.write_text(_expected_plan("seed_example"))
+    env["PATH"] = str(tmp_path)  # no squeue or ssh to be found: none may run
+    flags = {"CONFIG": ["--config", str(paths["config"])], "PLAN": [str(plan)],
+             "PROFILE": ["--profile", str(paths["profile"])],
+             "TASKS": ["--tasks", str(paths["tasks"])]}  # fmt: skip
+    argv = [part for word in words for part in flags.get(word, [word])]
+
+    return subprocess.run([*command, *argv], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                          env=env, timeout=60, check=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("words", STDOUT_COMMANDS, ids=" ".join)
+def test_a_closed_pipe_on_stdout_ends_the_command_quietly(tmp_path: Path, words: list[str]) -> None:
+    # `slurmplan show plan.json | head -1`: as a Unix tool killed by SIGPIPE, no traceback.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write
+    try:
+        done = _stdout_run(tmp_path, words, write_end)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+@pytest.mark.parametrize("words", STDOUT_COMMANDS, ids=" ".join)
+def test_a_full_stdout_is_one_line_and_exit_2(tmp_path: Path, words: list[str]) -> None:
+    full = tmp_path / "full"  # `> /dev/full`, with a /dev/full of our own
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    with full.open("w") as stdout:
+        done = _stdout_run(tmp_path, words, stdout.fileno())
+    assert (done.returncode, done.stderr) == (
+        2, "slurmplan: cannot write to standard output: No space left on device\n"
+    )  # fmt: skip
+
+
+class _FullStream(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("words", STDOUT_COMMANDS[:4], ids=" ".join)
+def test_a_full_stdout_in_process_is_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    words: list[str],
+) -> None:
+    paths = _inputs(tmp_path, "seed_example")
+    plan = tmp_path / "plan.json"
+    plan.write_text(_expected_plan("seed_example"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to run: nothing may run
+    flags = {"CONFIG": ["--config", str(paths["config"])], "PLAN": [str(plan)],
+             "PROFILE": ["--profile", str(paths["profile"])],
+             "TASKS": ["--tasks", str(paths["tasks"])]}  # fmt: skip
+    monkeypatch.setattr(sys, "stdout", _FullStream())
+    assert main([part for word in words for part in flags.get(word, [word])]) == 2
+    assert capsys.readouterr().err.endswith(
+        "slurmplan: cannot write to standard output: No space left on device\n"
+    )
