@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -278,6 +279,31 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# One wait (a command's time limit, a sleep between retries or polls) at most this long:
+# Python's subprocess timeouts overflow past about 24 days (2**31 ms).  Budgets (the
+# retries' total, wait --timeout) are only compared with a clock.
+MAX_WAIT_S, MAX_BUDGET_S = 1_000_000.0, 1_000_000_000.0
+
+
+def seconds(*, above_zero: bool, most: float) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds, above 0 (or 0 or more), at most `most`:
+    NaN, infinities (1e400 is one) and negative numbers reached the retry and poll loops."""
+    least = "above 0" if above_zero else "0 or more"
+    words = f"must be a finite number of seconds {least}, at most {most:,.0f}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        low_enough = value > 0 if above_zero else value >= 0
+        if not (math.isfinite(value) and low_enough and value <= most):
+            raise argparse.ArgumentTypeError(f"{words} (got {text!r})")
+        return value
+
+    return parse
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", metavar="PLAN", help="a plan written by `slurmplan compile`")
     parser.add_argument("--journal", metavar="FILE", help="the journal (default: PLAN.journal)")
@@ -290,31 +316,33 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retry-delay",
-        type=float,
+        type=seconds(above_zero=False, most=MAX_WAIT_S),
         default=1.0,
         metavar="S",
         help="first wait before a retry; it doubles (default 1)",
     )
     parser.add_argument(
         "--retry-max-seconds",
-        type=float,
+        type=seconds(above_zero=False, most=MAX_BUDGET_S),
         default=300.0,
         metavar="S",
         help="give up retrying a command after this long (default 300)",
     )
-    parser.add_argument("--command-timeout", type=float, default=300.0, metavar="S",
+    parser.add_argument("--command-timeout", type=seconds(above_zero=True, most=MAX_WAIT_S),
+                        default=300.0, metavar="S",
                         help="kill a command still running after S (default 300)")  # fmt: skip
 
 
 def _polling(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--poll-interval",
-        type=float,
+        type=seconds(above_zero=True, most=MAX_WAIT_S),
         default=2.0,
         metavar="S",
         help=f"first wait between {what} (default 2); grows while nothing changes",
     )
-    parser.add_argument("--poll-max", type=float, default=30.0, metavar="S",
+    parser.add_argument("--poll-max", type=seconds(above_zero=True, most=MAX_WAIT_S),
+                        default=30.0, metavar="S",
                         help=f"longest wait between {what} (default 30)")  # fmt: skip
 
 
@@ -339,7 +367,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("wait", help="wait until every job ended; exit 0 iff all tasks did")
     add_run_options(p)
     _polling(p, "polls")
-    p.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds (exit 4)")
+    p.add_argument("--timeout", type=seconds(above_zero=False, most=MAX_BUDGET_S), metavar="S",
+                   help="give up after S seconds (exit 4; 0: poll once)")  # fmt: skip
     p.add_argument(
         "--cancel-on-interrupt",
         action="store_true",
