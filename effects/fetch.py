@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -183,8 +182,10 @@ def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
                 fd = _open_regular(workdir, f.relative, folders)
                 if fd is None:
                     continue
-                with open(fd, "rb") as src, open(write.open(f.local), "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                try:
+                    write.copy(f.local, fd)
+                finally:
+                    os.close(fd)
                 got.add(f.relative)
     finally:
         for fd in (workdir, *folders.values()):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import resource
 import tarfile
 import tempfile
 from pathlib import Path
@@ -500,5 +501,59 @@ def test_fetch_never_reads_or_writes_above_its_folders_whatever_built_the_plan(
         slurmplan.Run(climbing, bench.journal, runner=bench.slurm).fetch(tmp_path / "home")
     for local in ("tasks/t0.outputs/../../../x", "/etc/x", "outputs//x"):  # and again on write
         with pytest.raises(ValueError, match="refusing to write"):
-            Writer(tmp_path / "home").open(local)
+            Writer(tmp_path / "home")(local, b"x")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_write_that_fails_half_way_leaves_no_part_of_the_file_and_names_it(
+    tmp_path: Path, transport: str
+) -> None:
+    """The disk fills up (a 200,000-byte file size limit) while t0.out (1,000,000 bytes)
+    is written: no part of it stays at home, nor a temporary, and the error names it."""
+    bench = _bench(tmp_path, transport)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=transport == "local")
+    _put(bench, "tasks/t0.out", "x" * 1_000_000, local=transport == "local")
+    home = tmp_path / "home"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))  # Python ignores SIGXFSZ
+    try:
+        with pytest.raises(OSError, match="File too large") as caught:
+            run.fetch(home)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert caught.value.filename == str(home / "tasks/t0.out")
+    written = {str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()}
+    assert "tasks/t0.out" not in written
+    for relative in written:  # what came home before is whole, and nothing else is there
+        source = _source(bench, relative, local=transport == "local")
+        assert (home / relative).read_bytes() == source, relative
+
+
+def _source(bench: Bench, home_path: str, *, local: bool) -> bytes:
+    """The bytes on the cluster of what fetch brought to `home_path` (of task t0 or a log)."""
+    path = f"{bench.plan.workdir}/{home_path.removeprefix('tasks/t0.outputs/')}"
+    return Path(path).read_bytes() if local else bench.slurm.files[path].encode()
+
+
+def test_the_cli_names_the_file_it_could_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _bench(tmp_path, "local")
+    bench.submit()
+    end_jobs(bench)
+    _ran(bench, local=True)
+    _put(bench, "tasks/t0.out", "x" * 1_000_000, local=True)
+    cli = Cli(bench, monkeypatch, capsys)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))
+    try:
+        code, _, err = cli("fetch", str(tmp_path / "home"))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert code == 3
+    assert err == f"slurmplan fetch: {tmp_path / 'home/tasks/t0.out'}: File too large\n"
+    assert not (tmp_path / "home/tasks/t0.out").exists()
