@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from slurmplan.compiler import compile_plan, plan_from_json
-from slurmplan.effects.cli import main
+from slurmplan.effects.cli import golden, main
 from slurmplan.effects.cli.plan_files import dump_plan
 from slurmplan.effects.cli.tables import table_lines, table_text
 
@@ -413,6 +413,65 @@ def test_check_update_creates_a_new_folder(tmp_path: Path) -> None:
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
         "plan.json", "scripts/job-000000.sbatch", "scripts/job-000001.sbatch"
     ]  # fmt: skip
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes()
+            for p in folder.rglob("*")}  # fmt: skip
+
+
+def test_check_update_that_fails_half_way_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan, folder = _golden_copy(tmp_path)
+    (folder / "plan.json").write_text("{}\n")
+    (folder / "scripts" / "job-000000.sbatch").write_text("old\n")
+    (folder / "scripts" / "job-000099.sbatch").write_text("stale\n")
+    before = _tree(folder)
+    real = golden.write_atomic
+    written: list[str] = []
+
+    def disk_full_at_the_second(path: str, data: bytes, *args: Any, **kwargs: Any) -> None:
+        written.append(path)
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        real(path, data, *args, **kwargs)
+
+    monkeypatch.setattr(golden, "write_atomic", disk_full_at_the_second)
+    assert main(["check", str(plan), "--golden", str(folder), "--update"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and "Errno" not in err and ".tmp" not in err, err
+    assert err.startswith(f"{folder}: cannot be updated: ")
+    assert err.endswith(": No space left on device; nothing in it was changed\n")
+    assert _tree(folder) == before  # plan.json, scripts, the inputs beside: as they were
+
+
+def test_check_update_swaps_scripts_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan, folder = _golden_copy(tmp_path)
+    (folder / "scripts" / "job-000099.sbatch").write_text("stale\n")
+    (folder / "notes.txt").write_text("kept\n")
+    assert main(["check", str(plan), "--golden", str(folder), "--update"]) == 0
+    assert capsys.readouterr().out == f"removed {folder / 'scripts' / 'job-000099.sbatch'}\n"
+    assert main(["check", str(plan), "--golden", str(folder)]) == 0
+    assert (folder / "notes.txt").read_text() == "kept\n"
+    assert not [p for p in folder.iterdir() if p.name.startswith(".slurmplan")]
+
+
+@pytest.mark.parametrize("update", [False, True])
+def test_check_golden_that_is_a_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], update: bool
+) -> None:
+    plan = _plan_file(tmp_path, "gpu")
+    not_a_folder = tmp_path / "golden"
+    not_a_folder.write_text("a file\n")
+    argv = ["check", str(plan), "--golden", str(not_a_folder)] + (["--update"] if update else [])
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"{not_a_folder}: is a file, not a folder of golden files\n")
+    assert not_a_folder.read_text() == "a file\n"
 
 
 def test_check_normalizes_the_given_plan(tmp_path: Path) -> None:

@@ -105,11 +105,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
     if args.update:
         try:
-            for line in golden.update(plan, args.golden):
-                print(line)
-        except OSError as error:
-            raise InputError([f"{args.golden}: cannot be updated: {error}"]) from None
+            lines = golden.update(plan, args.golden)
+        except golden.UpdateFailed as error:
+            raise InputError([f"{args.golden}: {error}"]) from None
+        except OSError as error:  # putting scripts/ back failed too: say what is known
+            raise InputError([f"{args.golden}: cannot be updated: {error.strerror}"]) from None
+        for line in lines:
+            print(line)
         return EXIT_OK
+    if os.path.exists(args.golden) and not os.path.isdir(args.golden):
+        raise InputError([f"{args.golden}: is a file, not a folder of golden files"])
     if not os.path.isdir(args.golden):
         # Every file would be new: a diff of all of them says nothing more than this.
         print(f"golden folder {args.golden} does not exist; create it with: slurmplan check "

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -89,20 +91,83 @@ def compare_files(expected: dict[str, bytes], directory: str) -> list[Difference
     return differences
 
 
+class UpdateFailed(Exception):
+    """`update` could not finish; the folder is as it was.  str() follows '<folder>: '."""
+
+
 def update(plan: Plan, directory: str) -> list[str]:
-    """Make `directory` hold the plan's golden form; one line per file touched."""
+    """Make `directory` hold the plan's golden form; one line per file touched.
+
+    All or nothing: the new `plan.json` and `scripts/` are written into a temporary
+    folder inside `directory` (one file system), then `scripts/` is swapped whole and
+    `plan.json` renamed over the old one; a failure before that (a full disk) leaves
+    the folder as it was, and one during the swap puts `scripts/` back.  Other files
+    of the folder are left alone; UpdateFailed says which file failed and why."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise UpdateFailed("is a file, not a folder of golden files")
     expected = golden_files(plan)
+    differences = compare_files(expected, directory)
+    if not differences:
+        return []
+    created = not os.path.exists(directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        stage = tempfile.mkdtemp(prefix=".slurmplan-update-", dir=directory)
+    except OSError as error:
+        raise UpdateFailed(f"cannot be updated: {error.strerror or error}") from None
+    try:
+        _write_stage(stage, expected)
+        _swap(stage, directory)
+    except UpdateFailed:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     done: list[str] = []
-    os.makedirs(os.path.join(directory, SCRIPTS_DIR), exist_ok=True)
-    for difference in compare_files(expected, directory):
+    for difference in differences:
         path = os.path.join(directory, difference.relative)
         if difference.change is Change.EXTRA:
-            os.unlink(path)
             done.append(f"removed {path}")
         else:
-            write_atomic(path, expected[difference.relative], PRIVATE_MODE)  # env values
             done.append(f"{'wrote' if difference.change is Change.MISSING else 'updated'} {path}")
     return done
+
+
+def _failed(relative: str, error: OSError) -> UpdateFailed:
+    return UpdateFailed(
+        f"cannot be updated: {relative}: {error.strerror or error}; nothing in it was changed"
+    )
+
+
+def _write_stage(stage: str, expected: dict[str, bytes]) -> None:
+    os.mkdir(os.path.join(stage, SCRIPTS_DIR))
+    for relative, data in expected.items():
+        try:
+            write_atomic(os.path.join(stage, relative), data, PRIVATE_MODE)  # env values
+        except OSError as error:
+            raise _failed(relative, error) from None
+
+
+def _swap(stage: str, directory: str) -> None:
+    """scripts/ whole, then plan.json, each a rename; scripts/ put back if plan.json fails."""
+    scripts, old = os.path.join(directory, SCRIPTS_DIR), os.path.join(stage, "old-scripts")
+    had_scripts = os.path.lexists(scripts)
+    try:
+        if had_scripts:
+            os.rename(scripts, old)
+        os.rename(os.path.join(stage, SCRIPTS_DIR), scripts)
+    except OSError as error:
+        if had_scripts and not os.path.lexists(scripts):
+            os.rename(old, scripts)
+        raise _failed(SCRIPTS_DIR, error) from None
+    try:
+        os.replace(os.path.join(stage, PLAN_FILE), os.path.join(directory, PLAN_FILE))
+    except OSError as error:
+        os.rename(scripts, os.path.join(stage, SCRIPTS_DIR))
+        if had_scripts:
+            os.rename(old, scripts)
+        raise _failed(PLAN_FILE, error) from None
 
 
 # Control characters (an argv may hold any) would act on the reader's terminal:
