@@ -162,12 +162,8 @@ def _input_order(problem: Problem) -> int:
 def unencodable_strings(doc: Any, at: str = "") -> Iterator[tuple[str, str]]:
     """(pointer, text) of every key or string in a JSON value that cannot become
     UTF-8 bytes under 'surrogateescape'."""
-    items: Iterable[tuple[str | int, Any]]
-    if isinstance(doc, dict):
-        items = doc.items()
-    elif isinstance(doc, list):
-        items = enumerate(doc)
-    else:
+    items = _members(doc)
+    if items is None:
         if isinstance(doc, str) and not _encodable(doc):
             yield at, doc
         return
@@ -176,6 +172,15 @@ def unencodable_strings(doc: Any, at: str = "") -> Iterator[tuple[str, str]]:
         if isinstance(key, str) and not _encodable(key):
             yield here, key
         yield from unencodable_strings(value, here)
+
+
+def _members(value: Any) -> Iterable[tuple[str | int, Any]] | None:
+    """A JSON object's or list's (key or index, value) pairs; None for anything else."""
+    if isinstance(value, dict):
+        return value.items()
+    if isinstance(value, list):
+        return enumerate(value)
+    return None
 
 
 def unencodable_problems(source: Source, doc: Any) -> list[Problem]:
@@ -232,18 +237,14 @@ def unwritable_problems(source: Source, doc: Any) -> list[Problem]:
     stack: list[tuple[Any, tuple[str | int, ...], int]] = [(doc, (), 0)]
     while stack:
         value, path, run = stack.pop()
-        items: Iterable[tuple[str | int, Any]]
         if isinstance(value, (dict, list)) and len(path) >= MAX_DEPTH:
             problems.append(Problem(source=source, pointer=pointer(*path[:run]), message=(
                 f"must not hold lists or objects nested more than {MAX_DEPTH} levels deep "
                 f"(got {show(_at(doc, path[:run]))})"
             )))  # fmt: skip
             continue
-        if isinstance(value, dict):
-            items = value.items()
-        elif isinstance(value, list):
-            items = enumerate(value)
-        else:
+        items = _members(value)
+        if items is None:
             if isinstance(value, int) and not _writable(value):
                 field = next((p for p in reversed(path) if isinstance(p, str)), "value")
                 problems.append(Problem(source=source, pointer=pointer(*path), message=(
