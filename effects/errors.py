@@ -6,6 +6,7 @@ import shlex
 from collections.abc import Sequence
 
 from slurmplan.compiler.errors import SlurmplanError
+from slurmplan.compiler.slurm.signals import signal_name
 
 
 class ExecutionError(SlurmplanError):
@@ -32,7 +33,12 @@ class ExecutionError(SlurmplanError):
         super().__init__(self.message())
 
     def message(self) -> str:
-        how = "timed out" if self.exit_code is None else f"exit {self.exit_code}"
+        if self.exit_code is None:
+            how = "timed out"
+        elif self.exit_code < 0:  # subprocess's word for a command a signal killed
+            how = f"killed by {signal_name(-self.exit_code)}"
+        else:
+            how = f"exit {self.exit_code}"
         tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         head = f"command failed ({how}){tries}: {shlex.join(self.argv)}"
         if self.reason:

@@ -183,3 +183,12 @@ def test_progress_draws_a_bar_in_place_on_a_terminal() -> None:
     out = stream.getvalue()
     assert out.count("\r") == 2 and out.endswith("\n") and out.count("\n") == 1
     assert "[###############...............] 2/4" in out
+
+
+def test_a_command_killed_by_a_signal_is_said_so_by_the_signals_name() -> None:
+    """subprocess reports a command a signal killed as -n: the message names the signal
+    (an sbatch killed after slurmctld took the job, out of retries, is not 'exit -9')."""
+    error = ExecutionError(("sbatch", "--parsable", "job.sbatch"), -9, "")
+    assert error.message().startswith("command failed (killed by SIGKILL): sbatch --parsable")
+    assert ExecutionError(("squeue",), None, "").message().startswith("command failed (timed out)")
+    assert ExecutionError(("squeue",), 1, "x").message().startswith("command failed (exit 1)")
