@@ -51,6 +51,8 @@ def test_sbatch_parsable(stdout: str, expected: Submitted) -> None:
         "123;clu ster\n",
         "123;a;b\n",
         "sbatch: error: Batch job submission failed: Invalid partition name specified\n",
+        "1" * 21 + "\n",  # Slurm's ids fit 20 digits; the journal refuses a longer one
+        "\u0661\u0662\n",  # digits, but not ASCII ones
     ],
 )
 def test_sbatch_garbage(stdout: str) -> None:

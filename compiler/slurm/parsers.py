@@ -13,7 +13,7 @@ class ParseError(SlurmplanError, ValueError):
     """Output that is not in the expected form; the message quotes it."""
 
 
-_JOB_ID = re.compile(r"[0-9]+")
+_JOB_ID = re.compile(r"[0-9]{1,20}")  # Slurm's ids fit 20 digits, as the journal holds them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
