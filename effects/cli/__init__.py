@@ -8,20 +8,17 @@ on stderr and never a traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import io
 import json
 import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
-from typing import Any, TextIO, cast
 
 from slurmplan.compiler import CompileError, Plan, Source, compile_plan
 from slurmplan.compiler.plan import PRIVATE_MODE, script_bytes
 from slurmplan.effects.atomic import FILE_MODE, atomic_file, write_atomic
-from slurmplan.effects.cli import golden, picture, report, review, run_commands
+from slurmplan.effects.cli import golden, guarded_stdout, picture, report, review, run_commands
 from slurmplan.effects.cli.inputs_io import InputError, one_line, problem_lines, read_json_objects
 from slurmplan.effects.cli.plan_files import load_plan, write_plan
 from slurmplan.effects.cli.show import summary, summary_json
@@ -182,71 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_BROKEN_PIPE = 141  # what a shell shows for a tool SIGPIPE killed (128 + 13)
-
-
-class _StdoutFailed(Exception):
-    """Standard output could not be written.  Not an OSError: a command's own `except
-    OSError` (a script it could not write) must not take it for its own failure."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class _GuardedStdout:
-    """sys.stdout while main runs: a write or flush that fails raises _StdoutFailed."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except OSError as error:
-            raise _StdoutFailed(error) from None
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except OSError as error:
-            raise _StdoutFailed(error) from None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-def _stdout_failed(error: OSError, stdout: TextIO) -> int:
-    """A closed pipe (`| head`) ends the command quietly, as it ends any Unix tool; any
-    other failure (a full disk) is one line.  Standard output then goes to /dev/null, so
-    that the interpreter's last flush of what is still buffered does not fail again (the
-    Python docs' advice for SIGPIPE)."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):  # a stream without a fd
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stdout.fileno())
-        os.close(devnull)
-    if error.errno == errno.EPIPE:
-        return EXIT_BROKEN_PIPE
-    print(f"slurmplan: cannot write to standard output: {error.strerror or error}",
-          file=sys.stderr)  # fmt: skip
-    return EXIT_BAD_INPUT
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     # Messages and diffs may hold any text of the inputs; never fail printing them.
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    stdout = sys.stdout
-    sys.stdout = cast(TextIO, _GuardedStdout(stdout))
-    try:
-        status = _main(argv)
-        sys.stdout.flush()  # here, not at exit, where a failure would be a traceback
-    except _StdoutFailed as failed:
-        return _stdout_failed(failed.error, stdout)
-    finally:
-        sys.stdout = stdout
-    return status
+    return guarded_stdout.run(lambda: _main(argv), failed_exit=EXIT_BAD_INPUT)
 
 
 def _main(argv: Sequence[str] | None) -> int:
