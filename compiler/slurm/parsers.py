@@ -182,7 +182,7 @@ _DONE_FORM = "'slurmplan-done job=<J> slurm_job=<ID> run=<RUN> tasks=<N> failed=
 class DoneMarker:
     job: int
     job_id: str  # the Slurm job that wrote it
-    run: str  # the run whose name that job had: Slurm may give an id again, a run id not
+    run: str  # its job name's last word: Slurm may give a job id again, never a run's id
     tasks: int
     failed: int
 
