@@ -209,7 +209,10 @@ class _Submitter:
         if taken.refusal is not None:
             raise JobsInSlurm(taken.refusal)
         self.journal.append_many(
-            [submitted_event(job, job_id, "adopted") for job, job_id in taken.jobs.items()]
+            [
+                submitted_event(job, job_id, "adopted", taken.run)
+                for job, job_id in taken.jobs.items()
+            ]
         )
         self.report.adopted, self.report.adopted_from = len(taken.jobs), taken.run
         for job, job_id in taken.jobs.items():

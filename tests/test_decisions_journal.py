@@ -177,3 +177,20 @@ def test_read_for_a_plan_refuses_jobs_and_names_not_of_the_plan_and_run() -> Non
 def test_fold_checks_each_event_too() -> None:
     with pytest.raises(JournalError, match=r"^journal: event 2: 'job_ids' item 0 must be"):
         fold([HEADER, cancelled_event(["x"])])
+
+
+def test_an_adopted_job_keeps_the_run_it_came_from() -> None:
+    """Its marker and lane files name the lost run: run_of says which run to expect.
+    A later sbatch of the job (this run's) clears it; a run on any other line, or a run
+    that is not a run id, is refused."""
+    lost = "0badc0de"
+    state = read(_bytes(HEADER, submitted_event(0, "8", "adopted", lost)))
+    assert (state.run_of(0), state.run_of(1)) == (lost, "5f2a9c1e")
+    again = read(_bytes(HEADER, submitted_event(0, "8", "adopted", lost),
+                        submitted_event(0, "9", "sbatch")))  # fmt: skip
+    assert again.run_of(0) == "5f2a9c1e"
+    assert read(_bytes(HEADER, submitted_event(0, "8", "adopted"))).run_of(0) == "5f2a9c1e"
+    with pytest.raises(JournalError, match='unknown key "run" in a "submitted" line'):
+        read(_bytes(HEADER, submitted_event(0, "8", "sbatch", lost)), "p.journal")
+    with pytest.raises(JournalError, match="'run' must be a run id, 8 lowercase hex digits"):
+        read(_bytes(HEADER, submitted_event(0, "8", "adopted", "x")), "p.journal")

@@ -284,12 +284,31 @@ def test_adopt_takes_the_lost_runs_jobs_still_in_slurm_and_sends_only_the_rest(
     assert {j: ids[j] for j in (0, 1, 2)} == {j: first[j] for j in (0, 1, 2)}
     assert ids[3] != first[3] and _jobs(bench) == 5
     assert bench.run() != lost_run  # a new run, holding the lost run's jobs
-    assert {"event": "submitted", "how": "adopted", "job": 1, "job_id": first[1]} in (
-        bench.events()
-    )
+    assert {
+        "event": "submitted", "how": "adopted", "job": 1, "job_id": first[1], "run": lost_run
+    } in bench.events()  # fmt: skip
     # now the new journal reaches them: one scancel for all
     ids_cancelled = cancel(bench.plan, bench.journal, bench.executor(), bench.notes)
     assert set(ids_cancelled) == set(ids.values())
+
+
+def test_adopted_jobs_that_ran_to_the_end_are_completed_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An adopted job's script names its own run (the lost one) in its marker and lane
+    files: the journal records that run with the adoption, and they count for it.
+    Before, every task of an adopted job that exited 0 was LOST and wait exited 1."""
+    bench = Bench(tmp_path, "local", 2)
+    bench.submit()
+    lost_run = bench.run()
+    os.unlink(bench.journal)
+    cli = Cli(bench, monkeypatch, capsys)
+    assert cli("submit", "--adopt")[0] == 0
+    assert {"event": "submitted", "how": "adopted", "job": 0, "job_id": bench.ids()[0],
+            "run": lost_run} in bench.events()  # fmt: skip
+    end_jobs(bench)
+    code, out, err = cli("wait")
+    assert code == 0 and "2/2 tasks succeeded" in out, (code, out, err)
 
 
 def test_adopt_refuses_jobs_of_two_runs_and_submits_nothing(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ One JSON object per line, appended and fsync'd:
      "run": "5f2a9c1e"}
     {"event": "intent", "job": 3, "name": "hello.0123abcd.3.5f2a9c1e"}   before its sbatch
     {"event": "submitted", "job": 3, "job_id": "1234",
-     "how": "sbatch"|"found"|"started"|"adopted"}
+     "how": "sbatch"|"found"|"started"|"adopted"}    adopted: also "run", the lost run
+                                          whose name the job has (submit --adopt)
     {"event": "refused", "job": 3, "message": "sbatch: error: ..."}   sbatch said no for
                                           good (its message): it was not submitted
     {"event": "cancelled", "job_ids": ["1234", ...]}
@@ -70,6 +71,14 @@ class JournalState:
     # sbatch refused it for good; not tried since
     cancelled: bool = False
     events: int = 0
+    # job -> the run whose name its Slurm job has, when not this run's (adopted from a
+    # lost journal): its marker and lane files name that run
+    adopted_runs: Mapping[int, str] = field(default_factory=dict)
+
+    def run_of(self, job: int) -> str | None:
+        """The run a job's marker and lane files name: this run's, or the run it was
+        adopted from."""
+        return self.adopted_runs.get(job, self.run)
 
     def is_done(self, job: int) -> bool:
         """The job reached Slurm in this run (its id is known)."""
@@ -97,8 +106,12 @@ def intent_event(job: int, name: str) -> Event:
     return {"event": "intent", "job": job, "name": name}
 
 
-def submitted_event(job: int, job_id: str, how: str) -> Event:
-    return {"event": "submitted", "job": job, "job_id": job_id, "how": how}
+def submitted_event(job: int, job_id: str, how: str, run: str | None = None) -> Event:
+    """`run`: for a job adopted from a lost run, that run's id."""
+    event: Event = {"event": "submitted", "job": job, "job_id": job_id, "how": how}
+    if run is not None:
+        event["run"] = run
+    return event
 
 
 def refused_event(job: int, message: str) -> Event:
@@ -217,6 +230,8 @@ def check_event(event: Event, where: str, job_names: Sequence[str] | None = None
             f"(got {json_words(event['format'])})"
             + (_OLDER_FORMAT if event["format"] in _OLDER_FORMATS else "")
         )
+    if kind == "submitted" and event.get("how") == "adopted" and "run" in event:
+        fields = (*fields, "run")  # the lost run it was adopted from (older lines: none)
     for name in fields:
         if name not in event:
             raise JournalError(f"{where}'{name}' is required (got an object without it)")
@@ -321,6 +336,7 @@ class _Folder:
         self.plan_id, self.cancelled, self.count = start.plan_id, start.cancelled, start.events
         self.run = start.run
         self.submitted = dict(start.submitted)
+        self.adopted_runs = dict(start.adopted_runs)
         self.cut_off = set(start.cut_off)
         self.refused = dict(start.refused)
 
@@ -363,6 +379,10 @@ class _Folder:
         elif kind == "submitted":
             self.submitted[job] = event["job_id"]
             self.cut_off.discard(job)
+            if "run" in event:
+                self.adopted_runs[job] = event["run"]
+            else:
+                self.adopted_runs.pop(job, None)
         else:  # refused
             self.cut_off.discard(job)
             if job not in self.submitted:
@@ -385,6 +405,7 @@ class _Folder:
             plan_id=self.plan_id,
             run=self.run,
             submitted=self.submitted,
+            adopted_runs=self.adopted_runs,
             cut_off=frozenset(self.cut_off),
             refused=self.refused,
             cancelled=self.cancelled,

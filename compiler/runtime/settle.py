@@ -176,7 +176,9 @@ def job_views(
             continue
         job_id = state.submitted.get(job.index)
         marker = markers.get(job.index)
-        if marker is not None and (marker.job_id != job_id or marker.run != state.run):
+        if marker is not None and (
+            marker.job_id != job_id or marker.run != state.run_of(job.index)
+        ):
             marker = None  # an earlier run's: it says nothing about this run's job
         reason = None
         if job_id is None and job.index in state.refused:
@@ -240,7 +242,9 @@ def this_runs_markers(state: JournalState, markers: Iterable[DoneMarker]) -> dic
     return {
         m.job: m
         for m in markers
-        if m.run == state.run and m.job in state.submitted and state.submitted[m.job] == m.job_id
+        if m.job in state.submitted
+        and state.submitted[m.job] == m.job_id
+        and m.run == state.run_of(m.job)
     }
 
 
@@ -457,7 +461,7 @@ def this_runs_lines(
     expected = _task_job_ids(plan, state, jobs).get
     out: dict[str, str] = {}
     for f in files:
-        if f.run == state.run and state.submitted.get(f.job) == f.job_id:
+        if state.submitted.get(f.job) == f.job_id and f.run == state.run_of(f.job):
             out.update({task: line for line, task, job_id in f.lines if expected(task) == job_id})
     return out
 
