@@ -17,6 +17,7 @@ Through sudo `cat` follows a link, but reads only what the user may read.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -27,9 +28,11 @@ from slurmplan.compiler import Plan
 from slurmplan.compiler.errors import SlurmplanError
 from slurmplan.compiler.runtime.fetch import (
     Wanted,
+    changed_while_read,
     files_of,
     missing_by_task,
     not_ended,
+    spoiled_by_change,
     tar_argv,
     tar_names,
 )
@@ -38,7 +41,7 @@ from slurmplan.compiler.runtime.tar_reader import TarReader
 from slurmplan.compiler.transport import TransportKind
 from slurmplan.effects.collector import collector_paused
 from slurmplan.effects.errors import ExecutionError
-from slurmplan.effects.execute import Executor
+from slurmplan.effects.execute import Completed, Executor
 from slurmplan.effects.fetch_sudo import cat_batched
 from slurmplan.effects.fetch_writer import Writer, plain_relative
 
@@ -195,13 +198,27 @@ def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
 
 def _tar_stream(plan: Plan, executor: Executor, files: Sequence[Wanted], root: Path) -> set[str]:
     wanted = {f.relative.encode("utf-8", "surrogateescape"): f for f in files}
+
+    def changed(done: Completed) -> bool:  # answered below, its files removed first
+        return done.exit_code == 1 and bool(changed_while_read(done.stderr))
+
     with Writer(root) as write:
         done, unpack = executor.stream(
-            tar_argv(plan), stdin=tar_names(files), sink=lambda: _Unpack(wanted, write)
-        )
+            tar_argv(plan), stdin=tar_names(files), sink=lambda: _Unpack(wanted, write),
+            accept=changed,
+        )  # fmt: skip
         unpack.close()
     if unpack.error is not None:  # what tar sent is not a tar stream
         raise ExecutionError(done.argv, done.exit_code, f"{unpack.error}\n{done.stderr}")
+    spoiled = spoiled_by_change(files, unpack.got, changed_while_read(done.stderr))
+    if spoiled:  # a member cut or padded is not the file: none of them stays
+        for f in spoiled:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(root / f.local)
+        raise ExecutionError(done.argv, done.exit_code, done.stderr, reason=(
+            "files changed while tar read them (is another run writing the workdir?); "
+            "what came of them was removed: fetch again once nothing writes them"
+        ))  # fmt: skip
     return unpack.got
 
 

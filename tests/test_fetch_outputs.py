@@ -21,7 +21,12 @@ from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime import cat_batches
-from slurmplan.compiler.runtime.fetch import tar_argv, wanted_files
+from slurmplan.compiler.runtime.fetch import (
+    changed_while_read,
+    spoiled_by_change,
+    tar_argv,
+    wanted_files,
+)
 from slurmplan.compiler.runtime.retry import RetryPolicy
 from slurmplan.effects import fetch_sudo
 from slurmplan.effects.execute import Completed, Runner
@@ -557,3 +562,52 @@ def test_the_cli_names_the_file_it_could_not_write(
     assert code == 3
     assert err == f"slurmplan fetch: {tmp_path / 'home/tasks/t0.out'}: File too large\n"
     assert not (tmp_path / "home/tasks/t0.out").exists()
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "warning"),
+    [(0, "File shrank by 5 bytes; padding with zeros"), (1, "file changed as we read it")],
+)
+def test_a_file_that_changed_while_tar_read_it_is_not_fetched(
+    tmp_path: Path, exit_code: int, warning: str
+) -> None:
+    """GNU tar pads a file that shrank with NULs to its header's size (exit 0 under
+    --ignore-failed-read) and cuts one that grew (exit 1): neither member is the file.
+    It is removed from DEST and the fetch fails saying why; the other files stay."""
+    bench = _bench(tmp_path, "ssh")
+    good = TarOnTheCluster(bench.slurm)
+    tars: list[int] = []
+
+    def cluster(argv: Any, *, stdin: bytes | None = None, sink: Any = None, **kw: Any) -> Completed:
+        done = good(argv, stdin=stdin, **kw)
+        if "tar -c" in argv[-1]:
+            tars.append(exit_code)
+            said = f"tar: tasks/t0.out: {warning}\n"
+            done = Completed(tuple(argv), exit_code, "", said, data=done.stdout_bytes)
+            return in_pieces(done, sink)
+        return done if sink is None else in_pieces(done, sink)
+
+    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster, retry=FAST_RETRY)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    with pytest.raises(slurmplan.ExecutionError, match="files changed while tar read them"):
+        run.fetch(tmp_path / "home")
+    home = tmp_path / "home/tasks"
+    assert not (home / "t0.out").exists()
+    assert (home / "t0.err").read_text() == "t0 err\n"
+    assert tars == [exit_code]  # not tried again: the file is not written by this run now
+
+
+def test_which_files_a_change_spoils(tmp_path: Path) -> None:
+    files = wanted_files(_bench(tmp_path, "local").plan)
+    got = {f.relative for f in files}
+    assert changed_while_read("tar: tasks/t0.out: file changed as we read it\nx\n") == (
+        "tasks/t0.out",
+    )
+    assert [f.relative for f in spoiled_by_change(files, got, ("tasks/t0.out",))] == [
+        "tasks/t0.out"
+    ]
+    quoted = spoiled_by_change(files, got, ("tasks/t\\303\\251.out",))  # not a name asked
+    assert {f.relative for f in quoted} == got
+    assert spoiled_by_change(files, got, ()) == []

@@ -12,6 +12,7 @@ every run of a plan, and an earlier run's files must not pass for this run's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -110,3 +111,30 @@ def missing_by_task(files: Sequence[Wanted], got: Iterable[str]) -> dict[str, li
         if f.relative not in have:
             out.setdefault(f.task_id, []).append(f.remote)
     return out
+
+
+# GNU tar's words for a file that changed while it read it: a member cut to the size its
+# header gave (it grew: exit 1) or padded with NULs to it (it shrank: exit 0 with
+# --ignore-failed-read).  Either way the member is not the file.
+_CHANGED = re.compile(r"tar: (.+): (?:File shrank by [0-9]+ bytes; padding with zeros|"
+                      r"file changed as we read it)")  # fmt: skip
+
+
+def changed_while_read(stderr: str) -> tuple[str, ...]:
+    """The names tar says changed while it read them (as tar wrote them)."""
+    return tuple(m.group(1) for m in map(_CHANGED.fullmatch, stderr.splitlines()) if m)
+
+
+def spoiled_by_change(
+    files: Sequence[Wanted], got: Iterable[str], changed: Sequence[str]
+) -> list[Wanted]:
+    """The files written from a tar stream that must not stay: those tar named as
+    changed while it read them, or every file written when a name is not one asked for
+    as it stands (tar quotes unusual names: which file it meant is then unknown)."""
+    if not changed:
+        return []
+    by_name = {f.relative: f for f in files}
+    if all(name in by_name for name in changed):
+        return [by_name[name] for name in changed]
+    written = set(got)
+    return [f for f in files if f.relative in written]
