@@ -115,6 +115,9 @@ class Journal:
         self._locked = False
         # This process began the run with an id of its own: no job can carry it yet.
         self.new_run = False
+        # How many times another process was found to have written since our last look
+        # (what this process decided from the journal before may no longer hold).
+        self.written_by_others = 0
         try:
             with self.locked():
                 if self.state.events == 0:
@@ -173,6 +176,8 @@ class Journal:
         size = os.fstat(self._fd).st_size
         if size == self._size:
             return  # nobody else wrote since our last look
+        if self._size != -1:  # not our first read: someone else appended
+            self.written_by_others += 1
         data = _read_all(self._fd, self.path)
         self.state = _state_of(data, self.plan, self.path)
         end = complete_end(data)  # read() ignores what follows, and so does the file now

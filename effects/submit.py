@@ -150,6 +150,7 @@ class _Submitter:
         self.poll_policy = poll_policy
         self.room: int | None = None  # submissions allowed before asking squeue again
         self.traced: set[int] = set()  # cut off, looked up here, no trace: to resubmit
+        self._traced_at = 0  # journal.written_by_others when traced was last added to
         self.report = SubmitReport(total=len(plan.jobs))
 
     def run(self) -> SubmitReport:
@@ -221,6 +222,7 @@ class _Submitter:
     def _cut_off(self, outcome: CutOffTrace) -> None:
         """After a look-up of cut-off jobs: those without a trace go without another."""
         self.traced |= outcome.resubmit
+        self._traced_at = self.journal.written_by_others
         self._count(outcome)
 
     def _count(self, outcome: CutOffTrace) -> None:
@@ -250,6 +252,10 @@ class _Submitter:
                     return
                 run = self.journal.run
                 round_ = next_round(self.plan, pending, self.room, run)
+                if self.journal.written_by_others != self._traced_at:
+                    # Another submit wrote since this one's look-up: a cut-off intent now
+                    # may be its, for a job its sbatch created; look every one up again.
+                    self.traced.clear()
                 if needs_lookup(state, round_.jobs, self.traced):
                     self._cut_off(
                         look_up_cut_off(self.plan, self.journal, self.executor, self.progress)

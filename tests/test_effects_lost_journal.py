@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fake_slurm import FakeJob
+from fake_slurm import CRASH_BEFORE_SBATCH, TRANSIENT_BUT_CREATED, Crash, FakeJob
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, Cli, _finish, end_jobs
 
 import slurmplan
+from slurmplan.compiler.runtime.retry import RetryPolicy
 from slurmplan.effects.cancel import cancel
-from slurmplan.effects.errors import Interrupted
+from slurmplan.effects.errors import ExecutionError, Interrupted
+from slurmplan.effects.execute import Completed, Executor
 from slurmplan.effects.submit import submit
 
 
@@ -333,3 +336,33 @@ def test_the_cli_says_how_many_jobs_it_adopted_and_from_which_run(
     assert code == 3 and "--adopt" in err
     code, out, _ = cli("submit", "--adopt")
     assert code == 0 and f"2 adopted from run {lost_run}" in out
+
+
+def test_two_submits_of_one_journal_send_a_cut_off_job_once(tmp_path: Path) -> None:
+    """A cut-off intent for job 0; two submits start at once.  Q looks job 0 up (no
+    trace) and leaves the lock for its steps; P then writes its own intent, and its
+    sbatch creates the job but times out.  Q's round must look job 0 up again (another
+    process wrote the journal since): it finds P's job, and sends none.  Before, Q
+    trusted its own look-up, sent job 0 a second time, and P's copy was in no journal
+    (cancel never reached it)."""
+    bench = Bench(tmp_path, "local", 1)
+    bench.slurm.replies = [CRASH_BEFORE_SBATCH]
+    with pytest.raises(Crash):
+        bench.submit()
+    p_ran: list[bool] = []
+
+    def q_runner(argv: tuple[str, ...], **kwargs: Any) -> Completed:
+        if argv[0] == "mkdir" and not p_ran:  # Q's steps, outside the lock: P runs now
+            p_ran.append(True)
+            bench.slurm.replies = [TRANSIENT_BUT_CREATED]
+            with pytest.raises(ExecutionError):
+                submit(bench.plan, bench.journal, bench.executor(retries=0), bench.notes)
+            bench.slurm.replies = []
+        return bench.slurm(argv, **kwargs)
+
+    q = Executor(policy=RetryPolicy(retries=0), runner=q_runner, clock=bench.clock,
+                 sleep=bench.clock.sleep)  # fmt: skip
+    submit(bench.plan, bench.journal, q, bench.notes)
+    assert p_ran and bench.copies(0) == 1, [j.job_id for j in bench.slurm.jobs.values()]
+    (job_id,) = [j.job_id for j in bench.slurm.jobs.values()]
+    assert bench.ids() == {0: job_id}
