@@ -151,6 +151,7 @@ class _Submitter:
         self.room: int | None = None  # submissions allowed before asking squeue again
         self.traced: set[int] = set()  # cut off, looked up here, no trace: to resubmit
         self._traced_at = 0  # journal.written_by_others when traced was last added to
+        self._counted_at = -1  # journal.written_by_others at the last queue count
         self.report = SubmitReport(total=len(plan.jobs))
 
     def run(self) -> SubmitReport:
@@ -250,6 +251,12 @@ class _Submitter:
                 pending = left_to_submit(state, pending)
                 if not pending:
                     return
+                if (
+                    self.plan.max_jobs_in_queue is not None
+                    and self.journal.written_by_others != self._counted_at
+                ):  # another submit wrote since the count: its jobs may have taken the room
+                    self.room = None
+                    continue  # count again, outside the lock
                 run = self.journal.run
                 round_ = next_round(self.plan, pending, self.room, run)
                 if self.journal.written_by_others != self._traced_at:
@@ -318,6 +325,7 @@ class _Submitter:
             done = self.executor.run(queue_count_argv(self.plan))
             queued = parse_queue_count(done.stdout)
             self.room = queue_room(limit, queued)
+            self._counted_at = self.journal.written_by_others
             if self.room:
                 return
             delay = next_poll_delay(self.poll_policy, delay, changed=False)

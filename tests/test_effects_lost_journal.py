@@ -366,3 +366,38 @@ def test_two_submits_of_one_journal_send_a_cut_off_job_once(tmp_path: Path) -> N
     assert p_ran and bench.copies(0) == 1, [j.job_id for j in bench.slurm.jobs.values()]
     (job_id,) = [j.job_id for j in bench.slurm.jobs.values()]
     assert bench.ids() == {0: job_id}
+
+
+class _Stop(Exception):
+    """A submit stopped while it waits for queue room (as by Ctrl-C)."""
+
+
+def test_two_submits_of_one_journal_keep_max_jobs_in_queue(tmp_path: Path) -> None:
+    """max_jobs_in_queue=2.  P counts the queue (room 2) outside the lock; Q then submits
+    jobs 0 and 1 and waits for room.  P must count again (Q wrote the journal since its
+    count) and wait too; before, it went on with its count and queued jobs 2 and 3: four
+    jobs, twice the cap."""
+    bench = Bench(tmp_path, "local", 4, submission={"max_jobs_in_queue": 2})
+    queued: list[int] = []
+    bench.slurm.after_sbatch = lambda job: queued.append(
+        sum(1 for j in bench.slurm.jobs.values() if j.state in ("PENDING", "RUNNING"))
+    )
+    q_ran: list[bool] = []
+
+    def stop(seconds: float) -> None:
+        raise _Stop
+
+    def p_runner(argv: tuple[str, ...], **kwargs: Any) -> Completed:
+        answer = bench.slurm(argv, **kwargs)
+        if "--format=%i" in argv and not q_ran:  # P has its count; Q runs now
+            q_ran.append(True)
+            q = Executor(policy=RetryPolicy(retries=0), runner=bench.slurm,
+                         clock=bench.clock, sleep=stop)  # fmt: skip
+            with pytest.raises(_Stop):
+                submit(bench.plan, bench.journal, q, bench.notes)
+        return answer
+
+    p = Executor(policy=RetryPolicy(retries=0), runner=p_runner, clock=bench.clock, sleep=stop)
+    with pytest.raises(_Stop):  # P waits for room too
+        submit(bench.plan, bench.journal, p, bench.notes)
+    assert q_ran and queued == [1, 2], queued
