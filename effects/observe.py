@@ -12,7 +12,7 @@ Markers and status lines count only when they name this run's Slurm job id
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from slurmplan.compiler import Plan
@@ -31,6 +31,7 @@ from slurmplan.compiler.runtime.settle import (
     lane_files_present,
     markers_wanted,
     summary_counts,
+    task_jobs,
     this_runs_lines,
     this_runs_markers,
     to_confirm,
@@ -110,16 +111,7 @@ class Observer:
         views = self.views if self.views is not None else self.observe()
         settled = [v.index for v in views if v.settled and v.index not in self.lanes_read]
         if settled:
-            # The observation's ls and journal: a job it settled had written its lanes.
-            listing = self._listing
-            if listing is None:
-                listing = list_workdir(self.plan, self.executor) or ()
-            paths = lane_files_present(self.plan, listing, settled)
-            if paths:
-                text = read_files(self.plan, self.executor, paths)
-                state = self._state or read_state(self.journal_path, self.plan)
-                files = parse_lane_files(text)
-                self.lines.update(this_runs_lines(self.plan, state, files, settled))
+            self.lines.update(self._lane_lines(settled))
             self.lanes_read.update(settled)
         # A settled job whose lanes were read has final results: built once per run.
         final = {v.index for v in views if v.settled and v.index in self.lanes_read}
@@ -127,6 +119,37 @@ class Observer:
             self.plan, views, self.lines, job_of=self._job_of, final=final,
             store=self.final,
         )  # fmt: skip
+
+    def job_of(self, task: str) -> int:
+        """The index of the job that runs `task` (the map is made once, when first needed)."""
+        if not self._job_of:
+            self._job_of.update(task_jobs(self.plan))
+        return self._job_of[task]
+
+    def results_now(self, jobs: Iterable[int]) -> TaskResults:
+        """results() of `jobs` with their lane files read again, not taken from what this
+        Observer read before: a settled result is final, but the files on the cluster
+        are not (a later run of the plan in the same workdir rewrites them, and its lane
+        files name that run), so fetch and read go by what the files say now."""
+        views = self.views if self.views is not None else self.observe()
+        settled = sorted({j for j in jobs if views[j].settled})
+        lines = self._lane_lines(settled) if settled else {}
+        return TaskResults(
+            self.plan, views, lines, job_of=self._job_of, final=set(settled), store={}
+        )
+
+    def _lane_lines(self, settled: Sequence[int]) -> dict[str, str]:
+        """This run's lane lines of the `settled` jobs: one ls (unless the observation
+        made one) and one cat of their lane files."""
+        listing = self._listing
+        if listing is None:
+            listing = list_workdir(self.plan, self.executor) or ()
+        paths = lane_files_present(self.plan, listing, settled)
+        if not paths:
+            return {}
+        text = read_files(self.plan, self.executor, paths)
+        state = self._state or read_state(self.journal_path, self.plan)
+        return this_runs_lines(self.plan, state, parse_lane_files(text), settled)
 
 
 def describe(views: tuple[JobView, ...]) -> str:

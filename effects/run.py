@@ -170,9 +170,10 @@ class Run:
         job = next((j.index for j in self.plan.jobs if task_id in j.tasks), None)
         if job is None:
             raise KeyError(f"no task {task_id!r} in plan {self.plan.plan_id}")
-        if job not in self._observer.lanes_read:  # else its results are final: no new look
+        views = self._observer.views
+        if views is None or not views[job].settled:
             self._observer.observe()
-        results = self._observer.results()
+        results = self._observer.results_now([job])  # the file may be a later run's by now
         if not results.has_ended(task_id):
             raise NotEnded(task_id, str(results[task_id].state))
         path = task_outputs(self.plan, task_id)[STREAMS.index(stream)]
@@ -187,14 +188,16 @@ class Run:
         ssh one tar stream for all; through sudo a `cat` per batch of files
         (effects.fetch_sudo); locally a copy.
 
-        Only tasks that ended in this run (one poll says which) are fetched: the files
-        of a task that never started, is still running or was killed may be an earlier
-        run's.  Those tasks (FetchIncomplete.not_ended, with their states) and files
-        that do not exist or are not regular files (.missing, per task) are reported
-        after the rest came."""
+        Only tasks that ended in this run (one poll, and their lane files read again,
+        say which) are fetched: the files of a task that never started, is still running
+        or was killed may be an earlier run's, and a later run's once it started.  Those
+        tasks (FetchIncomplete.not_ended, with their states) and files that do not exist
+        or are not regular files (.missing, per task) are reported after the rest came."""
         chosen = chosen_tasks(self.plan, task_ids)  # an unknown id fails before any command
         self._observer.observe()  # one observation: the results below are of it
-        return fetch(self.plan, self.executor, dest, chosen, self._observer.results())
+        # The lane files read again: a later run of the plan may have rewritten the files.
+        jobs = {self._observer.job_of(task) for task in chosen}
+        return fetch(self.plan, self.executor, dest, chosen, self._observer.results_now(jobs))
 
     @property
     def run_id(self) -> str | None:

@@ -141,7 +141,9 @@ def test_read_returns_a_tasks_output_as_bytes_through_the_transport(
     assert run.read("t0", "stderr") == b"line one\nline two\n"
     commands = len(bench.slurm.commands)
     assert run.read("t0", "stderr", limit=4) == b"line"
-    assert bench.slurm.commands[commands:] == [("cat", "--", stderr)]  # settled: no new look
+    lanes = bench.plan.jobs[0].lane_status_paths
+    # settled: no squeue; the lane file read again (a later run may have rewritten it)
+    assert bench.slurm.commands[commands:] == [("cat", "--", *lanes), ("cat", "--", stderr)]
     assert bench.slurm.named("cat")[-1] == ("cat", "--", stderr)  # as the user, through it
     with pytest.raises(KeyError, match="no task 'nope'"):
         run.read("nope")
@@ -210,8 +212,9 @@ def test_fetch_brings_every_tasks_stdout_and_stderr_home(tmp_path: Path, transpo
     end_jobs(bench, [0, 1, 2])
     _outputs(bench, ["t0", "t1", "t2"], local=transport == "local")
     run.poll()  # what fetch's own poll runs is not counted below
-    before = len(bench.slurm.commands)
+    before = len(bench.slurm.commands) + 2  # nor its ls and cat of the lane files
     fetched = run.fetch(tmp_path / "home")
+    assert [c[0] for c in bench.slurm.commands[before - 2 : before]] == ["ls", "cat"]
     assert len(fetched) == 6
     for remote, local in fetched.items():
         assert local == tmp_path / "home" / "tasks" / Path(remote).name
@@ -275,7 +278,8 @@ def test_fetch_leaves_out_tasks_that_did_not_end_in_this_run(
     with pytest.raises(slurmplan.FetchIncomplete) as caught:
         run.fetch(tmp_path / "again", ["t1", "t2"])  # none ended: no command reads a file
     assert caught.value.fetched == {} and set(caught.value.not_ended) == {"t1", "t2"}
-    assert [c[0] for c in bench.slurm.commands[before:]] in ([], ["squeue"])
+    # job 1 polled; job 2's lane files looked for again (none): no cat, no tar
+    assert [c[0] for c in bench.slurm.commands[before:]] in (["ls"], ["squeue", "ls"])
     assert len(runner.tars) == tars
     assert not (tmp_path / "again").exists()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_slurm import FakeSlurm, in_pieces
+from fake_slurm import FakeSlurm, in_pieces, lane_file
 from sample_inputs import config, one_task_per_job_config, profile, tasks
 from test_api import TarOnTheCluster
 from test_effects_with_fake_slurm import SSH, TRANSPORTS, Bench, Cli, end_jobs
@@ -99,7 +99,7 @@ def test_fetch_brings_outputs_home_and_reports_the_missing_one_for_its_task(
     assert (home / "tasks/t1.err").read_text() == "t1 err\n"
     assert len(fetched) == 6 + 2
     assert not (home / "tasks/t1.outputs").exists() and not (home / "tasks/t2.outputs").exists()
-    commands = bench.slurm.commands[before:]
+    commands = _after_lane_check(bench, before)
     if transport == "ssh":
         assert len(runner.tars) == 1 and commands == []  # logs and outputs in one stream
     elif transport == "sudo":
@@ -207,6 +207,15 @@ def _local_run(tmp_path: Path) -> tuple[Bench, slurmplan.Run]:
     end_jobs(bench)
     _ran(bench, local=True)
     return bench, run
+
+
+def _after_lane_check(bench: Bench, before: int) -> list[tuple[str, ...]]:
+    """The commands a fetch ran after `before`, once it read the jobs' lane files again
+    (an ls and a cat: a later run of the plan may have rewritten the files)."""
+    commands = bench.slurm.commands[before:]
+    lanes = [p for job in bench.plan.jobs for p in job.lane_status_paths]
+    assert [c[0] for c in commands[:2]] == ["ls", "cat"] and list(commands[1][2:]) == lanes
+    return commands[2:]
 
 
 def _missing_after_fetch(run: slurmplan.Run, home: Path) -> dict[str, list[str]]:
@@ -420,7 +429,7 @@ def _fetch_through_sudo(
     run.poll()  # fetch's own poll then runs no command
     before = len(bench.slurm.commands)
     missing = _missing_after_fetch(run, home)
-    return missing, len(bench.slurm.commands) - before
+    return missing, len(_after_lane_check(bench, before))
 
 
 def test_sudo_reads_a_file_holding_the_separator_one_cat_each(tmp_path: Path) -> None:
@@ -611,3 +620,37 @@ def test_which_files_a_change_spoils(tmp_path: Path) -> None:
     quoted = spoiled_by_change(files, got, ("tasks/t\\303\\251.out",))  # not a name asked
     assert {f.relative for f in quoted} == got
     assert spoiled_by_change(files, got, ()) == []
+
+
+@pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])
+def test_a_run_kept_past_a_later_run_of_the_plan_fetches_and_reads_none_of_its_files(
+    tmp_path: Path, transport: str
+) -> None:
+    """Run 1 was watched to its end; run 2 of the plan (another journal) then started in
+    the same workdir: its lane file names run 2, and t0's log is run 2's.  Run 1's fetch
+    and read go by the lane files as they are now: t0 did not end in run 1 (its line is
+    gone), so nothing of it is fetched or read.  Before, run 1 took run 2's log for its
+    own (its results were final, read once)."""
+    bench = _bench(tmp_path, transport)
+    runner = TarOnTheCluster(bench.slurm)
+    run1 = slurmplan.Run(bench.plan, bench.journal, runner=runner)
+    run1.submit()
+    end_jobs(bench)
+    _ran(bench, local=transport == "local")
+    assert run1.wait().done
+    run2 = slurmplan.Run(bench.plan, str(tmp_path / "run2.journal"), runner=runner)
+    run2.submit()
+    (job0,) = [j for j in bench.slurm.jobs_of(bench.plan.jobs[0].name) if j.name.endswith(
+        "." + run2.poll().run)]  # fmt: skip
+    (lane,) = bench.plan.jobs[0].lane_status_paths
+    out = f"{bench.plan.workdir}/tasks/t0.out"
+    bench.slurm.files[lane] = lane_file(0, job0.job_id, job0.name, "")  # run 2's lane began
+    bench.slurm.files[out] = "run 2, half written"
+    if transport == "local":
+        Path(lane).write_text(bench.slurm.files[lane])
+        Path(out).write_text(bench.slurm.files[out])
+    with pytest.raises(slurmplan.FetchIncomplete) as caught:
+        run1.fetch(tmp_path / "home", ["t0"])
+    assert caught.value.fetched == {} and set(caught.value.not_ended) == {"t0"}
+    with pytest.raises(slurmplan.NotEnded):
+        run1.read("t0")

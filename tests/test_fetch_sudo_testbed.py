@@ -34,8 +34,9 @@ with open(sys.argv[1]) as f:
     plan = slurmplan.plan_from_json(json.load(f))
 cats = []
 def runner(argv, **kwargs):
-    if "cat" in argv:
-        cats.append(len(argv[argv.index("--") + 1 :]))
+    read = argv[argv.index("--") + 1 :] if "cat" in argv else []
+    if read and not all(path.endswith(".status") for path in read):  # not the lane files
+        cats.append(len(read))
     return run_once(argv, **kwargs)
 run = slurmplan.Run(plan, sys.argv[1] + ".journal", runner=runner)
 run.poll()  # fetch's own poll then runs no command
