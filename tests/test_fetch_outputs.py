@@ -654,3 +654,10 @@ def test_a_run_kept_past_a_later_run_of_the_plan_fetches_and_reads_none_of_its_f
     assert caught.value.fetched == {} and set(caught.value.not_ended) == {"t0"}
     with pytest.raises(slurmplan.NotEnded):
         run1.read("t0")
+
+
+def test_task_ids_that_are_not_text_are_unknown_ids_not_a_type_error(tmp_path: Path) -> None:
+    _, run = _local_run(tmp_path)
+    with pytest.raises(ValueError, match=r"no task null in plan \w+ \(2 unknown\)"):
+        run.fetch(tmp_path / "home", [None, 0])  # type: ignore[list-item]
+    assert not (tmp_path / "home").exists()

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from slurmplan.compiler import layout
+from slurmplan.compiler.errors import show
 from slurmplan.compiler.plan import Plan
 from slurmplan.compiler.runtime.settle import TaskResults
 from slurmplan.compiler.transport import as_user
@@ -38,12 +39,16 @@ class Wanted(NamedTuple):
 
 def chosen_tasks(plan: Plan, task_ids: Iterable[str] | None = None) -> list[str]:
     """`task_ids` once each (default: every task of the plan, in plan order); ValueError
-    naming an id the plan does not have."""
+    naming the first id given that the plan does not have (in JSON words: null, 0)."""
     known = [task for job in plan.jobs for task in job.tasks]
     chosen = known if task_ids is None else list(dict.fromkeys(task_ids))
-    unknown = sorted(set(chosen) - set(known))
+    known_ids = set(known)
+    # in the order given, not sorted: a caller's ids may be None or numbers, not comparable
+    unknown = [task for task in chosen if task not in known_ids]
     if unknown:
-        raise ValueError(f"no task {unknown[0]!r} in plan {plan.plan_id} ({len(unknown)} unknown)")
+        raise ValueError(
+            f"no task {show(unknown[0])} in plan {plan.plan_id} ({len(unknown)} unknown)"
+        )
     return chosen
 
 
