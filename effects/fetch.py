@@ -89,10 +89,12 @@ def fetch(
     ended in this run (`results`, one observation) into `dest`; returns {path on the
     cluster: local path}.  Raises FetchIncomplete (after copying the rest) when some do
     not exist or some tasks did not end."""
+    root = Path(dest)
+    if plan.transport.kind is not TransportKind.SSH:  # the workdir is on this machine
+        refuse_dest_in_workdir(root, plan.workdir)
     unended = not_ended(results, chosen)
     with collector_paused():  # 200,000 records for 100,000 tasks, none in a cycle
         files = files_of(plan, [task for task in chosen if task not in unended])
-    root = Path(dest)
     got: set[str] = set()
     match plan.transport.kind:
         case _ if not files:  # no task ended in this run: no command, nothing written
@@ -109,6 +111,22 @@ def fetch(
     if missing or unended:
         raise FetchIncomplete(fetched, missing, unended)
     return fetched
+
+
+def refuse_dest_in_workdir(dest: Path, workdir: str) -> None:
+    """ValueError when `dest`, or the `tasks/` fetch writes into, is the workdir or below
+    it (a link resolved): DEST/tasks/t0.out would be the log being read, and writing it
+    would destroy it on the cluster.  (Writer also refuses to write over the very file
+    it copies, whatever passed this check: a bind mount.)"""
+    work = os.path.realpath(workdir)
+    for place in (dest, dest / "tasks"):
+        real = os.path.realpath(place)
+        if real == work or real.startswith(work.rstrip("/") + "/"):
+            raise ValueError(
+                f"refusing to fetch into {dest}: {place} is the plan's workdir {workdir}"
+                f" or below it ({real}); fetch copies the workdir's files, choose a DEST"
+                " outside it"
+            )
 
 
 def _local_paths(root: Path, files: Sequence[Wanted], got: set[str]) -> dict[str, Path]:
@@ -134,9 +152,11 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO: no wait
 
 
-def _open_regular(folder: int, relative: str, folders: dict[str, int]) -> int | None:
+def _open_regular(
+    folder: int, relative: str, folders: dict[str, int]
+) -> tuple[int, os.stat_result] | None:
     """A descriptor of the regular file `relative` below the open folder, reached
-    without following a link; None when there is none.  `folders` keeps the folders
+    without following a link, and its fstat; None when there is none.  `folders` keeps the folders
     opened on the way, by path, for the next file (the caller closes them)."""
     parent, _, name = relative.rpartition("/")
     try:
@@ -150,10 +170,11 @@ def _open_regular(folder: int, relative: str, folders: dict[str, int]) -> int | 
         if error.errno in _NOT_THERE:
             return None
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
         os.close(fd)
         return None
-    return fd
+    return fd, status
 
 
 def _open_folders(folder: int, path: str, folders: dict[str, int]) -> int:
@@ -182,11 +203,12 @@ def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
             for f in files:
                 if not plain_relative(f.relative):
                     continue  # never read above the workdir, whatever built the plan
-                fd = _open_regular(workdir, f.relative, folders)
-                if fd is None:
+                opened = _open_regular(workdir, f.relative, folders)
+                if opened is None:
                     continue
+                fd, status = opened
                 try:
-                    write.copy(f.local, fd)
+                    write.copy(f.local, fd, status)
                 finally:
                     os.close(fd)
                 got.add(f.relative)

@@ -8,6 +8,7 @@ import dataclasses
 import io
 import os
 import resource
+import shutil
 import tarfile
 import tempfile
 from pathlib import Path
@@ -654,6 +655,105 @@ def test_a_run_kept_past_a_later_run_of_the_plan_fetches_and_reads_none_of_its_f
     assert caught.value.fetched == {} and set(caught.value.not_ended) == {"t0"}
     with pytest.raises(slurmplan.NotEnded):
         run1.read("t0")
+
+
+# -- where fetch writes: below DEST, never into the workdir, never through a link --------
+
+
+def _logs(bench: Bench) -> dict[str, bytes]:
+    tasks_dir = Path(bench.plan.workdir) / "tasks"
+    return {p.name: p.read_bytes() for p in sorted(tasks_dir.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["workdir", "below", "tasks linked"])
+def test_a_dest_in_the_workdir_is_refused_before_anything_is_written(
+    tmp_path: Path, where: str
+) -> None:
+    """DEST/tasks/t0.out would be the log being read: opening it for writing emptied it,
+    on the cluster, and the empty file was reported fetched (review adv2)."""
+    bench, run = _local_run(tmp_path)
+    work = Path(bench.plan.workdir)
+    before = _logs(bench)
+    dest = {"workdir": work, "below": work / "sub", "tasks linked": tmp_path / "home"}[where]
+    if where == "tasks linked":
+        dest.mkdir()
+        (dest / "tasks").symlink_to(work / "tasks")
+    with pytest.raises(ValueError, match="refusing to fetch into") as caught:
+        run.fetch(dest)
+    assert str(dest) in str(caught.value) and str(work) in str(caught.value)
+    assert _logs(bench) == before
+    assert not (work / "sub/tasks").exists()
+
+
+def test_the_writer_never_replaces_the_file_it_copies(tmp_path: Path) -> None:
+    """Whatever passes the DEST check (a bind mount of the workdir in DEST), the file
+    being copied is not emptied nor removed."""
+    log = tmp_path / "tasks/t0.out"
+    log.parent.mkdir()
+    log.write_bytes(b"the task's log\n")
+    fd = os.open(log, os.O_RDONLY)
+    try:
+        with Writer(tmp_path) as write, pytest.raises(ValueError, match="is the file fetched"):
+            write.copy("tasks/t0.out", fd, os.fstat(fd))
+    finally:
+        os.close(fd)
+    assert log.read_bytes() == b"the task's log\n"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_linked_folder_in_dest_is_not_written_through(tmp_path: Path, transport: str) -> None:
+    bench = _bench(tmp_path, transport)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=transport == "local")
+    outside = tmp_path / "outside"
+    (outside / "t0.outputs").mkdir(parents=True)
+    home = tmp_path / "home"
+    (home / "tasks").mkdir(parents=True)
+    (home / "tasks/t0.outputs").symlink_to(outside / "t0.outputs")
+    with pytest.raises(OSError, match="not a folder") as caught:
+        run.fetch(home)
+    assert caught.value.filename == str(home / "tasks/t0.outputs")
+    shutil.rmtree(home / "tasks")  # the logs written before it; the link, not its target
+    (home / "tasks").symlink_to(outside)
+    with pytest.raises(OSError, match="not a folder"):
+        run.fetch(home)
+    assert list((outside / "t0.outputs").iterdir()) == []
+    assert sorted(p.name for p in outside.iterdir()) == ["t0.outputs"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_link_planted_at_a_files_name_in_dest_is_replaced_not_written_through(
+    tmp_path: Path, transport: str
+) -> None:
+    bench = _bench(tmp_path, transport)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=transport == "local")
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    home = tmp_path / "home"
+    (home / "tasks").mkdir(parents=True)
+    os.link(victim, home / "tasks/t0.out")  # a hard link: O_NOFOLLOW does not see it
+    (home / "tasks/t1.out").symlink_to(victim)
+    (home / "tasks/t2.out").write_text("an earlier fetch's, longer than the log\n")
+    with pytest.raises(slurmplan.FetchIncomplete):  # t1's absent.json
+        run.fetch(home)
+    assert victim.read_text() == "keep me\n"
+    for task in ("t0", "t1", "t2"):
+        assert (home / f"tasks/{task}.out").read_text() == f"{task} out\n"
+        assert not (home / f"tasks/{task}.out").is_symlink()
+
+
+def test_a_dest_that_is_a_link_is_the_callers_and_followed(tmp_path: Path) -> None:
+    _, run = _local_run(tmp_path)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "home").symlink_to(tmp_path / "real")
+    with pytest.raises(slurmplan.FetchIncomplete):
+        run.fetch(tmp_path / "home")
+    assert (tmp_path / "real/tasks/t0.out").read_text() == "t0 out\n"
 
 
 def test_task_ids_that_are_not_text_are_unknown_ids_not_a_type_error(tmp_path: Path) -> None:

@@ -244,7 +244,7 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     plan = load_run_plan(args)
     try:
         fetched = run_of_args(args, plan).fetch(args.dest, args.task or None)
-    except ValueError as error:  # a task id the plan does not have
+    except ValueError as error:  # a task id the plan does not have; a DEST in its workdir
         raise InputError([f"{args.plan}: {error}"]) from None
     except FetchIncomplete as error:
         for task_id, state in list(error.not_ended.items())[:20]:
