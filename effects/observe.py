@@ -27,6 +27,7 @@ from slurmplan.compiler.runtime.settle import (
     all_settled,
     done_files_present,
     ids_to_poll,
+    is_final,
     job_views,
     lane_files_present,
     markers_wanted,
@@ -84,7 +85,8 @@ class Observer:
         self._state = state
         self._listing = None
         known = {v.index: v for v in self.views or ()}
-        settled = [i for i, v in known.items() if v.settled]
+        self._reopen([i for i, v in known.items() if v.settled and not is_final(v, state)])
+        settled = [i for i, v in known.items() if is_final(v, state)]
         ids = ids_to_poll(state, settled)
         rows = poll(self.plan, self.executor, ids)
         self.polls += 1
@@ -99,6 +101,20 @@ class Observer:
         shown = {job_id: show_job(self.plan, self.executor, job_id) for job_id in silent}
         self.views = job_views(self.plan, state, rows, self.markers, known, shown=shown)
         return self.views
+
+    def _reopen(self, jobs: list[int]) -> None:
+        """Forget what was read of `jobs`, settled views no longer final (a refused job a
+        later submit sent): their markers and lanes are read again.  New dicts, not
+        edits: an earlier snapshot's TaskResults keeps the ones it was made with."""
+        if not jobs:
+            return
+        gone = set(jobs)
+        for job in gone:
+            self.markers.pop(job, None)
+        self.lanes_read -= gone
+        job_of = self._job_of or task_jobs(self.plan)
+        self.lines = {t: line for t, line in self.lines.items() if job_of[t] not in gone}
+        self.final = {t: r for t, r in self.final.items() if job_of[t] not in gone}
 
     @property
     def run(self) -> str | None:

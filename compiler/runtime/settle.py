@@ -162,8 +162,8 @@ def job_views(
 ) -> tuple[JobView, ...]:
     """Each job's state from the journal's ids, one squeue's rows, the done markers
     read and what scontrol showed (`shown`, by job id: None when it forgot the job)
-    of jobs squeue was silent about; views in `known` that are settled are kept as
-    they are (settled is final).  A job gone from squeue without a marker that
+    of jobs squeue was silent about; views in `known` that are still final (is_final)
+    are kept as they are.  A job gone from squeue without a marker that
     scontrol was not asked about is not settled: it keeps its last known state
     (LOST when there is none)."""
     by_id = {row.job_id: row for row in rows}
@@ -171,7 +171,7 @@ def job_views(
     views: list[JobView] = []
     for job in plan.jobs:
         previous = (known or {}).get(job.index)
-        if previous is not None and previous.settled:
+        if previous is not None and is_final(previous, state):
             views.append(previous)
             continue
         job_id = state.submitted.get(job.index)
@@ -210,6 +210,15 @@ def job_views(
             )
         )
     return tuple(views)
+
+
+def is_final(view: JobView, state: JournalState) -> bool:
+    """A settled view stays final while the journal still says what it was made from:
+    the same job id, and for a REFUSED job its refusal (a later submit that tries the
+    job again writes an intent, then its id: the job is looked at again)."""
+    if not view.settled or state.submitted.get(view.index) != view.job_id:
+        return False
+    return view.state != REFUSED or view.index in state.refused
 
 
 def ids_to_poll(state: JournalState, settled: Iterable[int]) -> tuple[str, ...]:

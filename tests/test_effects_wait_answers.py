@@ -1,0 +1,64 @@
+"""wait's answer stays true to the journal (review round 2, tests/test_adv2_concurrency.py):
+a job refused and then sent by a later submit is looked at again, a job a cancelled run
+never submitted is settled CANCELLED, and a cancelled wait_async stops polling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_slurm import ACCEPT, FATAL
+from test_effects_with_fake_slurm import Bench, Cli, _finish, end_jobs
+
+import slurmplan
+from slurmplan.effects.errors import ExecutionError
+
+
+def test_a_run_that_saw_a_job_refused_sees_it_again_once_a_later_submit_sent_it(
+    tmp_path: Path,
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    run = slurmplan.Run(bench.plan, bench.journal, executor=bench.executor())
+    bench.slurm.replies = [ACCEPT, FATAL]
+    with pytest.raises(ExecutionError, match="Invalid partition"):
+        run.submit()
+    first = run.poll()
+    assert (first.jobs[1].state, first.jobs[1].settled) == ("REFUSED", True)
+    assert first.tasks["t1"].state == "REFUSED"
+    assert run.submit().submitted == 1  # docs: a later submit tries a refused job again
+    job_id = bench.ids()[1]
+    snap = run.poll()
+    assert (snap.jobs[1].job_id, snap.jobs[1].state) == (job_id, "PENDING")
+    assert not snap.done and snap.tasks["t1"].state == "PENDING"
+    assert first.tasks["t1"].state == "REFUSED"  # an earlier snapshot stays what it was
+    end_jobs(bench)
+    snap = run.wait(timeout=600)
+    assert snap.done and snap.succeeded, snap.jobs
+    assert (snap.tasks["t1"].job_id, snap.tasks["t1"].exit_code) == (job_id, 0)
+
+
+def test_cli_wait_running_while_a_refused_job_is_resubmitted_reports_its_real_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = Bench(tmp_path, "local", 2)
+    bench.slurm.replies = [ACCEPT, FATAL]
+    with pytest.raises(ExecutionError):
+        bench.submit()
+    bench.slurm.jobs[bench.ids()[0]].timeline = ["RUNNING", "RUNNING", "COMPLETED"]
+    cli = Cli(bench, monkeypatch, capsys)
+    resubmitted: list[bool] = []
+    real_sleep = bench.clock.sleep
+
+    def sleep(seconds: float) -> None:  # between wait's polls another shell resubmits
+        real_sleep(seconds)
+        if not resubmitted:
+            resubmitted.append(True)
+            bench.submit()
+            end_jobs(bench, [1])
+            _finish(bench, 0, [0])
+
+    bench.clock.sleep = sleep  # type: ignore[method-assign]
+    code, out, err = cli("wait")
+    assert resubmitted
+    assert code == 0, (code, out, err)
+    assert "2/2 tasks succeeded" in out
