@@ -47,7 +47,8 @@ from slurmplan.effects.queries import list_workdir, poll, read_files, show_job
 
 class NotSubmitted(SlurmplanError):
     """`wait` on a plan some of whose jobs were never submitted (a job sbatch refused
-    for good is settled REFUSED instead: wait reports it with the other results)."""
+    for good is settled REFUSED instead, and one a cancelled run never submitted
+    CANCELLED: wait reports them with the other results)."""
 
 
 @dataclass

@@ -13,6 +13,7 @@ from settle_plan import three_job_plan
 from slurmplan.compiler import Plan
 from slurmplan.compiler.runtime.journal_state import (
     JournalState,
+    cancelled_event,
     fold,
     header_event,
     intent_event,
@@ -21,6 +22,7 @@ from slurmplan.compiler.runtime.journal_state import (
 )
 from slurmplan.compiler.runtime.settle import (
     LOST,
+    NEVER_SENT,
     NOT_SUBMITTED,
     JobView,
     TaskResult,
@@ -30,6 +32,7 @@ from slurmplan.compiler.runtime.settle import (
     done_files_present,
     gone_means_empty,
     ids_to_poll,
+    is_final,
     job_views,
     lane_files_present,
     markers_wanted,
@@ -503,3 +506,38 @@ def test_lazy_results_stay_the_observation_they_were_made_from() -> None:
     with pytest.raises(KeyError):
         after["nope"]
     assert repr(after) == "<TaskResults of 6 tasks in 3 jobs>"
+
+
+def test_a_refused_view_is_final_only_while_the_journal_still_says_refused() -> None:
+    """A later submit tries a refused job again (docs/effects.md): its intent, then its id,
+    make the kept REFUSED view no longer final, and the job is looked at again."""
+    plan = three_job_plan()
+    refused = (intent_event(1, plan.jobs[1].name), refused_event(1, "sbatch: error: no"))
+    state = _state(plan, submitted_event(0, "10", "sbatch"), *refused)
+    known = {v.index: v for v in job_views(plan, state, parse_squeue("10 RUNNING x\n"), {})}
+    assert known[1].state == RunState.REFUSED and is_final(known[1], state)
+    trying = _state(plan, submitted_event(0, "10", "sbatch"), *refused, intent_event(1, "x"))
+    assert not is_final(known[1], trying)
+    sent = _state(
+        plan, submitted_event(0, "10", "sbatch"), *refused, intent_event(1, plan.jobs[1].name),
+        submitted_event(1, "11", "sbatch"),
+    )  # fmt: skip
+    assert not is_final(known[1], sent)
+    views = job_views(plan, sent, parse_squeue("10 RUNNING x\n11 PENDING x\n"), {}, known)
+    assert (views[1].state, views[1].settled, views[1].job_id) == ("PENDING", False, "11")
+
+
+def test_a_job_a_cancelled_run_never_submitted_is_cancelled_and_settled() -> None:
+    plan = three_job_plan()
+    state = _state(plan, submitted_event(0, "10", "sbatch"), cancelled_event(["10"]))
+    views = job_views(plan, state, parse_squeue("10 CANCELLED x\n"), {})
+    assert [(v.state, v.settled, v.job_id, v.reason) for v in views] == [
+        (RunState.CANCELLED, True, "10", None),
+        (RunState.CANCELLED, True, None, NEVER_SENT),
+        (RunState.CANCELLED, True, None, NEVER_SENT),
+    ]
+    assert all(is_final(v, state) for v in views)
+    results = _results(plan, state, views, "")
+    assert (results["a2"].state, results["a2"].reason, results["a2"].job_id) == (
+        RunState.CANCELLED, NEVER_SENT, "",
+    )  # fmt: skip

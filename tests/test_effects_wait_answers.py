@@ -4,14 +4,17 @@ never submitted is settled CANCELLED, and a cancelled wait_async stops polling."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from fake_slurm import ACCEPT, FATAL
+from fake_slurm import ACCEPT, CRASH_BEFORE_SBATCH, FATAL, Crash
 from test_effects_with_fake_slurm import Bench, Cli, _finish, end_jobs
 
 import slurmplan
 from slurmplan.effects.errors import ExecutionError
+
+NEVER_SENT = "the run was cancelled before this job was submitted"
 
 
 def test_a_run_that_saw_a_job_refused_sees_it_again_once_a_later_submit_sent_it(
@@ -62,3 +65,30 @@ def test_cli_wait_running_while_a_refused_job_is_resubmitted_reports_its_real_re
     assert resubmitted
     assert code == 0, (code, out, err)
     assert "2/2 tasks succeeded" in out
+
+
+def test_wait_on_a_run_cancelled_part_way_through_submit_settles_the_jobs_never_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """submit stopped after job 0, then cancel: jobs 1 and 2 will never run (submit
+    refuses a cancelled plan), so wait answers rather than asking for a submit."""
+    bench = Bench(tmp_path, "local", 3)
+    cli = Cli(bench, monkeypatch, capsys)
+    bench.slurm.replies = [ACCEPT, CRASH_BEFORE_SBATCH]
+    with pytest.raises(Crash):
+        bench.submit()
+    code, out, _ = cli("cancel")
+    assert code == 0 and "cancelled 1 job(s)" in out
+    code, out, err = cli("wait")
+    assert code == 1, (code, out, err)
+    assert "0/3 tasks succeeded" in out
+    assert f"task t2: CANCELLED (job 2: {NEVER_SENT})" in err
+    code, out, _ = cli("status", "--json")
+    jobs = json.loads(out)["jobs"]
+    assert [(j["state"], j["settled"]) for j in jobs] == [("CANCELLED", True)] * 3
+    assert [j["job_id"] for j in jobs][1:] == [None, None]
+    assert [j["reason"] for j in jobs] == [None, NEVER_SENT, NEVER_SENT]
+    code, out, _ = cli("collect", "--json")
+    t2 = json.loads(out)["tasks"]["t2"]
+    assert (t2["state"], t2["exit_code"], t2["job_id"]) == ("CANCELLED", None, "")
+    assert t2["reason"] == NEVER_SENT

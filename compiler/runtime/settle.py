@@ -9,8 +9,10 @@ says COMPLETED or FAILED.  Without a marker squeue's silence alone proves nothin
 about it (to_confirm); a state it shows is the job's state (settled if terminal),
 and a job it forgot too was killed before its script ended (cancelled, timed
 out, node failure) and then forgotten: LOST.  A job sbatch refused for good (the
-journal says "refused") is REFUSED, and settled: it has no id to ask about.  Tasks
-get their exit codes and times from the lane status files.
+journal says "refused") is REFUSED, and settled: it has no id to ask about.  A job a
+cancelled run never submitted is CANCELLED, settled (NEVER_SENT): submit refuses a
+cancelled plan, so it will never run.  Tasks get their exit codes and times from the
+lane status files.
 
 Every run of a plan writes the same files, so a done marker or a lane status file
 counts only when it names this run (the last word of its job's Slurm name) and the
@@ -44,6 +46,8 @@ FORGOTTEN = (
 )
 UNCONFIRMED = "squeue shows no row for it; scontrol is asked before it counts as ended"
 NO_LINE = "its job ended COMPLETED but left no status line of this run for the task"
+# A job a cancelled run never submitted: submit refuses a cancelled plan, so it never runs.
+NEVER_SENT = "the run was cancelled before this job was submitted"
 
 # The states of a job Slurm killed: a task the signal killed (exit code 128 + signal)
 # takes the job's state rather than FAILED.
@@ -184,6 +188,8 @@ def job_views(
         if job_id is None and job.index in state.refused:
             job_state, settled = REFUSED, True
             reason = f"sbatch refused it: {state.refused[job.index]}"
+        elif job_id is None and state.cancelled:  # no submit will send it: wait can end
+            job_state, settled, reason = RunState.CANCELLED, True, NEVER_SENT
         elif job_id is None:
             job_state, settled = NOT_SUBMITTED, False
         elif job_id is not None and job_id in by_id:
@@ -343,7 +349,7 @@ def _task_result(
 def _task_reason(view: JobView, state: RunState) -> str | None:
     if state == LOST and view.state != LOST:
         return NO_LINE
-    return view.reason if state in (LOST, REFUSED) else None
+    return view.reason if state in (LOST, REFUSED) or view.reason == NEVER_SENT else None
 
 
 class TaskResults(Mapping[str, TaskResult]):

@@ -209,8 +209,9 @@ def _sigterm_as_interrupt(enabled: bool) -> Iterator[None]:
 
 def _failure_line(result: TaskResult) -> str:
     """One task that did not succeed, for a person: its exit code only when it has one."""
-    if result.state == RunState.REFUSED:
-        return f"task {result.task_id}: REFUSED (job {result.job}: {result.reason})"
+    if result.state == RunState.REFUSED or (result.reason is not None and not result.job_id):
+        # Never in Slurm (refused, or its run cancelled first): the reason says why.
+        return f"task {result.task_id}: {result.state} (job {result.job}: {result.reason})"
     if result.state == RunState.LOST:
         return (
             f"task {result.task_id}: LOST ({result.reason}; "
