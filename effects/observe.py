@@ -12,6 +12,7 @@ Markers and status lines count only when they name this run's Slurm job id
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -181,9 +182,12 @@ def wait(
     policy: PollPolicy,
     on_change: Callable[[tuple[JobView, ...]], None],
     timeout: float | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[JobView, ...]:
-    """Poll until every job is settled, or `timeout` seconds passed (then some views are
-    not settled); `on_change` gets the views first and whenever a job's state changed."""
+    """Poll until every job is settled, or `timeout` seconds passed, or `stop` is set
+    (then some views may not be settled); `on_change` gets the views first and whenever a
+    job's state changed.  `stop` is looked at after each sleep, so whoever sets it also
+    wakes the sleep (Run.wait_async: its task was cancelled, and nobody reads the answer)."""
     views = observer.observe()
     missing = [v.index for v in views if v.state == NOT_SUBMITTED]
     if missing:
@@ -207,4 +211,6 @@ def wait(
         if timeout is not None and clock() - start + delay > timeout:
             return views
         observer.executor.sleep(delay)
+        if stop is not None and stop.is_set():
+            return views  # no more squeue, and no on_change, once stopped
         views = observer.observe()

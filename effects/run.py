@@ -142,12 +142,19 @@ class Run:
     ) -> Snapshot:
         """Poll with back-off until every job is settled or `timeout` seconds passed
         (then `done` is False); `on_change(snapshot)` first and on each change."""
+        return self._wait(timeout, on_change, None)
 
+    def _wait(
+        self,
+        timeout: float | None,
+        on_change: Callable[[Snapshot], None] | None,
+        stop: threading.Event | None,
+    ) -> Snapshot:
         def changed(views: tuple[JobView, ...]) -> None:
             if on_change is not None:
                 on_change(self._snapshot(views))
 
-        views = wait(self._observer, self.poll_policy, changed, timeout)
+        views = wait(self._observer, self.poll_policy, changed, timeout, stop)
         return self._snapshot(views)
 
     async def wait_async(
@@ -155,8 +162,19 @@ class Run:
         timeout: float | None = None,
         on_change: Callable[[Snapshot], None] | None = None,
     ) -> Snapshot:
-        """wait() in a worker thread: the event loop keeps running meanwhile."""
-        return await asyncio.to_thread(self.wait, timeout, on_change)
+        """wait() in a worker thread: the event loop keeps running meanwhile.
+
+        Cancelling the awaiting task (task.cancel(), asyncio.wait_for's timeout) stops
+        the thread too: it wakes from its sleep and returns, no more squeue and no more
+        on_change, after the command it may be running (else it would poll until every
+        job settled, and asyncio.run would wait for it at exit)."""
+        stop = threading.Event()
+        try:
+            return await asyncio.to_thread(self._wait, timeout, on_change, stop)
+        except asyncio.CancelledError:
+            stop.set()
+            self._wake.set()  # the Run's own sleep wakes now; another sleep ends in time
+            raise
 
     def read(self, task_id: str, stream: str = "stdout", limit: int = 65536) -> bytes:
         """The first `limit` bytes of a task's stdout or stderr, read with `cat` as the

@@ -4,7 +4,10 @@ never submitted is settled CANCELLED, and a cancelled wait_async stops polling."
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from fake_slurm import ACCEPT, CRASH_BEFORE_SBATCH, FATAL, Crash
 from test_effects_with_fake_slurm import Bench, Cli, _finish, end_jobs
 
 import slurmplan
+from slurmplan.compiler.runtime.retry import PollPolicy
 from slurmplan.effects.errors import ExecutionError
 
 NEVER_SENT = "the run was cancelled before this job was submitted"
@@ -92,3 +96,33 @@ def test_wait_on_a_run_cancelled_part_way_through_submit_settles_the_jobs_never_
     t2 = json.loads(out)["tasks"]["t2"]
     assert (t2["state"], t2["exit_code"], t2["job_id"]) == ("CANCELLED", None, "")
     assert t2["reason"] == NEVER_SENT
+
+
+def test_a_cancelled_wait_async_stops_polling(tmp_path: Path) -> None:
+    """Cancelling the awaiting task (here wait_for's timeout) stops wait's worker thread:
+    no squeue after it, and the thread ends (asyncio.run joins it at exit)."""
+    bench = Bench(tmp_path, "local", 1)
+    run = slurmplan.Run(
+        bench.plan, bench.journal, runner=bench.slurm, poll=PollPolicy(first=0.02, max=0.02)
+    )
+    run.submit()
+    before = set(threading.enumerate())
+
+    async def main() -> None:
+        with pytest.raises((asyncio.TimeoutError, TimeoutError)):
+            await asyncio.wait_for(run.wait_async(), 0.2)
+
+    # asyncio.run joins wait's worker thread at exit: in a thread of its own, so that a
+    # worker that never stops fails the test rather than hanging it.
+    loop = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    loop.start()
+    loop.join(5)
+    try:
+        assert not loop.is_alive(), "asyncio.run still waits for wait's worker thread"
+        polled = len(bench.slurm.named("squeue"))
+        assert polled > 1
+        time.sleep(0.2)
+        assert len(bench.slurm.named("squeue")) == polled, "still polling after cancellation"
+        assert set(threading.enumerate()) <= before
+    finally:
+        run.cancel()  # an unstopped worker sees its job CANCELLED and returns
