@@ -44,6 +44,7 @@ from slurmplan.effects.errors import ExecutionError
 from slurmplan.effects.execute import Completed, Executor
 from slurmplan.effects.fetch_sudo import cat_batched
 from slurmplan.effects.fetch_writer import Writer, plain_relative
+from slurmplan.effects.open_folders import OpenFolders
 
 
 class FetchIncomplete(SlurmplanError):
@@ -153,7 +154,7 @@ _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FI
 
 
 def _open_regular(
-    folder: int, relative: str, folders: dict[str, int]
+    folder: int, relative: str, folders: OpenFolders
 ) -> tuple[int, os.stat_result] | None:
     """A descriptor of the regular file `relative` below the open folder, reached
     without following a link, and its fstat; None when there is none.  `folders` keeps the folders
@@ -162,9 +163,8 @@ def _open_regular(
     try:
         at = folder
         if parent:
-            at = folders.get(parent, -1)
-            if at == -1:
-                at = _open_folders(folder, parent, folders)
+            below = folders.get(parent)
+            at = _open_folders(folder, parent, folders) if below is None else below
         fd = os.open(name, _FILE_FLAGS, dir_fd=at)
     except OSError as error:
         if error.errno in _NOT_THERE:
@@ -177,15 +177,14 @@ def _open_regular(
     return fd, status
 
 
-def _open_folders(folder: int, path: str, folders: dict[str, int]) -> int:
+def _open_folders(folder: int, path: str, folders: OpenFolders) -> int:
     """The folder `path` below `folder`, opened name by name without following links."""
     at, done = folder, []
     for name in path.split("/"):
         done.append(name)
         key = "/".join(done)
-        if key not in folders:
-            folders[key] = os.open(name, _DIR_FLAGS, dir_fd=at)
-        at = folders[key]
+        below = folders.get(key)
+        at = folders.put(key, os.open(name, _DIR_FLAGS, dir_fd=at)) if below is None else below
     return at
 
 
@@ -197,7 +196,7 @@ def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
         if error.errno in _NOT_THERE:
             return got
         raise
-    folders: dict[str, int] = {}
+    folders = OpenFolders()
     try:
         with Writer(root) as write:
             for f in files:
@@ -213,8 +212,8 @@ def _copy(plan: Plan, files: Sequence[Wanted], root: Path) -> set[str]:
                     os.close(fd)
                 got.add(f.relative)
     finally:
-        for fd in (workdir, *folders.values()):
-            os.close(fd)
+        folders.close()
+        os.close(workdir)
     return got
 
 

@@ -16,6 +16,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from slurmplan.effects.open_folders import OpenFolders
+
 # DEST is the caller's: its own path is followed as mkdir follows it; below it, no link
 _DEST_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _DIR_FLAGS = _DEST_DIR_FLAGS | os.O_NOFOLLOW
@@ -37,20 +39,18 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 
 class Writer:
     """Writes fetched files under `root`, making and opening each folder once (a fetch of
-    100,000 tasks writes 200,000 files into one `tasks/` folder); a context manager that
-    closes the folders."""
+    100,000 tasks writes 200,000 files into one `tasks/` folder; a few dozen folders are
+    kept open, effects.open_folders); a context manager that closes the folders."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.folders: dict[str, int] = {}
+        self.folders = OpenFolders()
 
     def __enter__(self) -> Writer:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for fd in self.folders.values():
-            os.close(fd)
-        self.folders.clear()
+        self.folders.close()
 
     def _folder(self, local: str) -> tuple[int, str]:
         """The open folder of `local` below root (made once) and its name there.  The
@@ -70,7 +70,7 @@ class Writer:
         at = self.folders.get("")
         if at is None:
             self.root.mkdir(parents=True, exist_ok=True)
-            at = self.folders[""] = os.open(self.root, _DEST_DIR_FLAGS)
+            at = self.folders.put("", os.open(self.root, _DEST_DIR_FLAGS))
         done = ""
         for name in folder.split("/") if folder else ():
             done = f"{done}/{name}" if done else name
@@ -79,7 +79,7 @@ class Writer:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(name, dir_fd=at)
                 try:
-                    below = self.folders[done] = os.open(name, _DIR_FLAGS, dir_fd=at)
+                    below = self.folders.put(done, os.open(name, _DIR_FLAGS, dir_fd=at))
                 except OSError as error:
                     if error.errno in (errno.ELOOP, errno.ENOTDIR):
                         reason = "not a folder (a link there is not followed)"

@@ -32,21 +32,24 @@ from slurmplan.compiler.runtime.retry import RetryPolicy
 from slurmplan.effects import fetch_sudo
 from slurmplan.effects.execute import Completed, Runner
 from slurmplan.effects.fetch_writer import Writer
+from slurmplan.effects.open_folders import OPEN_FOLDERS
 
 RESULT = '{"value": 42, "text": "ü\\n"}\n'
 
 
-def _bench(tmp_path: Path, transport: str) -> Bench:
-    """Three tasks: t0 names result.json and sub/data.txt, t1 names absent.json (which
-    it never writes), t2 names none."""
-    bench = Bench(tmp_path, transport, 3)
-    task_list = tasks(3)
-    task_list["tasks"][0]["outputs"] = ["result.json", "sub/data.txt"]
-    task_list["tasks"][1]["outputs"] = ["absent.json"]
+def _bench(tmp_path: Path, transport: str, task_list: dict[str, Any] | None = None) -> Bench:
+    """A task a job.  By default three: t0 names result.json and sub/data.txt, t1 names
+    absent.json (which it never writes), t2 names none."""
+    if task_list is None:
+        task_list = tasks(3)
+        task_list["tasks"][0]["outputs"] = ["result.json", "sub/data.txt"]
+        task_list["tasks"][1]["outputs"] = ["absent.json"]
+    n = len(task_list["tasks"])
+    bench = Bench(tmp_path, transport, n)
     extra: dict[str, Any] = {"transport": transport}
     if transport == "ssh":
         extra["ssh"] = SSH
-    config = one_task_per_job_config(3, scripts_dir=str(tmp_path / "scripts"))
+    config = one_task_per_job_config(n, scripts_dir=str(tmp_path / "scripts"))
     bench.plan = slurmplan.compile_plan(
         config, profile(str(tmp_path / "project"), **extra), task_list
     )
@@ -761,3 +764,36 @@ def test_task_ids_that_are_not_text_are_unknown_ids_not_a_type_error(tmp_path: P
     with pytest.raises(ValueError, match=r"no task null in plan \w+ \(2 unknown\)"):
         run.fetch(tmp_path / "home", [None, 0])  # type: ignore[list-item]
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_fetch_holds_few_folders_open_whatever_the_number_of_tasks(
+    tmp_path: Path, transport: str
+) -> None:
+    """Each task's outputs come home in a folder of their own (and, locally, are read
+    from one): a fetch that kept every folder it opened open ran out of descriptors past
+    the process's limit (1,024 by default) with as many tasks.  Here the limit leaves
+    room for two caches of OPEN_FOLDERS (the folders read and those written) and a few
+    more: 100 tasks with outputs three folders deep need 300 on each side."""
+    n = 100
+    task_list = tasks(n)
+    for i, task in enumerate(task_list["tasks"]):
+        task["outputs"] = [f"out{i}/deep/result.json"]
+    bench = _bench(tmp_path, transport, task_list)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    run.submit()
+    end_jobs(bench)
+    for i in range(n):
+        for ext in ("out", "err"):
+            _put(bench, f"tasks/t{i}.{ext}", f"t{i} {ext}\n", transport == "local")
+        _put(bench, f"out{i}/deep/result.json", f"{i}\n", transport == "local")
+    run.poll()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    room = len(os.listdir("/proc/self/fd")) + 2 * OPEN_FOLDERS + 20
+    resource.setrlimit(resource.RLIMIT_NOFILE, (room, hard))
+    try:
+        fetched = run.fetch(tmp_path / "home")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(fetched) == 3 * n
+    assert (tmp_path / "home/tasks/t99.outputs/out99/deep/result.json").read_text() == "99\n"
