@@ -60,6 +60,16 @@ def _bench(tmp_path: Path, transport: str, task_list: dict[str, Any] | None = No
     return bench
 
 
+def _ended(tmp_path: Path, transport: str) -> tuple[Bench, slurmplan.Run]:
+    """The default bench's run, submitted, its jobs ended and their files left (_ran)."""
+    bench = _bench(tmp_path, transport)
+    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=transport == "local")
+    return bench, run
+
+
 def _put(bench: Bench, relative: str, text: str, local: bool) -> None:
     """A file in the workdir: on disk for `local`, else on the fake cluster."""
     path = f"{bench.plan.workdir}/{relative}"
@@ -119,11 +129,7 @@ def test_fetch_brings_outputs_home_and_reports_the_missing_one_for_its_task(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_fetch_of_chosen_tasks_brings_only_their_outputs(tmp_path: Path, transport: str) -> None:
-    bench = _bench(tmp_path, transport)
-    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=transport == "local")
+    _, run = _ended(tmp_path, transport)
     fetched = run.fetch(tmp_path / "home", ["t0"])
     assert sorted(str(p.relative_to(tmp_path / "home")) for p in fetched.values()) == [
         "tasks/t0.err", "tasks/t0.out", "tasks/t0.outputs/result.json",
@@ -529,11 +535,7 @@ def test_a_write_that_fails_half_way_leaves_no_part_of_the_file_and_names_it(
 ) -> None:
     """The disk fills up (a 200,000-byte file size limit) while t0.out (1,000,000 bytes)
     is written: no part of it stays at home, nor a temporary, and the error names it."""
-    bench = _bench(tmp_path, transport)
-    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=transport == "local")
+    bench, run = _ended(tmp_path, transport)
     _put(bench, "tasks/t0.out", "x" * 1_000_000, local=transport == "local")
     home = tmp_path / "home"
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -705,11 +707,7 @@ def test_the_writer_never_replaces_the_file_it_copies(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_linked_folder_in_dest_is_not_written_through(tmp_path: Path, transport: str) -> None:
-    bench = _bench(tmp_path, transport)
-    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=transport == "local")
+    _, run = _ended(tmp_path, transport)
     outside = tmp_path / "outside"
     (outside / "t0.outputs").mkdir(parents=True)
     home = tmp_path / "home"
@@ -730,11 +728,7 @@ def test_a_linked_folder_in_dest_is_not_written_through(tmp_path: Path, transpor
 def test_a_link_planted_at_a_files_name_in_dest_is_replaced_not_written_through(
     tmp_path: Path, transport: str
 ) -> None:
-    bench = _bench(tmp_path, transport)
-    run = slurmplan.Run(bench.plan, bench.journal, runner=TarOnTheCluster(bench.slurm))
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=transport == "local")
+    _, run = _ended(tmp_path, transport)
     victim = tmp_path / "victim"
     victim.write_text("keep me\n")
     home = tmp_path / "home"
