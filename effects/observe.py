@@ -114,7 +114,7 @@ class Observer:
         for job in gone:
             self.markers.pop(job, None)
         self.lanes_read -= gone
-        job_of = self._job_of or task_jobs(self.plan)
+        job_of = self._task_jobs()
         self.lines = {t: line for t, line in self.lines.items() if job_of[t] not in gone}
         self.final = {t: r for t, r in self.final.items() if job_of[t] not in gone}
 
@@ -139,10 +139,15 @@ class Observer:
         )  # fmt: skip
 
     def job_of(self, task: str) -> int:
-        """The index of the job that runs `task` (the map is made once, when first needed)."""
+        """The index of the job that runs `task`; KeyError for a task not in the plan."""
+        return self._task_jobs()[task]
+
+    def _task_jobs(self) -> dict[str, int]:
+        """Each task's job index: made once, when first needed (TaskResults fill the same
+        dict when they need it first)."""
         if not self._job_of:
             self._job_of.update(task_jobs(self.plan))
-        return self._job_of[task]
+        return self._job_of
 
     def results_now(self, jobs: Iterable[int]) -> TaskResults:
         """results() of `jobs` with their lane files read again, not taken from what this

@@ -181,13 +181,15 @@ class Run:
         user (the only reading command sudo allows, so the whole file crosses).
 
         Only a task that ended in this run is read, as with fetch: NotEnded (with its
-        state) otherwise, since the file under its name may be an earlier run's.  One
-        observation says so, unless this Run already read the task's final result."""
+        state) otherwise, since the file under its name may be an earlier or a later
+        run's.  An observation (none once this Run saw the job settled) and the job's
+        lane files read again say so."""
         if stream not in STREAMS:
             raise ValueError(f"stream must be one of {', '.join(STREAMS)} (got {stream!r})")
-        job = next((j.index for j in self.plan.jobs if task_id in j.tasks), None)
-        if job is None:
-            raise KeyError(f"no task {task_id!r} in plan {self.plan.plan_id}")
+        try:
+            job = self._observer.job_of(task_id)
+        except KeyError:
+            raise KeyError(f"no task {task_id!r} in plan {self.plan.plan_id}") from None
         views = self._observer.views
         if views is None or not views[job].settled:
             self._observer.observe()
