@@ -70,6 +70,16 @@ def _ended(tmp_path: Path, transport: str) -> tuple[Bench, slurmplan.Run]:
     return bench, run
 
 
+def _ended_through(bench: Bench, cluster: Runner) -> slurmplan.Run:
+    """As _ended, through `cluster` (the fake with a twist) and quick retries, the files
+    on the fake cluster."""
+    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster, retry=FAST_RETRY)
+    run.submit()
+    end_jobs(bench)
+    _ran(bench, local=False)
+    return run
+
+
 def _put(bench: Bench, relative: str, text: str, local: bool) -> None:
     """A file in the workdir: on disk for `local`, else on the fake cluster."""
     path = f"{bench.plan.workdir}/{relative}"
@@ -376,10 +386,7 @@ def test_a_stream_cut_by_a_dropped_connection_is_fetched_again_whole(tmp_path: P
             return in_pieces(cut, sink)
         return in_pieces(done, sink)
 
-    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster, retry=FAST_RETRY)
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=False)
+    run = _ended_through(bench, cluster)
     missing = _missing_after_fetch(run, tmp_path / "home")
     assert attempts == [0, 1]
     assert missing == {"t1": [f"{bench.plan.workdir}/absent.json"]}
@@ -505,10 +512,7 @@ def test_sudo_failing_to_start_cat_is_an_error_not_a_missing_file(
             return Completed(tuple(argv), 1, "", refusal)
         return bench.slurm(argv, stdin=stdin, **kwargs)
 
-    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster, retry=FAST_RETRY)
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=False)
+    run = _ended_through(bench, cluster)
     with pytest.raises(slurmplan.ExecutionError, match="unable to execute"):
         run.fetch(tmp_path / "home")
 
@@ -602,10 +606,7 @@ def test_a_file_that_changed_while_tar_read_it_is_not_fetched(
             return in_pieces(done, sink)
         return done if sink is None else in_pieces(done, sink)
 
-    run = slurmplan.Run(bench.plan, bench.journal, runner=cluster, retry=FAST_RETRY)
-    run.submit()
-    end_jobs(bench)
-    _ran(bench, local=False)
+    run = _ended_through(bench, cluster)
     with pytest.raises(slurmplan.ExecutionError, match="files changed while tar read them"):
         run.fetch(tmp_path / "home")
     home = tmp_path / "home/tasks"
