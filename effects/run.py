@@ -19,7 +19,13 @@ from slurmplan.compiler import Plan
 from slurmplan.compiler.runtime.commands import read_files_argv, task_outputs
 from slurmplan.compiler.runtime.fetch import chosen_tasks
 from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
-from slurmplan.compiler.runtime.settle import JobView, TaskResult, all_settled, all_succeeded
+from slurmplan.compiler.runtime.settle import (
+    JobView,
+    TaskResult,
+    all_settled,
+    all_succeeded,
+    is_final,
+)
 from slurmplan.effects.cancel import cancel
 from slurmplan.effects.errors import NotEnded
 from slurmplan.effects.execute import Executor, Runner, prepare_transport, run_once
@@ -183,7 +189,8 @@ class Run:
         Only a task that ended in this run is read, as with fetch: NotEnded (with its
         state) otherwise, since the file under its name may be an earlier or a later
         run's.  An observation (none once this Run saw the job settled) and the job's
-        lane files read again say so."""
+        lane files read again say so; the journal is read again first, so a job this Run
+        saw refused that a later submit sent is observed again."""
         if stream not in STREAMS:
             raise ValueError(f"stream must be one of {', '.join(STREAMS)} (got {stream!r})")
         try:
@@ -191,7 +198,9 @@ class Run:
         except KeyError:
             raise KeyError(f"no task {task_id!r} in plan {self.plan.plan_id}") from None
         views = self._observer.views
-        if views is None or not views[job].settled:
+        # The journal is a local file: reading it again tells, with no command, whether
+        # a view seen settled is still final (a refused job a later submit sent is not).
+        if views is None or not is_final(views[job], read_state(self.journal, self.plan)):
             self._observer.observe()
         results = self._observer.results_now([job])  # the file may be a later run's by now
         if not results.has_ended(task_id):

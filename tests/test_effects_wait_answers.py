@@ -16,6 +16,7 @@ from test_effects_with_fake_slurm import Bench, Cli, _finish, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.retry import PollPolicy
+from slurmplan.compiler.runtime.commands import task_outputs
 from slurmplan.effects.errors import ExecutionError
 
 NEVER_SENT = "the run was cancelled before this job was submitted"
@@ -126,3 +127,22 @@ def test_a_cancelled_wait_async_stops_polling(tmp_path: Path) -> None:
         assert set(threading.enumerate()) <= before
     finally:
         run.cancel()  # an unstopped worker sees its job CANCELLED and returns
+
+
+def test_read_of_a_task_a_later_submit_sent_after_this_run_saw_it_refused_reads_its_log(
+    tmp_path: Path,
+) -> None:
+    """read() looks at the journal again (a local file, no command): a job this Run saw
+    REFUSED that another submit has since sent and that ended is read, not NotEnded."""
+    bench = Bench(tmp_path, "local", 2)
+    run = slurmplan.Run(bench.plan, bench.journal, executor=bench.executor())
+    bench.slurm.replies = [ACCEPT, FATAL]
+    with pytest.raises(ExecutionError, match="Invalid partition"):
+        run.submit()
+    assert run.poll().tasks["t1"].state == "REFUSED"
+    bench.submit()  # another process: the refused job is sent, and it ends
+    end_jobs(bench, [1])
+    _finish(bench, 1, [0])
+    stdout, _ = task_outputs(bench.plan, "t1")
+    bench.slurm.files[stdout] = "t1 ran\n"
+    assert run.read("t1") == b"t1 ran\n"
