@@ -1,0 +1,38 @@
+"""What the user-facing documentation says about the run side and the API (README, "As a
+library" and "Command line"; docs/effects.md; the docstrings of `slurmplan.__all__`;
+`slurmplan <cmd> --help`), each claim checked against the behaviour with the fake Slurm
+of tests/fake_slurm.py and its fake clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_effects_with_fake_slurm import Bench, _finish
+
+import slurmplan
+from slurmplan.compiler.runtime.retry import PollPolicy
+
+
+def _run(bench: Bench, poll: PollPolicy | None = None) -> slurmplan.Run:
+    return slurmplan.Run(bench.plan, bench.journal, executor=bench.executor(), poll=poll)
+
+
+# -- Run.wait(timeout=...) ---------------------------------------------------------
+
+
+def test_wait_looks_once_more_at_its_timeout_before_saying_not_done(tmp_path: Path) -> None:
+    """Run.wait's docstring: "until every job is settled or `timeout` seconds passed (then
+    `done` is False)"; docs/effects.md: `wait --timeout` exits 4 when "not every job
+    settled within S s".  Polls 5 s apart reach 10 s; the next would come at 15 s, past
+    the 12 s timeout.  The job shows COMPLETED from the fourth squeue on: a last look at
+    12 s sees it.  Before, wait returned at 10 s, done False, 2 s before its timeout (up
+    to --poll-max, 30 s, early)."""
+    bench = Bench(tmp_path, "local", 1)
+    run = _run(bench, poll=PollPolicy(first=5, max=5))
+    run.submit()
+    (job_id,) = bench.ids().values()
+    bench.slurm.jobs[job_id].timeline = ["PENDING", "PENDING", "PENDING", "COMPLETED"]
+    _finish(bench, 0, [0])
+    snap = run.wait(timeout=12)
+    assert bench.clock.slept == [5.0, 5.0, 2.0]  # the last sleep cut to the deadline
+    assert snap.done and snap.succeeded
