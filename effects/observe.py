@@ -191,8 +191,10 @@ def wait(
 ) -> tuple[JobView, ...]:
     """Poll until every job is settled, or `timeout` seconds passed, or `stop` is set
     (then some views may not be settled); `on_change` gets the views first and whenever a
-    job's state changed.  `stop` is looked at after each sleep, so whoever sets it also
-    wakes the sleep (Run.wait_async: its task was cancelled, and nobody reads the answer)."""
+    job's state changed.  A sleep that would pass the timeout is cut to it, and the last
+    poll is at the timeout: a job that ended before it is seen (`timeout` 0: one poll).
+    `stop` is looked at after each sleep, so whoever sets it also wakes the sleep
+    (Run.wait_async: its task was cancelled, and nobody reads the answer)."""
     views = observer.observe()
     missing = [v.index for v in views if v.state == NOT_SUBMITTED]
     if missing:
@@ -213,9 +215,10 @@ def wait(
             return views
         previous = states
         delay = next_poll_delay(policy, delay, changed)
-        if timeout is not None and clock() - start + delay > timeout:
+        left = delay if timeout is None else timeout - (clock() - start)
+        if left <= 0:
             return views
-        observer.executor.sleep(delay)
+        observer.executor.sleep(min(delay, left))
         if stop is not None and stop.is_set():
             return views  # no more squeue, and no on_change, once stopped
         views = observer.observe()

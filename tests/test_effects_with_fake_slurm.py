@@ -386,7 +386,7 @@ def test_wait_gives_up_at_its_timeout_on_the_fake_clock(tmp_path: Path) -> None:
     observer = Observer(bench.plan, bench.journal, bench.executor())
     views = wait(observer, PollPolicy(first=5.0, max=5.0), lambda s: None, timeout=12.0)
     assert not all_settled(views) and views[0].state == RunState.PENDING
-    assert bench.clock.slept == [5.0, 5.0]
+    assert bench.clock.slept == [5.0, 5.0, 2.0]  # the last poll at the timeout
 
 
 def test_wait_refuses_a_plan_not_submitted_yet(tmp_path: Path) -> None:

@@ -368,8 +368,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("wait", help="wait until every job ended; exit 0 iff all tasks did")
     add_run_options(p)
     _polling(p, "polls")
-    p.add_argument("--timeout", type=seconds(above_zero=False, most=MAX_BUDGET_S), metavar="S",
-                   help="give up after S seconds (exit 4; 0: poll once)")  # fmt: skip
+    p.add_argument(
+        "--timeout",
+        type=seconds(above_zero=False, most=MAX_BUDGET_S),
+        metavar="S",
+        help="give up after S seconds, the last poll at S (exit 4; 0: poll once)",
+    )
     p.add_argument(
         "--cancel-on-interrupt",
         action="store_true",
