@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_effects_with_fake_slurm import Bench, _finish
+import pytest
+from test_effects_with_fake_slurm import Bench, _finish, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.retry import PollPolicy
@@ -36,3 +37,22 @@ def test_wait_looks_once_more_at_its_timeout_before_saying_not_done(tmp_path: Pa
     snap = run.wait(timeout=12)
     assert bench.clock.slept == [5.0, 5.0, 2.0]  # the last sleep cut to the deadline
     assert snap.done and snap.succeeded
+
+
+# -- Run.read(task_id, stream, limit) ----------------------------------------------
+
+
+def test_read_gives_the_first_limit_bytes_and_refuses_a_negative_limit(tmp_path: Path) -> None:
+    """README: `run.read("img_0001", "stderr", limit=65536)  # bytes`; its docstring: "The
+    first `limit` bytes".  limit=-1 (the "no limit" of many APIs) gave every byte but the
+    last, with no error: a cut log passed for the whole one."""
+    bench = Bench(tmp_path, "local", 1)
+    run = _run(bench)
+    run.submit()
+    end_jobs(bench)
+    bench.slurm.files[bench.plan.workdir + "/tasks/t0.out"] = "hello world"
+    assert run.read("t0") == b"hello world"  # stdout, 64 KiB by default
+    assert run.read("t0", limit=0) == b""
+    assert run.read("t0", "stdout", 5) == b"hello"
+    with pytest.raises(ValueError, match=r"limit must be a number of bytes, 0 or more \(got -1\)"):
+        run.read("t0", limit=-1)
