@@ -190,9 +190,13 @@ class Run:
         state) otherwise, since the file under its name may be an earlier or a later
         run's.  An observation (none once this Run saw the job settled) and the job's
         lane files read again say so; the journal is read again first, so a job this Run
-        saw refused that a later submit sent is observed again."""
+        saw refused that a later submit sent is observed again.  KeyError for a task the
+        plan does not have, ValueError for another stream or a negative limit,
+        ExecutionError when `cat` fails (the file does not exist)."""
         if stream not in STREAMS:
             raise ValueError(f"stream must be one of {', '.join(STREAMS)} (got {stream!r})")
+        if limit < 0:  # a slice would drop the last bytes: a cut log passing for the whole
+            raise ValueError(f"limit must be a number of bytes, 0 or more (got {limit})")
         try:
             job = self._observer.job_of(task_id)
         except KeyError:
