@@ -56,3 +56,21 @@ def test_read_gives_the_first_limit_bytes_and_refuses_a_negative_limit(tmp_path:
     assert run.read("t0", "stdout", 5) == b"hello"
     with pytest.raises(ValueError, match=r"limit must be a number of bytes, 0 or more \(got -1\)"):
         run.read("t0", limit=-1)
+
+
+# -- Run.fetch(dest, task_ids=None) ------------------------------------------------
+
+
+def test_fetch_takes_task_ids_as_a_list_and_refuses_one_id_given_as_a_str(
+    tmp_path: Path,
+) -> None:
+    """README: `run.fetch(dest, task_ids=None)`.  One id given bare, `fetch(dest, "t0")`,
+    was read as the ids "t" and "0": a "no task 't'" error, or with one-letter ids a
+    fetch of other tasks than the one meant."""
+    bench = Bench(tmp_path, "local", 1)
+    run = _run(bench)
+    run.submit()
+    end_jobs(bench)
+    with pytest.raises(TypeError, match=r"task_ids must be a list of task ids, not one str"):
+        run.fetch(tmp_path / "home", "t0")
+    assert not (tmp_path / "home").exists()
