@@ -225,7 +225,9 @@ class Run:
         say which) are fetched: the files of a task that never started, is still running
         or was killed may be an earlier run's, and a later run's once it started.  Those
         tasks (FetchIncomplete.not_ended, with their states) and files that do not exist
-        or are not regular files (.missing, per task) are reported after the rest came."""
+        or are not regular files (.missing, per task) are reported after the rest came.
+        ValueError, before anything is read, for an id the plan does not have or (not
+        over ssh) a `dest` in the workdir; TypeError for one id given as a str."""
         chosen = chosen_tasks(self.plan, task_ids)  # an unknown id fails before any command
         self._observer.observe()  # one observation: the results below are of it
         # The lane files read again: a later run of the plan may have rewritten the files.

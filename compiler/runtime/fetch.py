@@ -39,7 +39,10 @@ class Wanted(NamedTuple):
 
 def chosen_tasks(plan: Plan, task_ids: Iterable[str] | None = None) -> list[str]:
     """`task_ids` once each (default: every task of the plan, in plan order); ValueError
-    naming the first id given that the plan does not have (in JSON words: null, 0)."""
+    naming the first id given that the plan does not have (in JSON words: null, 0);
+    TypeError for one str, whose letters would pass for the ids."""
+    if isinstance(task_ids, str):
+        raise TypeError(f"task_ids must be a list of task ids, not one str (got {task_ids!r})")
     known = [task for job in plan.jobs for task in job.tasks]
     chosen = known if task_ids is None else list(dict.fromkeys(task_ids))
     known_ids = set(known)
