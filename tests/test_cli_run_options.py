@@ -67,3 +67,19 @@ def test_the_numbers_that_mean_something_still_parse(
 ) -> None:
     args = build_parser().parse_args(_argv(command, option, value))
     assert getattr(args, option[2:].replace("-", "_")) == got
+
+
+@pytest.mark.parametrize("command", ["submit", "status", "wait", "cancel", "collect", "fetch"])
+@pytest.mark.parametrize("value", ["-1", "-5"])
+def test_a_negative_number_of_retries_is_refused_at_parsing_naming_the_option(
+    capsys: pytest.CaptureFixture[str], command: str, value: str
+) -> None:
+    """README: errors name the field, the expected form and the value received.  --retries
+    -1 was refused only once the command ran, in the words of an internal class:
+    "RetryPolicy needs retries >= 0 and 0 <= first_delay <= max_delay (got retries=-1, ..."."""
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(_argv(command, f"--retries={value}"))
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument --retries: must be a whole number, 0 or more (got '{value}')" in err
+    assert build_parser().parse_args(_argv(command, "--retries", "0")).retries == 0
