@@ -305,12 +305,23 @@ def seconds(*, above_zero: bool, most: float) -> Callable[[str], float]:
     return parse
 
 
+def whole_number(text: str) -> int:
+    """An argparse type: a whole number, 0 or more (--retries)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more (got {text!r})")
+    return value
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan", metavar="PLAN", help="a plan written by `slurmplan compile`")
     parser.add_argument("--journal", metavar="FILE", help="the journal (default: PLAN.journal)")
     parser.add_argument(
         "--retries",
-        type=int,
+        type=whole_number,
         default=5,
         metavar="N",
         help="retries of a command that failed transiently (default 5)",
