@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_effects_with_fake_slurm import Bench, _finish, end_jobs
+from test_effects_with_fake_slurm import Bench, Cli, _finish, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.retry import PollPolicy
@@ -74,3 +74,28 @@ def test_fetch_takes_task_ids_as_a_list_and_refuses_one_id_given_as_a_str(
     with pytest.raises(TypeError, match=r"task_ids must be a list of task ids, not one str"):
         run.fetch(tmp_path / "home", "t0")
     assert not (tmp_path / "home").exists()
+
+
+# -- the command line: wait's and fetch's lines per task -----------------------------
+
+
+def test_wait_and_fetch_say_how_many_tasks_their_lines_leave_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/effects.md: `wait` gives the reason "in the task's line"; README: fetch's tasks
+    that did not end and missing files "are named per task".  Both print 20 lines at
+    most; the rest went unsaid, so 25 failed tasks read as 20."""
+    bench = Bench(tmp_path, "local", 25)
+    cli = Cli(bench, monkeypatch, capsys)
+    assert cli("submit")[0] == 0
+    for job in range(25):
+        bench.slurm.jobs[bench.ids()[job]].timeline = ["COMPLETED"]
+        _finish(bench, job, [1])
+    code, out, err = cli("wait")
+    assert code == 1 and out.startswith("0/25 tasks succeeded")
+    assert sum(line.startswith("task t") for line in err.splitlines()) == 20
+    assert "... and 5 more task(s) that did not succeed (`slurmplan collect` lists them all)" in err
+    code, out, err = cli("fetch", str(tmp_path / "home"))
+    assert code == 1 and "50 missing" in out
+    assert sum(line.startswith("task t") for line in err.splitlines()) == 20
+    assert "... and 5 more task(s) with files not on the cluster" in err
