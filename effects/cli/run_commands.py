@@ -47,6 +47,14 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+LINES = 20  # task lines wait and fetch print at most; a count says how many more
+
+
+def _more(count: int, what: str) -> None:
+    if count > LINES:
+        _stderr(f"... and {count - LINES} more task(s) {what}")
+
+
 def guarded(name: str, command: Command) -> Command:
     """Errors of carrying out a plan become one clear message and an exit status."""
 
@@ -183,8 +191,9 @@ def _cmd_wait(args: argparse.Namespace) -> int:
         return EXIT_TIMEOUT
     results = snap.tasks
     failed = [r for r in results.values() if r.exit_code != 0]
-    for result in failed[:20]:
+    for result in failed[:LINES]:
         _stderr(_failure_line(result))
+    _more(len(failed), "that did not succeed (`slurmplan collect` lists them all)")
     print(f"{len(results) - len(failed)}/{len(results)} tasks succeeded; {run.polls} polls")
     return EXIT_OK if snap.succeeded else EXIT_TASKS_FAILED
 
@@ -248,10 +257,12 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     except ValueError as error:  # a task id the plan does not have; a DEST in its workdir
         raise InputError([f"{args.plan}: {error}"]) from None
     except FetchIncomplete as error:
-        for task_id, state in list(error.not_ended.items())[:20]:
+        for task_id, state in list(error.not_ended.items())[:LINES]:
             _stderr(f"task {task_id}: did not end in this run ({state}): nothing fetched")
-        for task_id, paths in list(error.missing.items())[:20]:
+        _more(len(error.not_ended), "that did not end in this run")
+        for task_id, paths in list(error.missing.items())[:LINES]:
             _stderr(f"task {task_id}: not on the cluster: {', '.join(paths)}")
+        _more(len(error.missing), "with files not on the cluster")
         said = [f"fetched {len(error.fetched)} file(s) into {args.dest}"]
         if error.not_ended:
             said.append(f"{len(error.not_ended)} task(s) did not end in this run")
