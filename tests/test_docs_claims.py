@@ -12,6 +12,7 @@ from test_effects_with_fake_slurm import Bench, Cli, _finish, end_jobs
 
 import slurmplan
 from slurmplan.compiler.runtime.retry import PollPolicy
+from slurmplan.effects.cli import build_parser
 
 
 def _run(bench: Bench, poll: PollPolicy | None = None) -> slurmplan.Run:
@@ -99,3 +100,20 @@ def test_wait_and_fetch_say_how_many_tasks_their_lines_leave_out(
     assert code == 1 and "50 missing" in out
     assert sum(line.startswith("task t") for line in err.splitlines()) == 20
     assert "... and 5 more task(s) with files not on the cluster" in err
+
+
+def test_slurmplan_help_lists_the_exit_statuses_of_the_run_commands() -> None:
+    """docs/effects.md's exit statuses: 1 for wait and fetch, 3, 4, 130, 141.  `slurmplan
+    --help` said "0 ok, 1 check found differences, 2 bad input" only, and described a
+    tool that compiles and inspects plans, not one that runs them."""
+    text = " ".join(build_parser().format_help().split())
+    for said in (
+        "1 check found differences, wait: a task did not succeed, fetch: files missing",
+        "2 bad input",
+        "3 a command failed for good",
+        "4 wait --timeout passed",
+        "130 interrupted",
+        "141 standard output closed",
+        "carry it out (submit, status, wait, cancel, collect, fetch, report)",
+    ):
+        assert said in text, said

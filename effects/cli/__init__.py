@@ -133,8 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="slurmplan",
         description="Compile (runner config, user profile, task list) into a SLURM "
-        "submission plan, inspect it and keep golden files of it.",
-        epilog="exit status: 0 ok, 1 check found differences, 2 bad input",
+        "submission plan, inspect it, keep golden files of it, and carry it out "
+        "(submit, status, wait, cancel, collect, fetch, report).",
+        epilog="exit status: 0 ok; 1 check found differences, wait: a task did not "
+        "succeed, fetch: files missing or tasks not ended in this run; 2 bad input; "
+        "3 a command failed for good, the plan was cancelled, jobs of the plan queued "
+        "that the journal does not record, or the journal lost; 4 wait --timeout passed; "
+        "130 interrupted; 141 standard output closed (docs/effects.md)",
     )
     parser.add_argument("--version", action="version", version=f"slurmplan {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
