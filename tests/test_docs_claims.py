@@ -117,3 +117,40 @@ def test_slurmplan_help_lists_the_exit_statuses_of_the_run_commands() -> None:
         "carry it out (submit, status, wait, cancel, collect, fetch, report)",
     ):
         assert said in text, said
+
+
+def test_the_run_commands_exit_statuses_per_situation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/effects.md, "Exit status", and README, "Exit codes", situation by situation."""
+    bench = Bench(tmp_path, "local", 2)
+    cli = Cli(bench, monkeypatch, capsys)
+    home = str(tmp_path / "home")
+    # Nothing submitted: status and collect say so (exit 0), wait and report refuse (2),
+    # fetch finds no task that ended in this run (1); none of them makes a journal.
+    assert [cli(c)[0] for c in ("status", "collect")] == [0, 0]
+    code, _, err = cli("wait")
+    assert code == 2 and err.endswith("run `slurmplan submit` first\n")
+    assert cli("report")[0] == 2 and cli("fetch", home)[0] == 1
+    assert not Path(bench.journal).exists()
+    assert cli("submit")[0] == 0
+    code, _, err = cli("wait", "--timeout", "0")  # polls once
+    assert code == 4 and "not every job settled within 0 s" in err
+    assert len(bench.slurm.named("squeue")) == 2  # submit's look for the plan's jobs, one poll
+    _finish(bench, 0, [0])
+    _finish(bench, 1, [3])
+    for job_id in bench.ids().values():
+        bench.slurm.jobs[job_id].timeline = ["COMPLETED"]
+    code, out, err = cli("wait")
+    assert code == 1 and out.startswith("1/2 tasks succeeded")
+    assert "task t1: FAILED, exit code 3" in err
+    assert [cli(c)[0] for c in ("status", "collect")] == [0, 0]  # they report, not judge
+    assert cli("fetch", home, "--task", "nope")[0] == 2  # not a task of the plan
+    assert cli("fetch", home)[0] == 1  # the logs are not on the (fake) cluster
+    assert cli("cancel")[0] == 0
+    code, _, err = cli("submit")  # a cancelled plan is not submitted again
+    assert code == 3 and err.startswith("slurmplan submit: ")
+    # A run option out of range: 2, at parsing.
+    with pytest.raises(SystemExit) as stopped:
+        cli("status", "--retry-delay", "nan")
+    assert stopped.value.code == 2
