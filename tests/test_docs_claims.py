@@ -5,9 +5,11 @@ of tests/fake_slurm.py and its fake clock."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from fake_slurm import ACCEPT, FATAL
 from test_effects_with_fake_slurm import Bench, Cli, _finish, end_jobs
 
 import slurmplan
@@ -154,3 +156,55 @@ def test_the_run_commands_exit_statuses_per_situation(
     with pytest.raises(SystemExit) as stopped:
         cli("status", "--retry-delay", "nan")
     assert stopped.value.code == 2
+
+
+# -- status --json and collect --json ----------------------------------------------
+
+
+def test_status_json_and_collect_json_print_the_documented_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/effects.md: the shapes of `status --json` and `collect --json`, `null` for what
+    is missing; a job with no Slurm id has `job_id` null in status, its tasks `""` in
+    collect; `signal` SIGTERM for 143; `run` null before the first submit."""
+    bench = Bench(tmp_path, "local", 2)
+    cli = Cli(bench, monkeypatch, capsys)
+    status = json.loads(cli("status", "--json")[1])
+    assert status == {
+        "plan_id": bench.plan.plan_id,
+        "run": None,
+        "jobs": [
+            {"index": j.index, "name": j.name, "job_id": None, "state": "NOT_SUBMITTED",
+             "settled": False, "tasks": 1, "failed_tasks": None, "reason": None}
+            for j in bench.plan.jobs
+        ],
+    }  # fmt: skip
+    collected = json.loads(cli("collect", "--json")[1])
+    assert collected["run"] is None
+    assert collected["tasks"]["t0"] == {
+        "exit_code": None, "signal": None, "state": "NOT_SUBMITTED", "job_id": "",
+        "started": None, "ended": None, "seconds": None, "reason": None,
+        "stdout": f"{bench.plan.workdir}/tasks/t0.out",
+        "stderr": f"{bench.plan.workdir}/tasks/t0.err",
+    }  # fmt: skip
+    bench.slurm.replies = [ACCEPT, FATAL]
+    assert cli("submit")[0] == 3  # job 1 refused for good
+    ids = bench.ids()
+    bench.slurm.jobs[ids[0]].timeline = ["TIMEOUT"]
+    _finish(bench, 0, [143])
+    status = json.loads(cli("status", "--json")[1])
+    assert status["run"] == bench.run()
+    job0, job1 = status["jobs"]
+    assert (job0["job_id"], job0["state"], job0["settled"], job0["failed_tasks"]) == (
+        ids[0], "TIMEOUT", True, 1,
+    )  # fmt: skip
+    assert (job1["job_id"], job1["state"], job1["settled"]) == (None, "REFUSED", True)
+    assert job1["reason"].startswith("sbatch refused it: sbatch: error:")
+    tasks = json.loads(cli("collect", "--json")[1])["tasks"]
+    t0, t1 = tasks["t0"], tasks["t1"]
+    assert (t0["exit_code"], t0["signal"], t0["state"], t0["job_id"]) == (
+        143, "SIGTERM", "TIMEOUT", ids[0],
+    )  # fmt: skip
+    assert (t0["started"], t0["ended"], t0["seconds"], t0["reason"]) == (1000, 1007, 7, None)
+    assert (t1["job_id"], t1["state"], t1["exit_code"]) == ("", "REFUSED", None)
+    assert t1["reason"] == job1["reason"]
