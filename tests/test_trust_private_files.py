@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_effects_with_fake_slurm import Bench
+from test_effects_with_fake_slurm import Bench, end_jobs
 
+import slurmplan
 from slurmplan.effects.cli import main
 from slurmplan.effects.journal import Journal
 
@@ -104,3 +105,30 @@ def test_a_new_journal_is_created_private_under_umask_077(tmp_path: Path) -> Non
     with _umask(0o077), Journal(bench.journal, bench.plan):
         pass
     assert _mode(bench.journal) == 0o600
+
+
+@pytest.mark.parametrize(("mask", "file", "folder"), [(0o077, 0o600, 0o700),
+                                                     (0o022, 0o644, 0o755),
+                                                     (0o002, 0o664, 0o775)])  # fmt: skip
+@pytest.mark.parametrize("transport", ["local", "sudo"])
+def test_fetched_files_and_folders_follow_the_umask_as_cp_and_mkdir_make_them(
+    tmp_path: Path, mask: int, file: int, folder: int, transport: str
+) -> None:
+    """docs/effects.md, "Private by default": every file slurmplan writes follows the
+    umask; fetch's (task logs and outputs, which hold no env value of the plan's) are
+    0666 less it, as `cp` makes a new file, and its folders 0777 less it."""
+    bench = Bench(tmp_path, transport, 1)
+    run = slurmplan.Run(bench.plan, bench.journal, executor=bench.executor())
+    run.submit()
+    end_jobs(bench)
+    for ext in ("out", "err"):
+        path = f"{bench.plan.workdir}/tasks/t0.{ext}"
+        if transport == "local":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text("log\n")
+        else:
+            bench.slurm.files[path] = "log\n"
+    with _umask(mask):
+        fetched = run.fetch(tmp_path / "home")
+    assert sorted(_mode(p) for p in fetched.values()) == [file, file]
+    assert _mode(tmp_path / "home") == folder and _mode(tmp_path / "home/tasks") == folder
