@@ -5,7 +5,10 @@ of tests/fake_slurm.py and its fake clock."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -208,3 +211,106 @@ def test_status_json_and_collect_json_print_the_documented_fields(
     assert (t0["started"], t0["ended"], t0["seconds"], t0["reason"]) == (1000, 1007, 7, None)
     assert (t1["job_id"], t1["state"], t1["exit_code"]) == ("", "REFUSED", None)
     assert t1["reason"] == job1["reason"]
+
+
+# -- the API's errors and snapshots (README, "As a library") --------------------------
+
+
+def test_poll_before_submit_runs_nothing_and_wait_raises_not_submitted(tmp_path: Path) -> None:
+    """Run.run_id: "None before the first submit"; a poll reads the journal, which does not
+    exist yet, and makes none; Run.wait of jobs not submitted raises NotSubmitted, as the
+    command line's `wait` exits 2 (docs/effects.md, NOT_SUBMITTED)."""
+    bench = Bench(tmp_path, "local", 2)
+    run = _run(bench)
+    snap = run.poll()
+    assert (snap.run, run.run_id, snap.done, snap.succeeded) == (None, None, False, False)
+    assert {t.state for t in snap.tasks.values()} == {"NOT_SUBMITTED"}
+    assert bench.slurm.commands == [] and not Path(bench.journal).exists()
+    with pytest.raises(slurmplan.NotSubmitted, match="2 of 2 jobs are not submitted yet"):
+        run.wait(timeout=600)
+    assert issubclass(slurmplan.NotSubmitted, slurmplan.SlurmplanError)
+
+
+def test_a_lost_journal_with_jobs_queued_raises_jobs_in_slurm_and_adopt_takes_them(
+    tmp_path: Path,
+) -> None:
+    """README: "a lost journal with jobs still queued raises `slurmplan.JobsInSlurm`
+    (`run.submit(adopt=True)` takes them in)"; docs/effects.md: nothing is submitted."""
+    bench = Bench(tmp_path, "local", 2)
+    _run(bench).submit()
+    ids = sorted(bench.ids().values())
+    os.unlink(bench.journal)
+    run = _run(bench)
+    with pytest.raises(slurmplan.JobsInSlurm) as caught:
+        run.submit()
+    assert isinstance(caught.value, slurmplan.Interrupted)
+    assert all(job_id in str(caught.value) for job_id in ids)
+    report = run.submit(adopt=True)
+    assert (report.adopted, report.submitted, report.total) == (2, 0, 2)
+    assert report.adopted_from is not None and report.adopted_from != run.run_id
+    assert sorted(bench.ids().values()) == ids and len(bench.slurm.jobs) == 2
+
+
+def test_a_run_whose_journal_was_removed_raises_journal_lost_on_its_next_poll(
+    tmp_path: Path,
+) -> None:
+    """README: "A `Run` watches one run: if its journal is removed, or holds another run,
+    its next poll raises `slurmplan.JournalLost`" (the command line: exit 3)."""
+    bench = Bench(tmp_path, "local", 1)
+    run = _run(bench)
+    run.submit()
+    run.poll()
+    os.unlink(bench.journal)
+    with pytest.raises(slurmplan.JournalLost, match="is gone or empty"):
+        run.poll()
+    assert issubclass(slurmplan.JournalLost, slurmplan.Interrupted)
+
+
+def test_execution_error_carries_argv_exit_code_and_stderr_tail(tmp_path: Path) -> None:
+    """README: `slurmplan.ExecutionError` (its `argv`, `exit_code` and `stderr_tail`);
+    its docstring: str() quotes the command as a person would type it."""
+    bench = Bench(tmp_path, "local", 1)
+    bench.slurm.replies = [FATAL]
+    with pytest.raises(slurmplan.ExecutionError) as caught:
+        _run(bench).submit()
+    error = caught.value
+    assert error.argv[0] == "sbatch" and error.exit_code == 1
+    assert "Invalid partition name specified" in error.stderr_tail
+    assert str(error).startswith("command failed (exit 1): sbatch --parsable --job-name=")
+    assert "Traceback" not in str(error) and "None" not in str(error)
+
+
+def test_on_change_gets_a_snapshot_first_and_on_each_change_of_a_jobs_state(
+    tmp_path: Path,
+) -> None:
+    """Run.wait's docstring: "`on_change(snapshot)` first and on each change"; README's
+    `snap.done  # every job settled`."""
+    bench = Bench(tmp_path, "local", 1)
+    run = _run(bench, poll=PollPolicy(first=1, max=1))
+    run.submit()
+    (job_id,) = bench.ids().values()
+    bench.slurm.jobs[job_id].timeline = ["PENDING", "PENDING", "RUNNING", "COMPLETED"]
+    _finish(bench, 0, [0])
+    seen: list[slurmplan.Snapshot] = []
+    snap = run.wait(timeout=600, on_change=seen.append)
+    assert [s.jobs[0].state for s in seen] == ["PENDING", "RUNNING", "COMPLETED"]
+    assert [s.done for s in seen] == [False, False, True] and snap.done and snap.succeeded
+    assert run.polls == 4 and seen[-1].tasks["t0"].exit_code == 0
+
+
+def test_wait_async_calls_on_change_in_its_worker_thread(tmp_path: Path) -> None:
+    """README: wait_async "runs `wait` in a worker thread"; on_change is called there, not
+    on the event loop (a callback that touches the loop must use call_soon_threadsafe)."""
+    bench = Bench(tmp_path, "local", 1)
+    run = _run(bench)
+    run.submit()
+    end_jobs(bench)
+    threads: list[int] = []
+
+    async def main() -> slurmplan.Snapshot:
+        return await run.wait_async(
+            timeout=600, on_change=lambda s: threads.append(threading.get_ident())
+        )
+
+    snap = asyncio.run(main())
+    assert snap.done and threads and threading.get_ident() not in threads
