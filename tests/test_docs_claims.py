@@ -5,6 +5,7 @@ of tests/fake_slurm.py and its fake clock."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -314,3 +315,23 @@ def test_wait_async_calls_on_change_in_its_worker_thread(tmp_path: Path) -> None
 
     snap = asyncio.run(main())
     assert snap.done and threads and threading.get_ident() not in threads
+
+
+# -- every user-facing feature is in the README --------------------------------------
+
+
+def test_the_readme_names_every_api_name_and_every_command_line_option() -> None:
+    """The README is where a user looks: every name of `slurmplan.__all__` and every
+    option of every command (`slurmplan <cmd> --help`) appears in it.  Before, 10 API names
+    (NotSubmitted, RetryPolicy, SubmitReport, ...) and 8 options (--retries, --timeout,
+    --version, ...) were in no line of it."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [name for name in slurmplan.__all__ if name not in readme]
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for sub in [parser, *commands.values()]:
+        for action in sub._actions:
+            longest = max(action.option_strings, key=len, default=None)
+            if longest not in (None, "--help") and longest not in readme:
+                missing.append(f"{sub.prog} {longest}")
+    assert missing == []
