@@ -72,6 +72,8 @@ class Progress(Protocol):
 
 @dataclass(slots=True)
 class SubmitReport:
+    """What Run.submit did: of `total` jobs, how many each way reached the journal."""
+
     total: int
     already: int = 0  # submitted by an earlier run, per the journal
     submitted: int = 0  # by this run's sbatch

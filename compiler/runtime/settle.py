@@ -64,6 +64,10 @@ KILLED_BY_SLURM = frozenset(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobView:
+    """Where one job of the plan stands in one observation (Snapshot.jobs, Run.poll_jobs):
+    `job_id` None while it has no Slurm id (not submitted, refused, never sent);
+    `settled` True once it cannot change any more."""
+
     index: int
     name: str
     job_id: str | None
@@ -76,6 +80,11 @@ class JobView:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskResult:
+    """One task's result in one observation (Snapshot.tasks): its state (a RunState,
+    equal to its name), exit code, start and end (epoch seconds, from its lane status
+    line; None without one), its job's index and Slurm id ("" while it has none), and
+    its stdout and stderr paths on the cluster."""
+
     task_id: str
     job: int
     job_id: str
@@ -102,6 +111,7 @@ class TaskResult:
         return signal_name(self.exit_code - 128)
 
     def to_json(self) -> dict[str, object]:
+        """What `collect --json` prints for the task (docs/effects.md)."""
         return {
             "exit_code": self.exit_code,
             "signal": self.signal,
