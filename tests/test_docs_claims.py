@@ -335,3 +335,25 @@ def test_the_readme_names_every_api_name_and_every_command_line_option() -> None
             if longest not in (None, "--help") and longest not in readme:
                 missing.append(f"{sub.prog} {longest}")
     assert missing == []
+
+
+def test_the_refusals_of_read_and_fetch_are_slurmplan_errors(tmp_path: Path) -> None:
+    """SlurmplanError's docstring: "The base of every error slurmplan raises on purpose:
+    catch this one to catch them all" (docs/architecture.md, section 7).  fetch's refusal of
+    a task the plan does not have, and of a DEST in the workdir, and read's of an unknown
+    task were a bare ValueError and KeyError: a server catching SlurmplanError crashed on
+    them.  They stay a ValueError and a KeyError too."""
+    bench = Bench(tmp_path, "local", 1)
+    run = _run(bench)
+    run.submit()
+    end_jobs(bench)
+    with pytest.raises(slurmplan.SlurmplanError, match="no task 'nope'") as caught:
+        run.fetch(tmp_path / "home", ["nope"])
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(slurmplan.SlurmplanError, match="choose a DEST outside it") as caught:
+        run.fetch(bench.plan.workdir + "/home")
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(slurmplan.SlurmplanError) as caught:
+        run.read("nope")
+    assert isinstance(caught.value, KeyError)
+    assert str(caught.value) == f"no task 'nope' in plan {bench.plan.plan_id}"  # no quotes
