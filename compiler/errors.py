@@ -13,6 +13,19 @@ class SlurmplanError(Exception):
     """The base of every error slurmplan raises on purpose: catch this one to catch them all."""
 
 
+class Refused(SlurmplanError, ValueError):
+    """An argument refused on purpose (fetch of a task the plan does not have, or into
+    the workdir): a ValueError, as before, and a SlurmplanError."""
+
+
+class UnknownTask(SlurmplanError, KeyError):
+    """Run.read of a task the plan does not have: a KeyError, as before, and a
+    SlurmplanError; str() is the message itself, not KeyError's quoted repr."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class Source(StrEnum):
     """Which input a problem concerns."""
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from slurmplan.compiler import Plan
-from slurmplan.compiler.errors import SlurmplanError
+from slurmplan.compiler.errors import Refused, SlurmplanError
 from slurmplan.compiler.runtime.fetch import (
     Wanted,
     changed_while_read,
@@ -115,15 +115,15 @@ def fetch(
 
 
 def refuse_dest_in_workdir(dest: Path, workdir: str) -> None:
-    """ValueError when `dest`, or the `tasks/` fetch writes into, is the workdir or below
-    it (a link resolved): DEST/tasks/t0.out would be the log being read, and writing it
-    would destroy it on the cluster.  (Writer also refuses to write over the very file
-    it copies, whatever passed this check: a bind mount.)"""
+    """Refused (a ValueError) when `dest`, or the `tasks/` fetch writes into, is the
+    workdir or below it (a link resolved): DEST/tasks/t0.out would be the log being read,
+    and writing it would destroy it on the cluster.  (Writer also refuses to write over
+    the very file it copies, whatever passed this check: a bind mount.)"""
     work = os.path.realpath(workdir)
     for place in (dest, dest / "tasks"):
         real = os.path.realpath(place)
         if real == work or real.startswith(work.rstrip("/") + "/"):
-            raise ValueError(
+            raise Refused(
                 f"refusing to fetch into {dest}: {place} is the plan's workdir {workdir}"
                 f" or below it ({real}); fetch copies the workdir's files, choose a DEST"
                 " outside it"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slurmplan.compiler import Plan
+from slurmplan.compiler.errors import UnknownTask
 from slurmplan.compiler.runtime.commands import read_files_argv, task_outputs
 from slurmplan.compiler.runtime.fetch import chosen_tasks
 from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
@@ -200,7 +201,7 @@ class Run:
         try:
             job = self._observer.job_of(task_id)
         except KeyError:
-            raise KeyError(f"no task {task_id!r} in plan {self.plan.plan_id}") from None
+            raise UnknownTask(f"no task {task_id!r} in plan {self.plan.plan_id}") from None
         views = self._observer.views
         # The journal is a local file: reading it again tells, with no command, whether
         # a view seen settled is still final (a refused job a later submit sent is not).

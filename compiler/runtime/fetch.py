@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from slurmplan.compiler import layout
-from slurmplan.compiler.errors import show
+from slurmplan.compiler.errors import Refused, show
 from slurmplan.compiler.plan import Plan
 from slurmplan.compiler.runtime.settle import TaskResults
 from slurmplan.compiler.transport import as_user
@@ -49,9 +49,7 @@ def chosen_tasks(plan: Plan, task_ids: Iterable[str] | None = None) -> list[str]
     # in the order given, not sorted: a caller's ids may be None or numbers, not comparable
     unknown = [task for task in chosen if task not in known_ids]
     if unknown:
-        raise ValueError(
-            f"no task {show(unknown[0])} in plan {plan.plan_id} ({len(unknown)} unknown)"
-        )
+        raise Refused(f"no task {show(unknown[0])} in plan {plan.plan_id} ({len(unknown)} unknown)")
     return chosen
 
 
