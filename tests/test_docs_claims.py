@@ -357,3 +357,23 @@ def test_the_refusals_of_read_and_fetch_are_slurmplan_errors(tmp_path: Path) -> 
         run.read("nope")
     assert isinstance(caught.value, KeyError)
     assert str(caught.value) == f"no task 'nope' in plan {bench.plan.plan_id}"  # no quotes
+
+
+def test_a_malformed_journal_is_a_slurmplan_error_naming_the_file_and_line(
+    tmp_path: Path,
+) -> None:
+    """README: "A malformed journal is refused with exit 2 and the file and line";
+    docs/effects.md: "the file, the 1-based line, the field, the expected form and the
+    value received, in JSON words".  Through the API: a SlurmplanError with that message,
+    before any command runs."""
+    bench = Bench(tmp_path, "local", 1)
+    run = _run(bench)
+    run.submit()
+    with open(bench.journal, "a") as journal:
+        journal.write(
+            '{"event":"submitted","how":"sbatch","job":0,"job_id":null}\n'
+        )  # header, intent, id: line 4
+    with pytest.raises(slurmplan.SlurmplanError) as caught:
+        _run(bench).poll()
+    assert str(caught.value).startswith(f"{bench.journal}: line 4: 'job_id' must be")
+    assert str(caught.value).endswith("(got null)")
