@@ -377,3 +377,23 @@ def test_a_malformed_journal_is_a_slurmplan_error_naming_the_file_and_line(
         _run(bench).poll()
     assert str(caught.value).startswith(f"{bench.journal}: line 4: 'job_id' must be")
     assert str(caught.value).endswith("(got null)")
+
+
+def test_fetch_into_a_dest_that_is_a_file_says_it_is_not_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README: an error names the file and what is wrong with it.  A DEST that is a
+    regular file said "File exists" (mkdir's errno), which reads as a refusal to
+    overwrite; the files fetched are not written anywhere."""
+    bench = Bench(tmp_path, "local", 1)
+    cli = Cli(bench, monkeypatch, capsys)
+    assert cli("submit")[0] == 0
+    end_jobs(bench)
+    log = Path(bench.plan.workdir, "tasks", "t0.out")
+    log.parent.mkdir(parents=True)
+    log.write_text("log\n")
+    dest = tmp_path / "afile"
+    dest.write_text("mine\n")
+    code, _, err = cli("fetch", str(dest), "--task", "t0")
+    assert (code, err) == (3, f"slurmplan fetch: {dest}: not a folder\n")
+    assert dest.read_text() == "mine\n"
