@@ -69,7 +69,10 @@ class Writer:
         descriptor, never through a link (a planted DEST/tasks -> elsewhere)."""
         at = self.folders.get("")
         if at is None:
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:  # mkdir's errno for a file there: say what is wrong
+                raise OSError(errno.ENOTDIR, "not a folder", str(self.root)) from None
             at = self.folders.put("", os.open(self.root, _DEST_DIR_FLAGS))
         done = ""
         for name in folder.split("/") if folder else ():
