@@ -1,8 +1,10 @@
-"""The run-time commands of the CLI: submit, status, wait, cancel, collect.
+"""The run-time commands of the CLI: submit, status, wait, cancel, collect, fetch.
 
-Exit status: 0 done (wait: every task exited 0); 1 wait: some task failed, was
-lost or killed, or its job was refused by sbatch; 2 bad input (a plan or journal
-that cannot be used, wait on jobs not submitted yet); 3 a command failed for good
+Exit status (docs/effects.md): 0 done (wait: every task exited 0); 1 wait: some task
+failed, was lost or killed, or its job was refused by sbatch; fetch: a task that did
+not end in this run or a file missing; 2 bad input (a plan or journal that cannot be
+used, wait on jobs not submitted yet, fetch of a task the plan does not have or into
+the workdir, an option out of range); 3 a command failed for good
 (the message quotes it and its stderr), the plan was cancelled, submit found
 jobs of the plan still queued or running that the journal does not record (a
 journal deleted, emptied or cut short; the message names them), or the journal
