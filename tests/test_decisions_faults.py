@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from slurmplan.compiler.runtime.retry import (
@@ -157,6 +159,38 @@ def test_poll_policy_refuses_nonsense() -> None:
         PollPolicy(first=0)
     with pytest.raises(ValueError):
         PollPolicy(first=2, max=1)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"first_delay": math.nan},
+        {"max_delay": math.inf},
+        {"first_delay": 2e6, "max_delay": 2e6},  # a sleep Python cannot time (2**31 ms)
+        {"max_seconds": math.nan},
+        {"max_seconds": math.inf},
+    ],
+)
+def test_retry_policy_refuses_what_the_command_line_refuses(fields: dict[str, float]) -> None:
+    """A library caller's policy is held to the command line's limits (docs/effects.md,
+    Commands): NaN compared false with every bound and reached the retry loop."""
+    with pytest.raises(ValueError, match="RetryPolicy needs"):
+        RetryPolicy(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"first": math.nan},
+        {"first": math.inf, "max": math.inf},
+        {"first": 1.0, "max": 2e6},
+        {"factor": math.nan},
+        {"factor": math.inf},
+    ],
+)
+def test_poll_policy_refuses_what_the_command_line_refuses(fields: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="PollPolicy needs"):
+        PollPolicy(**fields)
 
 
 def test_stderr_tail_keeps_the_last_lines_and_bounds_the_size() -> None:
