@@ -15,8 +15,8 @@ from fake_slurm import ACCEPT, CRASH_BEFORE_SBATCH, FATAL, Crash
 from test_effects_with_fake_slurm import Bench, Cli, _finish, end_jobs
 
 import slurmplan
-from slurmplan.compiler.runtime.retry import PollPolicy
 from slurmplan.compiler.runtime.commands import task_outputs
+from slurmplan.compiler.runtime.retry import PollPolicy
 from slurmplan.effects.errors import ExecutionError
 
 NEVER_SENT = "the run was cancelled before this job was submitted"

@@ -9,6 +9,7 @@ Retries are bounded by a count and by a total time; the delays double.
 
 from __future__ import annotations
 
+import math
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +87,12 @@ def classify(argv: Sequence[str], exit_code: int | None, stderr: str) -> Verdict
     return Verdict.FATAL
 
 
+# One wait (a command's time limit, a sleep between retries or polls) at most this long:
+# Python's subprocess and Event timeouts overflow past about 24 days (2**31 ms).  Budgets
+# (the retries' total, wait's timeout) are only compared with a clock.
+MAX_WAIT_S, MAX_BUDGET_S = 1_000_000.0, 1_000_000_000.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
     """At most `retries` more attempts after the first, within `max_seconds` in all."""
@@ -96,14 +103,19 @@ class RetryPolicy:
     max_seconds: float = 300.0
 
     def __post_init__(self) -> None:
-        if self.retries < 0 or self.first_delay < 0 or self.max_delay < self.first_delay:
+        # Written so that NaN fails each test (it compares false with every bound).
+        if not (self.retries >= 0 and 0 <= self.first_delay <= self.max_delay <= MAX_WAIT_S):
             raise ValueError(
-                "RetryPolicy needs retries >= 0 and 0 <= first_delay <= max_delay "
+                "RetryPolicy needs retries >= 0 and "
+                f"0 <= first_delay <= max_delay <= {MAX_WAIT_S:,.0f} "
                 f"(got retries={self.retries}, first_delay={self.first_delay}, "
                 f"max_delay={self.max_delay})"
             )
-        if self.max_seconds < 0:
-            raise ValueError(f"RetryPolicy needs max_seconds >= 0 (got {self.max_seconds})")
+        if not 0 <= self.max_seconds <= MAX_BUDGET_S:
+            raise ValueError(
+                f"RetryPolicy needs 0 <= max_seconds <= {MAX_BUDGET_S:,.0f} "
+                f"(got {self.max_seconds})"
+            )
 
 
 def retry_delay(policy: RetryPolicy, failures: int, elapsed: float) -> float | None:
@@ -133,9 +145,10 @@ class PollPolicy:
     max: float = 30.0
 
     def __post_init__(self) -> None:
-        if not (0 < self.first <= self.max) or self.factor < 1:
+        if not (0 < self.first <= self.max <= MAX_WAIT_S and 1 <= self.factor < math.inf):
             raise ValueError(
-                "PollPolicy needs 0 < first <= max and factor >= 1 "
+                f"PollPolicy needs 0 < first <= max <= {MAX_WAIT_S:,.0f} and a finite "
+                "factor >= 1 "
                 f"(got first={self.first}, max={self.max}, factor={self.factor})"
             )
 

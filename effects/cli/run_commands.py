@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 
 from slurmplan.compiler import Plan
 from slurmplan.compiler.runtime.journal_state import JournalError
-from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
+from slurmplan.compiler.runtime.retry import MAX_BUDGET_S, MAX_WAIT_S, PollPolicy, RetryPolicy
 from slurmplan.compiler.runtime.settle import JobView, TaskResult
 from slurmplan.compiler.slurm.parsers import ParseError
 from slurmplan.compiler.slurm.states import RunState
@@ -291,12 +291,6 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     header = ["TASK", "JOB_ID", "STATE", "EXIT", "SECONDS", "STDOUT"]
     sys.stdout.write(table_text([header, *rows]))
     return EXIT_OK
-
-
-# One wait (a command's time limit, a sleep between retries or polls) at most this long:
-# Python's subprocess timeouts overflow past about 24 days (2**31 ms).  Budgets (the
-# retries' total, wait --timeout) are only compared with a clock.
-MAX_WAIT_S, MAX_BUDGET_S = 1_000_000.0, 1_000_000_000.0
 
 
 def seconds(*, above_zero: bool, most: float) -> Callable[[str], float]:
