@@ -9,7 +9,6 @@ Retries are bounded by a count and by a total time; the delays double.
 
 from __future__ import annotations
 
-import math
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,7 +144,7 @@ class PollPolicy:
     max: float = 30.0
 
     def __post_init__(self) -> None:
-        if not (0 < self.first <= self.max <= MAX_WAIT_S and 1 <= self.factor < math.inf):
+        if not (0 < self.first <= self.max <= MAX_WAIT_S and 1 <= self.factor < float("inf")):
             raise ValueError(
                 f"PollPolicy needs 0 < first <= max <= {MAX_WAIT_S:,.0f} and a finite "
                 "factor >= 1 "
