@@ -196,14 +196,16 @@ exit $code
 JOB_ID = "777"
 
 
-def _run(plan: Plan, tmp_path: Path) -> tuple[Path, str]:
+def _run(plan: Plan, tmp_path: Path, extra_env: dict[str, str] | None = None) -> tuple[Path, str]:
+    """Run the plan's one job with bash; `srun` is FAKE_SRUN unless tmp_path/bin has one."""
     (job,) = plan.jobs
     workdir = Path(plan.workdir)
     (workdir / "tasks").mkdir(parents=True)
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "srun").write_text(FAKE_SRUN)
-    (bin_dir / "srun").chmod(0o755)
+    if not (bin_dir / "srun").exists():
+        bin_dir.mkdir()
+        (bin_dir / "srun").write_text(FAKE_SRUN)
+        (bin_dir / "srun").chmod(0o755)
     log = tmp_path / "srun.log"
     log.touch()
     script = workdir / "job.sbatch"
@@ -217,6 +219,7 @@ def _run(plan: Plan, tmp_path: Path) -> tuple[Path, str]:
             "SRUN_LOG": str(log),
             "SLURM_JOB_ID": JOB_ID,
             "SLURM_JOB_NAME": f"{job.name}.5f2a9c1e",
+            **(extra_env or {}),
         },
         capture_output=True,
         text=True,
@@ -332,3 +335,48 @@ def test_script_removes_a_tasks_outputs_before_it_runs(tmp_path: Path) -> None:
     script = plan.jobs[0].script
     assert "    rm -f -- b.json sub/b.png\n    _slurmplan_task " in script
     assert script.count("rm -f --") == 2  # c names no outputs
+
+
+# srun's exit status is not the task's: on the testbed (Slurm 22.05) srun exited 0 right
+# after a node failure killed its step, the `sleep 30` it ran one second old.  This srun
+# does the same for the task named in SRUN_LIES_FOR: it never runs the step's command.
+LYING_SRUN = FAKE_SRUN.replace(
+    'echo "+ $$" >>"$SRUN_LOG"\n',
+    'echo "+ $$" >>"$SRUN_LOG"\n'
+    'case "$out" in */"$SRUN_LIES_FOR".out|"$SRUN_LIES_FOR".out) echo "- $$" >>"$SRUN_LOG";'
+    " exit 0 ;; esac\n",
+)
+
+
+def test_a_step_srun_says_0_for_without_its_command_ending_gets_no_status_line(
+    tmp_path: Path,
+) -> None:
+    """A task whose step was killed before its command returned has no status line,
+    whatever srun's exit status: a line `killed 0` is a false COMPLETED (docs/effects.md,
+    "States"), and the marker's failed=0 settled the job COMPLETED once squeue forgot it."""
+    tasks: list[dict[str, Any]] = [
+        {"id": "ran", "command": ["true"]},
+        {"id": "killed", "command": ["sh", "-c", "echo ran >killed.ran"]},
+    ]
+    plan = _compile(
+        {"partition": "main", "cpus_per_task": 1, "mem": 100},
+        tasks,
+        jobs_dir=str(tmp_path / "jobs"),
+        tasks_per_job=2,
+        parallel_tasks_per_job=2,
+    )
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "srun").write_text(LYING_SRUN)
+    (tmp_path / "bin" / "srun").chmod(0o755)
+    workdir, outcome = _run(plan, tmp_path, extra_env={"SRUN_LIES_FOR": "killed"})
+    assert not (workdir / "killed.ran").exists()  # the stand-in never ran it
+    lines = {
+        task_id: line
+        for path in plan.jobs[0].lane_status_paths
+        for lane in parse_lane_files(Path(path).read_text())
+        for line, task_id, _ in lane.lines
+    }
+    assert set(lines) == {"ran"}, lines
+    (marker,) = parse_done_markers(Path(plan.jobs[0].done_path).read_text())
+    assert (marker.tasks, marker.failed) == (2, 1)
+    assert outcome.startswith("1\n"), outcome
