@@ -12,7 +12,14 @@ import os
 from pathlib import Path
 
 import pytest
-from fake_slurm import CRASH_BEFORE_SBATCH, TRANSIENT_BUT_CREATED, Crash, FakeSlurm, lane_file
+from fake_slurm import (
+    CRASH_BEFORE_SBATCH,
+    TRANSIENT_BUT_CREATED,
+    Crash,
+    FakeJob,
+    FakeSlurm,
+    lane_file,
+)
 from sample_inputs import config, profile
 from test_effects_with_fake_slurm import TRANSPORTS, Bench, _finish
 
@@ -208,3 +215,27 @@ def test_a_run_whose_journal_now_holds_another_run_says_so_rather_than_mix_them(
     os.unlink(bench.journal)
     with pytest.raises(slurmplan.SlurmplanError, match="is gone or empty"):
         watcher.poll()
+
+
+@pytest.mark.parametrize("foreign", ["RUNNING", "COMPLETED"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_job_id_slurm_gave_to_another_job_is_not_this_runs_job(
+    tmp_path: Path, transport: str, foreign: str
+) -> None:
+    """Slurm numbers jobs again after its saved state is lost, or past MaxJobId: squeue
+    and scontrol of this run's job id then show another job, under another name.  Its
+    state is not this run's job's (review adv3: a RUNNING stranger kept `wait` waiting
+    on it, a COMPLETED one settled this run's job COMPLETED): this run's job is gone
+    from Slurm without a marker, LOST."""
+    bench = Bench(tmp_path, transport, 2)
+    bench.submit()
+    ids = bench.ids()
+    bench.slurm.jobs[ids[0]].timeline = ["RUNNING"]  # job 0 is this run's, still running
+    bench.slurm.jobs[ids[1]] = FakeJob(ids[1], "someone.elses.job", [foreign])
+    snap = slurmplan.Run(bench.plan, bench.journal, executor=bench.executor()).poll()
+    assert [(v.state, v.settled) for v in snap.jobs] == [
+        (RunState.RUNNING, False),
+        (RunState.LOST, True),
+    ], snap.jobs
+    (task,) = bench.plan.jobs[1].tasks
+    assert snap.tasks[task].state == RunState.LOST
