@@ -36,10 +36,11 @@ from slurmplan.compiler.runtime.settle import (
     task_jobs,
     this_runs_lines,
     this_runs_markers,
+    this_runs_rows,
     to_confirm,
 )
 from slurmplan.compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_files
-from slurmplan.compiler.slurm.states import RunState
+from slurmplan.compiler.slurm.states import RunState, SlurmState
 from slurmplan.effects.errors import JournalLost
 from slurmplan.effects.execute import Executor
 from slurmplan.effects.journal import read_state
@@ -90,7 +91,7 @@ class Observer:
         self._reopen([i for i, v in known.items() if v.settled and not is_final(v, state)])
         settled = [i for i, v in known.items() if is_final(v, state)]
         ids = ids_to_poll(state, settled)
-        rows = poll(self.plan, self.executor, ids)
+        rows = this_runs_rows(self.plan, state, poll(self.plan, self.executor, ids))
         self.polls += 1
         wanted = markers_wanted(state, rows, ids, skip=[*settled, *self.markers])
         if wanted:
@@ -100,9 +101,16 @@ class Observer:
                 text = read_files(self.plan, self.executor, paths)
                 self.markers.update(this_runs_markers(state, parse_done_markers(text)))
         silent = to_confirm(state, rows, ids, self.markers)  # gone, no marker: ask scontrol
-        shown = {job_id: show_job(self.plan, self.executor, job_id) for job_id in silent}
+        shown = {job_id: self._shown(state, job_id) for job_id in silent}
         self.views = job_views(self.plan, state, rows, self.markers, known, shown=shown)
         return self.views
+
+    def _shown(self, state: JournalState, job_id: str) -> SlurmState | None:
+        """The state scontrol shows of this run's job `job_id`; None when Slurm forgot it,
+        or gave its id to another job (this_runs_rows)."""
+        row = show_job(self.plan, self.executor, job_id)
+        mine = this_runs_rows(self.plan, state, [row] if row is not None else [])
+        return mine[0].state if mine else None
 
     def _reopen(self, jobs: list[int]) -> None:
         """Forget what was read of `jobs`, settled views no longer final (a refused job a

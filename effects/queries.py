@@ -24,8 +24,7 @@ from slurmplan.compiler.runtime.commands import (
 )
 from slurmplan.compiler.runtime.resume import missing_directory, parse_listing
 from slurmplan.compiler.runtime.settle import gone_means_empty, scontrol_forgot
-from slurmplan.compiler.slurm.parsers import QueuedJob, parse_scontrol_job, parse_squeue
-from slurmplan.compiler.slurm.states import SlurmState
+from slurmplan.compiler.slurm.parsers import QueuedJob, parse_scontrol_row, parse_squeue
 from slurmplan.effects.execute import Completed, Executor
 
 
@@ -43,14 +42,15 @@ def poll(plan: Plan, executor: Executor, job_ids: Sequence[str]) -> tuple[Queued
     return tuple(rows)
 
 
-def show_job(plan: Plan, executor: Executor, job_id: str) -> SlurmState | None:
-    """The job's state by `scontrol show job` (None: Slurm has forgotten the job)."""
+def show_job(plan: Plan, executor: Executor, job_id: str) -> QueuedJob | None:
+    """The job's id, state and name by `scontrol show job` (None: Slurm has forgotten
+    the job)."""
 
     def forgot(done: Completed) -> bool:
         return scontrol_forgot(done.exit_code, done.stderr)
 
     done = executor.run(show_job_argv(plan, job_id), accept=forgot)
-    return parse_scontrol_job(done.stdout, job_id) if done.ok else None
+    return parse_scontrol_row(done.stdout, job_id) if done.ok else None
 
 
 def lookup_by_name(

@@ -17,6 +17,7 @@ from slurmplan.compiler.slurm.parsers import (
     parse_lane_lines,
     parse_sbatch_parsable,
     parse_scontrol_job,
+    parse_scontrol_row,
     parse_squeue,
     parse_start_lines,
 )
@@ -117,6 +118,16 @@ def test_scontrol_show_job_state() -> None:
     assert parse_scontrol_job(running, "2772") is SlurmState.RUNNING
     cancelled = SCONTROL_LINE.replace("JobState=COMPLETED", "JobState=CANCELLED+")
     assert parse_scontrol_job(cancelled, "2772") is SlurmState.CANCELLED
+
+
+def test_scontrol_show_job_name() -> None:
+    """The name tells whose job the id is now (settle.this_runs_rows), spaces and all."""
+    row = parse_scontrol_row(SCONTROL_LINE, "2772")
+    assert (row.job_id, row.state, row.name) == ("2772", SlurmState.COMPLETED, "wrap")
+    spaced = SCONTROL_LINE.replace("JobName=wrap", "JobName=my job")
+    assert parse_scontrol_row(spaced, "2772").name == "my job"
+    unnamed = SCONTROL_LINE.replace("JobName=wrap UserId=alice(1001) ", "")
+    assert parse_scontrol_row(unnamed, "2772").name == ""  # no run's name
 
 
 @pytest.mark.parametrize(

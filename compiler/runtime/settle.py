@@ -138,6 +138,23 @@ def scontrol_forgot(exit_code: int | None, stderr: str) -> bool:
     return exit_code == 1 and "Invalid job id specified" in stderr
 
 
+def this_runs_rows(
+    plan: Plan, state: JournalState, rows: Iterable[QueuedJob]
+) -> tuple[QueuedJob, ...]:
+    """The rows (squeue's, or scontrol's as parsers.parse_scontrol_row gives them) of
+    this run's jobs: a row counts only under the name the run gave the job whose id the
+    journal holds.  Slurm numbers jobs again after its saved state is lost, or past
+    MaxJobId: the id may then be another job's, whose state says nothing of this run's
+    job, which Slurm has forgotten (review adv3: a stranger's RUNNING kept a run
+    unsettled, its COMPLETED settled this run's job COMPLETED)."""
+    names: dict[str, str] = {}
+    for job, job_id in state.submitted.items():
+        run = state.run_of(job)
+        if run is not None:
+            names[job_id] = layout.run_job_name(plan.jobs[job].name, run)
+    return tuple(row for row in rows if names.get(row.job_id) == row.name)
+
+
 def to_confirm(
     state: JournalState,
     rows: Iterable[QueuedJob],

@@ -67,11 +67,18 @@ def parse_squeue(stdout: str) -> tuple[QueuedJob, ...]:
 
 def parse_scontrol_job(stdout: str, job_id: str) -> SlurmState:
     """The JobState= of job `job_id` in `scontrol -o show job <job_id>` (one line of
-    Key=Value fields, `JobId=<id> JobName=... JobState=<STATE> Reason=...`).
+    Key=Value fields, `JobId=<id> JobName=... JobState=<STATE> Reason=...`)."""
+    return parse_scontrol_row(stdout, job_id).state
+
+
+def parse_scontrol_row(stdout: str, job_id: str) -> QueuedJob:
+    """Job `job_id`'s id, JobState= and JobName= in `scontrol -o show job <job_id>`, as
+    squeue's row would give them.
 
     The first `JobState=` after the line's start is taken: it comes right after the
     job's name, account and QOS, which do not hold spaces (the job names are
-    slurmplan's own).
+    slurmplan's own).  The name is what stands between `JobName=` and ` UserId=`, the
+    fields scontrol prints next; a line without them gives the name "" (no run's).
     """
     lines = [line for line in stdout.splitlines() if line.startswith(f"JobId={job_id} ")]
     if len(lines) != 1:
@@ -83,11 +90,13 @@ def parse_scontrol_job(stdout: str, job_id: str) -> SlurmState:
     if match is None:
         raise ParseError(f"scontrol show job {job_id} printed no JobState= in {lines[0][:200]!r}")
     try:
-        return SlurmState(match.group(1).rstrip("+"))
+        state = SlurmState(match.group(1).rstrip("+"))
     except ValueError:
         raise ParseError(
             f"unknown Slurm job state {match.group(1)!r} in scontrol show job {job_id}"
         ) from None
+    name = re.match(rf"JobId={job_id} JobName=(.*?) UserId=", lines[0])
+    return QueuedJob(job_id=job_id, state=state, name=name.group(1) if name else "")
 
 
 _TASK_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
