@@ -20,6 +20,7 @@ from fake_slurm import (
     FATAL,
     GARBAGE,
     TRANSIENT,
+    TRANSIENT_BUT_CREATED,
     Crash,
     FakeClock,
     FakeJob,
@@ -473,6 +474,35 @@ def test_submit_never_fills_the_queue_past_max_jobs_in_queue(
     assert bench.clock.slept == [5.0]
     assert any("queue full (2 jobs of alice queued, max_jobs_in_queue=2)" in n
                for n in bench.notes.lines)  # fmt: skip
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_job_an_sbatch_created_while_it_failed_takes_queue_room(
+    tmp_path: Path, transport: str
+) -> None:
+    """max_jobs_in_queue=2; job 0's sbatch times out on the socket yet creates it. After
+    the back-off it is found by name: it takes the room it would have taken submitted.
+    Before, the room counted before it stayed 2, and jobs 1 and 2 went in beside it:
+    three queued (found by tests/test_effects_crash_points.py)."""
+    bench = Bench(tmp_path, transport, 3, submission={"max_jobs_in_queue": 2})
+    queued: list[int] = []
+    bench.slurm.after_sbatch = lambda job: queued.append(
+        sum(1 for j in bench.slurm.jobs.values() if j.state == "PENDING")
+    )
+    bench.slurm.replies = [TRANSIENT_BUT_CREATED]
+
+    def wait_a_while(seconds: float) -> None:  # the back-off ends nothing; a wait for room does
+        bench.clock.sleep(seconds)
+        if len(bench.clock.slept) > 1:
+            for job in bench.slurm.jobs.values():
+                job.timeline = ["COMPLETED"]
+
+    executor = bench.executor()
+    executor.sleep = wait_a_while
+    report = submit(bench.plan, bench.journal, executor, bench.notes, PollPolicy(first=5.0))
+    assert (report.found, report.submitted) == (1, 2)
+    assert [bench.copies(j) for j in range(3)] == [1, 1, 1]
+    assert max(queued) == 2, queued
 
 
 def test_retries_stop_at_retry_max_seconds_on_the_executors_clock(tmp_path: Path) -> None:
