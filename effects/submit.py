@@ -223,9 +223,12 @@ class _Submitter:
             self.progress.advance(f"job {job} adopted: {job_id}, of run {taken.run}")
 
     def _cut_off(self, outcome: CutOffTrace) -> None:
-        """After a look-up of cut-off jobs: those without a trace go without another."""
+        """After a look-up of cut-off jobs: those without a trace go without another;
+        those found take queue room (an sbatch that failed, yet created its job, was
+        not counted when the room was)."""
         self.traced |= outcome.resubmit
         self._traced_at = self.journal.written_by_others
+        self.room = room_after(self.room, len(outcome.found))
         self._count(outcome)
 
     def _count(self, outcome: CutOffTrace) -> None:
@@ -272,6 +275,8 @@ class _Submitter:
                     pending = left_to_submit(self.journal.state, pending)
                     if not pending:
                         return
+                    if needs_queue_count(self.plan.max_jobs_in_queue, self.room):
+                        continue  # a job found took the last room: wait, outside the lock
                     round_ = next_round(self.plan, pending, self.room, run)
                 self.journal.append_many(
                     [
