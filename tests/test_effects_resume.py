@@ -199,3 +199,40 @@ def _ids(user: str) -> tuple[int, int]:
 
     entry = pwd.getpwnam(user)
     return entry.pw_uid, entry.pw_gid
+
+
+def test_an_sbatch_that_outlives_its_killed_submit_is_waited_for_not_sent_again() -> None:
+    """A submit killed (SIGKILL) while its sbatch still runs leaves that sbatch running;
+    the next submit must not look for the job before it can have landed (review round 3,
+    docs/effects.md "submit and its journal"): the sbatch holds the journal's lock, handed
+    down, so the next submit waits for it, then finds its job.  The sbatch here is slow:
+    a wrapper first on alice's PATH sleeps, then runs the real one."""
+    bed_facts()
+    with workspace() as ws:
+        alice_dir = ws.dir_for("alice")
+        plan, plan_path = _plan(alice_dir, 1, "outlived")
+        wrappers = alice_dir / "bin"
+        wrappers.mkdir()
+        slow = wrappers / "sbatch"
+        slow.write_text('#!/bin/sh\nsleep 3\nexec /usr/bin/sbatch "$@"\n')
+        slow.chmod(0o755)
+        env = {"PATH": f"{wrappers}:/usr/bin:/bin:/usr/sbin:/sbin"}
+        try:
+            proc = subprocess.Popen(
+                cli_argv("alice", ["submit", str(plan_path)], env),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+            )  # fmt: skip
+            journal = Path(f"{plan_path}.journal")
+            deadline = time.monotonic() + 60
+            while b'"event":"intent"' not in (journal.read_bytes() if journal.exists() else b""):
+                assert proc.poll() is None and time.monotonic() < deadline, "no intent written"
+                time.sleep(0.005)
+            time.sleep(0.5)  # the slow sbatch has started and sleeps
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            done = run_cli("alice", ["submit", str(plan_path)], env=env)
+            assert done.returncode == 0, show(done)
+            time.sleep(4)  # had the killed submit's sbatch not been waited for, it lands now
+            _assert_each_job_once(plan, plan_path)
+        finally:
+            scancel_plan(plan)
