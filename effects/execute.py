@@ -75,9 +75,11 @@ def run_once(
     timeout: float = DEFAULT_TIMEOUT_S,
     umask: int | None = None,
     sink: Sink | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Completed:
     """Run `argv` once, from `/` (every path in a plan is absolute).  With a `sink`,
-    stdout goes to it as it arrives rather than into the result."""
+    stdout goes to it as it arrives rather than into the result; `pass_fds` stay open
+    in the process (Executor.once's `hold`)."""
     command = tuple(argv)
     if sink is not None:
         return _streamed(command, stdin, timeout, umask, sink)
@@ -90,6 +92,7 @@ def run_once(
             timeout=timeout,
             cwd="/",
             umask=-1 if umask is None else umask,
+            pass_fds=tuple(pass_fds),
             check=False,
         )
     except subprocess.TimeoutExpired as expired:
@@ -219,8 +222,14 @@ class Executor:
         stdin: bytes | None = None,
         umask: int | None = None,
         sink: Sink | None = None,
+        hold: int | None = None,
     ) -> Completed:
+        """Run `argv` once.  `hold`: a file descriptor (the journal's, locked) the
+        process keeps open, so its lock lasts as long as the process, should this one be
+        killed meanwhile (the real processes only: a stand-in for Slurm has none)."""
         self.commands_run += 1
+        if hold is not None and self.runner is run_once:
+            return run_once(argv, stdin=stdin, timeout=self.timeout, umask=umask, pass_fds=[hold])
         if sink is None:  # stand-ins for Slurm need not know of sinks
             return self.runner(argv, stdin=stdin, timeout=self.timeout, umask=umask)
         return self.runner(argv, stdin=stdin, timeout=self.timeout, umask=umask, sink=sink)

@@ -143,6 +143,12 @@ class Journal:
             raise RuntimeError(f"{self.path}: no header read yet")
         return self.state.run
 
+    @property
+    def lock_fd(self) -> int:
+        """The descriptor whose flock `locked()` takes: a process handed it keeps the
+        lock held past this one's death (a SIGKILL while its sbatch runs)."""
+        return self._fd
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[JournalState]:
         """Hold the journal exclusively; the state is current inside."""

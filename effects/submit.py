@@ -287,7 +287,13 @@ class _Submitter:
                 self.traced -= set(round_.jobs)  # a new intent: cut off again, look it up
                 if failures == 0:  # --retry-max-seconds counts from here, not from
                     start = clock()  # before a wait for queue room or the last round
-                done = self.executor.once(round_.argv, stdin=round_.stdin)
+                # The sbatch keeps the journal's lock: killed now, this process would
+                # leave it running, and the next submit must not look for its job before
+                # it ends (locally; through sudo, sudo's own process keeps it; ssh closes
+                # the files it is handed: docs/effects.md).
+                done = self.executor.once(
+                    round_.argv, stdin=round_.stdin, hold=self.journal.lock_fd
+                )
                 verdict = None if done.ok else classify(done.argv, done.exit_code, done.stderr)
                 result = round_result(round_, done.exit_code, done.stdout, verdict)
                 self._record(result.submitted)

@@ -6,6 +6,7 @@ the journal's ids, on the real testbed, with the CLI running as alice.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from effects_helpers import (
     squeue_rows,
     ssh_block,
     ssh_control,
+    user_python,
     workspace,
 )
 from sample_inputs import one_task_per_job_config
@@ -236,3 +238,53 @@ def test_an_sbatch_that_outlives_its_killed_submit_is_waited_for_not_sent_again(
             _assert_each_job_once(plan, plan_path)
         finally:
             scancel_plan(plan)
+
+
+HOLDER = """
+import fcntl, os, sys, threading, time
+from slurmplan.effects.execute import run_once
+lock, fifo = sys.argv[1:3]
+fd = os.open(lock, os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+argv = ["sudo", "--set-home", "--non-interactive", "-u", "alice", "cat", fifo]
+threading.Thread(target=run_once, args=(argv,), kwargs={"pass_fds": [fd]}).start()
+print("started", flush=True)
+time.sleep(120)
+"""
+
+
+def test_through_sudo_a_lock_handed_down_lasts_until_the_users_command_ends() -> None:
+    """What the sudo transport relies on (docs/effects.md, "submit and its journal"):
+    the runner hands the journal's locked file to `sudo -u alice sbatch`, and is killed;
+    sudo's process keeps the file, so the lock lasts until alice's command ends.  The
+    command here is an allowed `cat` of a FIFO, which waits until the test writes it."""
+    bed_facts()
+    with workspace() as ws:
+        folder = ws.dir_for("runner")
+        lock, fifo = folder / "journal", folder / "fifo"
+        lock.write_text("")
+        lock.chmod(0o666)
+        os.mkfifo(fifo, 0o666)
+        fifo.chmod(0o666)  # whatever the umask: alice reads it, the test writes it
+        proc = subprocess.Popen(
+            [*as_user("runner"), user_python(), "-c", HOLDER, str(lock), str(fifo)],
+            stdout=subprocess.PIPE, text=True, cwd="/",
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+        time.sleep(1)  # sudo has started alice's cat, which waits for a writer
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        with open(lock, "rb") as probe:
+            with pytest.raises(BlockingIOError):  # still held: by sudo's process
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with open(fifo, "w") as writer:  # alice's cat reads this and ends
+                writer.write("end\n")
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    assert time.monotonic() < deadline, "the lock outlived alice's command"
+                    time.sleep(0.05)
