@@ -288,3 +288,36 @@ def test_through_sudo_a_lock_handed_down_lasts_until_the_users_command_ends() ->
                 except BlockingIOError:
                     assert time.monotonic() < deadline, "the lock outlived alice's command"
                     time.sleep(0.05)
+
+
+TIMED_OUT = """
+import sys
+from slurmplan.effects.execute import run_once
+argv = ["sudo", "--set-home", "--non-interactive", "-u", "alice", "cat", sys.argv[1]]
+done = run_once(argv, timeout=1)
+print(done.exit_code, flush=True)
+"""
+
+
+def test_through_sudo_a_command_at_its_time_limit_is_stopped_with_the_users_process() -> None:
+    """At --command-timeout the command is stopped, alice's process too (docs/effects.md,
+    "submit and its journal"): SIGKILL stopped sudo alone, and alice's sbatch, which the
+    runner cannot signal, went on and could create its job after the look-up.  SIGTERM
+    first, which sudo passes on.  The command is an allowed `cat` of a FIFO nobody writes."""
+    bed_facts()
+    with workspace() as ws:
+        fifo = ws.dir_for("runner") / "never-written"
+        os.mkfifo(fifo, 0o666)
+        fifo.chmod(0o666)
+        done = subprocess.run(
+            [*as_user("runner"), user_python(), "-c", TIMED_OUT, str(fifo)],
+            capture_output=True, text=True, timeout=60, cwd="/", check=False,
+        )  # fmt: skip
+        assert done.stdout == "None\n", (done.stdout, done.stderr)  # killed at its limit
+        time.sleep(0.5)
+        pgrep = ["pgrep", "-u", "alice", "-f", f"cat {fifo}"]
+        left = subprocess.run(pgrep, capture_output=True, check=False)
+        try:
+            assert left.returncode == 1, f"alice's cat still runs: {left.stdout!r}"
+        finally:
+            subprocess.run(["pkill", "-u", "alice", "-f", f"cat {fifo}"], check=False)
