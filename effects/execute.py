@@ -84,25 +84,42 @@ def run_once(
     if sink is not None:
         return _streamed(command, stdin, timeout, umask, sink)
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             command,
-            input=stdin,
-            stdin=subprocess.DEVNULL if stdin is None else None,
-            capture_output=True,
-            timeout=timeout,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             cwd="/",
             umask=-1 if umask is None else umask,
             pass_fds=tuple(pass_fds),
-            check=False,
         )
-    except subprocess.TimeoutExpired as expired:
-        stderr = _text(expired.stderr) + _killed(timeout)
-        return Completed(command, None, _text(expired.stdout), stderr)
     except OSError as error:
         return _not_started(command, error)
-    return Completed(
-        command, done.returncode, _text(done.stdout), _text(done.stderr), data=done.stdout
-    )
+    with process:
+        try:
+            out, err = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            out, err = _stop(process)
+            return Completed(command, None, _text(out), _text(err) + _killed(timeout))
+        except BaseException:
+            process.kill()
+            raise
+    return Completed(command, process.returncode, _text(out), _text(err), data=out)
+
+
+_GRACE_S = 5.0  # from SIGTERM to SIGKILL for a command past its time limit
+
+
+def _stop(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    """Stop a command past its time limit: SIGTERM first, which sudo passes on to the
+    user's process (the runner cannot signal it, and SIGKILL would stop sudo alone,
+    leaving an sbatch to create its job later); SIGKILL after a grace period."""
+    process.terminate()
+    try:
+        return process.communicate(timeout=_GRACE_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
 
 
 _PIECE = 1 << 20  # a read from the pipe: a pipe holds 64 KiB, ssh writes 32 KiB at once
