@@ -12,6 +12,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +323,92 @@ def test_through_sudo_a_command_at_its_time_limit_is_stopped_with_the_users_proc
             assert left.returncode == 1, f"alice's cat still runs: {left.stdout!r}"
         finally:
             subprocess.run(["pkill", "-u", "alice", "-f", f"cat {fifo}"], check=False)
+
+
+# Over ssh the remote PATH is sshd's (/usr/local/bin:/usr/bin:/bin:... on the testbed,
+# whatever the runner's), so the slow sbatch goes in /usr/local/bin, for every user:
+# it is slow once, for the sbatch that takes its marker, and otherwise the real one.
+SLOW_ONCE = "/usr/local/bin/sbatch"
+SLOW_SECONDS = 5
+
+
+@contextmanager
+def _slow_sbatch_once(mark: Path) -> Iterator[Path]:
+    """A `sbatch` first on the ssh session's PATH: the call that removes `mark` (alice
+    may: her folder) sleeps SLOW_SECONDS first; removed again however the test ends."""
+    wrapper = Path(SLOW_ONCE)
+    if wrapper.exists() or wrapper.is_symlink():
+        pytest.skip(f"{SLOW_ONCE} exists: not ours to replace")
+    wrapper.write_text(
+        "#!/bin/sh\n# slurmplan tests/test_effects_resume.py: slow once, then the real one\n"
+        f'if rm -- "{mark}" 2>/dev/null; then sleep {SLOW_SECONDS}; fi\n'
+        'exec /usr/bin/sbatch "$@"\n'
+    )
+    try:
+        wrapper.chmod(0o755)
+        mark.touch()
+        yield mark
+    finally:
+        wrapper.unlink()
+
+
+def test_over_ssh_a_round_that_outlives_its_killed_submit_is_waited_for_not_sent_again() -> None:
+    """The ssh form of the test above: the submit (as runner, over ssh) is killed while
+    its round's first sbatch sleeps on the cluster, where nothing stops the round.  The
+    next submit must not look for the round's jobs before the round has ended."""
+    tb = bed_facts()
+    with workspace() as ws:
+        ws.dir_for("runner")
+        alice_dir = ws.dir_for("alice")
+        ssh = ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")
+        plan, plan_path = _plan(alice_dir, 2, "outlived-ssh", ssh)
+        try:
+            with _slow_sbatch_once(alice_dir / "slow-once") as mark:
+                proc = subprocess.Popen(
+                    cli_argv("runner", ["submit", str(plan_path)]),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+                )  # fmt: skip
+                journal = Path(f"{plan_path}.journal")
+                deadline = time.monotonic() + 60
+                while b'"event":"intent"' not in (
+                    journal.read_bytes() if journal.exists() else b""
+                ):
+                    assert proc.poll() is None and time.monotonic() < deadline, "no intent"
+                    time.sleep(0.005)
+                time.sleep(1)  # the round runs: its first sbatch sleeps on the cluster
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+                done = run_cli("runner", ["submit", str(plan_path)])
+                assert done.returncode == 0, show(done)
+                assert not mark.exists(), "the slow sbatch never ran"
+            time.sleep(SLOW_SECONDS + 1)  # had the round not been waited for, it lands now
+            _assert_each_job_once(plan, plan_path)
+        finally:
+            scancel_plan(plan)
+            ssh_control({"ssh": ssh}, "exit")
+
+
+def test_over_ssh_a_round_left_running_at_the_command_timeout_is_waited_for_not_sent_again() -> (
+    None
+):
+    """The local ssh is killed at --command-timeout while the round's first sbatch still
+    sleeps on the cluster; the retry looks the round's jobs up by name, and must not
+    before the round has ended (its look-up times out meanwhile, and is tried again)."""
+    tb = bed_facts()
+    with workspace() as ws:
+        ws.dir_for("runner")
+        alice_dir = ws.dir_for("alice")
+        ssh = ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")
+        plan, plan_path = _plan(alice_dir, 2, "timed-out-ssh", ssh)
+        try:
+            with _slow_sbatch_once(alice_dir / "slow-once") as mark:
+                options = ["--command-timeout", "2", "--retries", "10", "--retry-delay", "0.5"]
+                done = run_cli("runner", ["submit", str(plan_path), *options])
+                assert done.returncode == 0, show(done)
+                assert "timed out" in done.stderr, show(done)  # the round was cut off
+                assert not mark.exists(), "the slow sbatch never ran"
+            time.sleep(SLOW_SECONDS + 1)  # had the round not been waited for, it lands now
+            _assert_each_job_once(plan, plan_path)
+        finally:
+            scancel_plan(plan)
+            ssh_control({"ssh": ssh}, "exit")
