@@ -14,6 +14,9 @@
 Each run of a plan writes the same files; a marker or lane file counts for a run only
 when it names that run (RUN: the last word of the job's Slurm name) and the Slurm job id
 the run's journal holds (and a start line only when it names that run's job name).
+
+Over ssh one more file, outside the workdir: the plan's lock on the cluster,
+`~/.slurmplan-<name>-<plan_id[:12]>.lock` (cluster_lock_file).
 """
 
 from __future__ import annotations
@@ -25,6 +28,17 @@ TASKS_SUBDIR = "tasks"
 
 def run_folder_name(name: str, plan_id: str) -> str:
     return f"{name}-{plan_id[:12]}"
+
+
+def cluster_lock_file(name: str, plan_id: str) -> str:
+    """The file whose flock an ssh submit round holds, and every look-up that decides
+    whether a job is sent again takes first (compiler.runtime.commands.under_cluster_lock).
+    Relative, so in the user's home, where ssh starts each command: it exists before any
+    folder of the plan (a look-up may run before the workdir is made), and the file is
+    not in the workdir listing that observe and fetch read.  One per plan, so that it
+    also orders the runs of a plan (a lost journal's round against a new run's look-up).
+    The leading dot keeps it out of `ls` and a name starting with `-` off flock's options."""
+    return f".slurmplan-{run_folder_name(name, plan_id)}.lock"
 
 
 def job_name(name: str, plan_id: str, index: int) -> str:

@@ -23,6 +23,7 @@ from slurmplan.compiler.runtime.retry import (
     RetryPolicy,
     Verdict,
     classify,
+    lock_failure,
     retry_delay,
     stderr_tail,
 )
@@ -302,7 +303,7 @@ class Executor:
         transient = verdict is Verdict.TRANSIENT
         delay = retry_delay(self.policy, failures, elapsed) if transient else None
         if delay is None:
-            reason = ""
+            reason = lock_failure(done.argv, done.exit_code, done.stderr) or ""
             if transient:
                 reason = (
                     f"a transient failure that persisted: gave up after {failures} attempts "

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from slurmplan.compiler import Plan, compile_plan
+from slurmplan.compiler.layout import cluster_lock_file
 from slurmplan.compiler.transport import TransportKind
 from slurmplan.effects.cli.plan_files import dump_plan
 
@@ -190,6 +191,14 @@ def clean_bed(plan: Plan, profile: dict[str, Any]) -> None:
         shutil.rmtree(plan.script_dir, ignore_errors=True)
     if plan.transport.kind is TransportKind.SSH:
         ssh_control(profile, "exit")
+        forget_cluster_lock(plan)
+
+
+def forget_cluster_lock(plan: Plan) -> None:
+    """Remove the empty lock file an ssh plan's commands leave in alice's home
+    (layout.cluster_lock_file): each test plan has its own."""
+    home = Path(pwd.getpwnam(plan.transport.user).pw_dir)
+    (home / cluster_lock_file(plan.name, plan.plan_id)).unlink(missing_ok=True)
 
 
 def close_ssh_master(tb: dict[str, str], ws: Workspace) -> None:

@@ -20,6 +20,10 @@ answers as the cluster would:
   `after_sbatch`, when set, is called with each job sbatch creates (before it answers).
 - scancel IDS, mkdir -p DIRS, ls -1 -- DIR, cat -- FILES, tar -x ... -C DIR: on a
   small in-memory file system (`files`, `dirs`).
+- flock LOCKFILE COMMAND...: the command (over ssh, a round and the look-ups by name run
+  under the cluster lock), its lock file recorded (`locks`); `flock_fails` maps the
+  command's program (`sh` for a round) to the (exit code, stderr) of a flock that is
+  missing or cannot take the lock, answered instead.
 
 Given a `sink` (a streamed command: fetch's tar), it hands the command's stdout to it
 in pieces of uneven sizes (`in_pieces`), as a pipe would.
@@ -149,10 +153,12 @@ class FakeSlurm:
         self.files: dict[str, str] = {}
         self.dirs: set[str] = set()
         self.argvs: list[tuple[str, ...]] = []
-        self.commands: list[tuple[str, ...]] = []  # without the sudo/ssh prefix
+        self.commands: list[tuple[str, ...]] = []  # without the sudo/ssh/flock prefix
         self.stdins: list[bytes] = []
         self.scripts_read: list[str] = []  # scripts sbatch read on stdin (sudo)
         self.after_sbatch: Callable[[FakeJob], None] | None = None  # a hook: each new job
+        self.locks: list[str] = []  # the lock file of each command run under flock
+        self.flock_fails: dict[str, tuple[int, str]] = {}
 
     # -- the Runner ------------------------------------------------------------
     def __call__(
@@ -170,6 +176,13 @@ class FakeSlurm:
     def _answer(self, argv: tuple[str, ...], stdin: bytes | None) -> Completed:
         self.argvs.append(argv)
         command = _strip_transport(argv)
+        if command[0] == "flock":
+            fails = self.flock_fails.get(command[2])
+            if fails is not None:
+                self.commands.append(command)
+                return Completed(argv, *fails[:1], "", fails[1])
+            self.locks.append(command[1])
+            command = command[2:]
         self.commands.append(command)
         if stdin is not None:
             self.stdins.append(stdin)

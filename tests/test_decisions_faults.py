@@ -11,6 +11,7 @@ from slurmplan.compiler.runtime.retry import (
     RetryPolicy,
     Verdict,
     classify,
+    lock_failure,
     next_poll_delay,
     retry_delay,
     stderr_tail,
@@ -199,3 +200,42 @@ def test_stderr_tail_keeps_the_last_lines_and_bounds_the_size() -> None:
     long = "x" * 5000
     tail = stderr_tail(long, max_chars=100)
     assert len(tail) == 100 and tail.startswith("...")
+
+
+LOCKED = (*SSH[:-1], "flock .slurmplan-rt-0123456789ab.lock squeue --noheader --user=alice")
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "bash: line 1: flock: command not found",
+        "sh: 1: flock: not found",
+        "zsh:1: command not found: flock",
+        "flock: Command not found.",
+    ],
+)
+def test_flock_missing_on_the_cluster_is_fatal_and_named(stderr: str) -> None:
+    assert classify(LOCKED, 127, stderr) is Verdict.FATAL
+    reason = lock_failure(LOCKED, 127, stderr)
+    assert reason is not None and reason.startswith("flock is not installed on the cluster")
+    assert "~/.slurmplan-rt-0123456789ab.lock" in reason
+
+
+@pytest.mark.parametrize("exit_code", [64, 65, 66, 71, 73])
+def test_flock_failing_to_take_the_lock_file_is_fatal_and_named(exit_code: int) -> None:
+    stderr = "flock: cannot open lock file .slurmplan-rt-0123456789ab.lock: Read-only file system"
+    assert classify(LOCKED, exit_code, stderr) is Verdict.FATAL
+    reason = lock_failure(LOCKED, exit_code, stderr)
+    assert reason is not None and "could not take the lock file" in reason
+
+
+def test_other_failures_under_the_lock_are_not_the_locks() -> None:
+    # the command under flock failed (flock passes its status through), or was killed
+    assert lock_failure(LOCKED, 1, "slurm_load_jobs error: Socket timed out") is None
+    assert classify(LOCKED, 1, "slurm_load_jobs error: Socket timed out") is Verdict.TRANSIENT
+    assert lock_failure(LOCKED, 127, "sh: 1: sbatch: not found") is None
+    assert classify(LOCKED, 137, "") is Verdict.TRANSIENT  # 128 + SIGKILL, through flock
+    assert lock_failure(LOCKED, 255, "ssh: connect to host h: Connection refused") is None
+    # not over ssh, or not under flock: never the lock's
+    assert lock_failure(SSH, 66, "") is None
+    assert lock_failure(("flock", "x", "squeue"), 66, "") is None

@@ -60,7 +60,7 @@ def test_a_killed_sbatch_refuses_nothing_on_any_transport() -> None:
         verdict = classify(one.argv, exit_code, "")
         assert round_result(one, exit_code, "", verdict) == _result(failed=True)
     chain = _round("ssh", 3)
-    result = round_result(chain, 137, "7\n:0\n", classify(chain.argv, 137, ""))
+    result = round_result(chain, 137, ":locked\n7\n:0\n", classify(chain.argv, 137, ""))
     assert result == _result(((0, Submitted(job_id="7", cluster=None)),), failed=True)
 
 
@@ -73,15 +73,33 @@ def test_output_that_is_not_an_id_is_bad_output_only_when_the_command_succeeded(
 
 def test_an_ssh_round_that_stops_at_a_fatal_sbatch_refuses_that_job_only() -> None:
     chain = _round("ssh", 3)
-    result = round_result(chain, 1, "7\n:0\n", FATAL)
+    result = round_result(chain, 1, ":locked\n7\n:0\n", FATAL)
     assert result == _result(((0, Submitted(job_id="7", cluster=None)),), refused=1, failed=True)
     # ssh itself failed (255): nobody knows which jobs ran, so none is refused
-    assert round_result(chain, 255, "7\n:0\n", TRANSIENT).refused is None
+    assert round_result(chain, 255, ":locked\n7\n:0\n", TRANSIENT).refused is None
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "stderr"),
+    [
+        (127, "bash: line 1: flock: command not found\n"),  # flock missing on the cluster
+        (66, "flock: cannot open lock file .slurmplan-x.lock: Permission denied\n"),
+        (255, "ssh: connect to host login port 22: Connection refused\n"),
+        (None, ""),  # timed out waiting for the lock
+    ],
+)
+def test_an_ssh_round_that_never_took_the_cluster_lock_refuses_nothing(
+    exit_code: int | None, stderr: str
+) -> None:
+    # no `:locked` line: no sbatch ran, so none failed; the jobs stay intents
+    chain = _round("ssh", 2)
+    verdict = classify(chain.argv, exit_code, stderr)
+    assert round_result(chain, exit_code, "", verdict) == _result(failed=True)
 
 
 def test_an_ssh_round_with_a_missing_id_is_bad_output() -> None:
     chain = _round("ssh", 2)
-    result = round_result(chain, 0, "7\n:0\n", None)
+    result = round_result(chain, 0, ":locked\n7\n:0\n", None)
     assert result.bad_output == "1 of 2 jobs printed no id"
     assert result.progress and not result.failed
 

@@ -23,6 +23,7 @@ from effects_helpers import (
     bed_facts,
     cli_argv,
     compile_to,
+    forget_cluster_lock,
     run_cli,
     scancel_plan,
     show,
@@ -145,6 +146,7 @@ def test_submit_killed_at_any_point_then_resumed_submits_every_job_exactly_once(
             scancel_plan(plan)
             if ssh is not None:
                 ssh_control({"ssh": ssh}, "exit")
+                forget_cluster_lock(plan)
 
 
 def test_cut_off_jobs_are_looked_up_before_any_resubmission() -> None:
@@ -386,6 +388,7 @@ def test_over_ssh_a_round_that_outlives_its_killed_submit_is_waited_for_not_sent
         finally:
             scancel_plan(plan)
             ssh_control({"ssh": ssh}, "exit")
+            forget_cluster_lock(plan)
 
 
 def test_over_ssh_a_round_left_running_at_the_command_timeout_is_waited_for_not_sent_again() -> (
@@ -412,3 +415,4 @@ def test_over_ssh_a_round_left_running_at_the_command_timeout_is_waited_for_not_
         finally:
             scancel_plan(plan)
             ssh_control({"ssh": ssh}, "exit")
+            forget_cluster_lock(plan)

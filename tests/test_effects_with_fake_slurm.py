@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from fake_slurm import (
 from sample_inputs import one_task_per_job_config, profile, tasks
 
 from slurmplan.compiler import Plan, SubmitStep, compile_plan
+from slurmplan.compiler.layout import cluster_lock_file
 from slurmplan.compiler.runtime.retry import PollPolicy, RetryPolicy
 from slurmplan.compiler.runtime.settle import all_settled
 from slurmplan.compiler.slurm.states import RunState
@@ -189,6 +191,57 @@ def test_a_job_cut_off_after_sbatch_is_found_by_name_and_never_submitted_twice(
     lookups = [c for c in bench.slurm.named("squeue") if "--name=" in " ".join(c)]
     names = {n for c in lookups for a in c if a.startswith("--name=") for n in a[7:].split(",")}
     assert names and all(n.endswith(f".{bench.run()}") for n in names)
+
+
+def test_over_ssh_the_rounds_and_the_look_ups_by_name_hold_the_plans_cluster_lock(
+    tmp_path: Path,
+) -> None:
+    """Each ssh round, and each squeue whose answer decides what is sent again (this
+    run's names, the user's jobs), runs under `flock` of the plan's lock; the poll
+    and the queue count wait for nothing."""
+    bench = Bench(tmp_path, "ssh", 3, submission={"max_jobs_in_queue": 10})
+    bench.slurm.replies = [CRASH_AFTER_SBATCH]
+    with pytest.raises(Crash):
+        bench.submit()
+    bench.submit()
+    Observer(bench.plan, bench.journal, bench.executor()).observe()  # a poll
+    lock = cluster_lock_file(bench.plan.name, bench.plan.plan_id)
+    locked, free = [], []
+    for argv in bench.slurm.argvs:
+        remote = shlex.split(argv[-1])
+        (locked if remote[:2] == ["flock", lock] else free).append(remote)
+    assert {" ".join(r[2:4]) for r in locked} == {"sh -c", "squeue --noheader"}
+    assert sum(r[2] == "sh" for r in locked) == 2  # the cut-off round, the one after
+    assert any("--name=" in " ".join(r) for r in locked)  # the cut-off look-up
+    assert all("flock" not in r and r[0] != "sh" for r in free)
+    assert {r[0] for r in free} >= {"squeue", "mkdir", "tar"}  # poll and count: no lock
+    assert not any("--name=" in " ".join(r) for r in free)
+    assert set(bench.slurm.locks) == {lock}
+
+
+@pytest.mark.parametrize(
+    ("program", "exit_code", "stderr", "reason"),
+    [
+        ("squeue", 127, "bash: line 1: flock: command not found\n", "flock is not installed"),
+        ("sh", 127, "bash: line 1: flock: command not found\n", "flock is not installed"),
+        ("sh", 66, "flock: cannot open lock file x: Permission denied\n", "could not take"),
+    ],
+)
+def test_over_ssh_a_lock_that_cannot_be_taken_on_the_cluster_stops_submit_naming_flock(
+    tmp_path: Path, program: str, exit_code: int, stderr: str, reason: str
+) -> None:
+    """Fatal at once, and nothing is refused: no sbatch ran (the round printed no
+    `:locked`), so the jobs stay intents for the submit after flock is fixed."""
+    bench = Bench(tmp_path, "ssh", 2)
+    bench.slurm.flock_fails = {program: (exit_code, stderr)}
+    with pytest.raises(ExecutionError, match=reason) as raised:
+        bench.submit()
+    assert "~/.slurmplan-" in str(raised.value) and bench.clock.slept == []
+    assert bench.slurm.jobs == {}
+    assert "refused" not in [e["event"] for e in bench.events()]
+    bench.slurm.flock_fails = {}
+    report = bench.submit()
+    assert report.submitted == 2 and [bench.copies(j) for j in range(2)] == [1, 1]
 
 
 def test_a_job_cut_off_before_sbatch_reached_slurm_is_submitted_again(tmp_path: Path) -> None:

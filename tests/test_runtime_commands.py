@@ -12,6 +12,7 @@ import pytest
 import sample_inputs
 
 from slurmplan.compiler import Plan, SubmitStep, compile_plan
+from slurmplan.compiler.layout import cluster_lock_file
 from slurmplan.compiler.runtime.commands import (
     cancel_argv,
     chunked,
@@ -25,6 +26,7 @@ from slurmplan.compiler.runtime.commands import (
     sbatch_words,
     show_job_argv,
     task_outputs,
+    under_cluster_lock,
     user_jobs_argv,
 )
 from slurmplan.compiler.slurm.parsers import SQUEUE_FORMAT, parse_squeue
@@ -91,6 +93,41 @@ def test_every_job_of_the_user_for_jobs_of_any_run() -> None:
     assert user_jobs_argv(_plan("sudo")) == (
         "squeue", "--noheader", "--states=all", "--user=alice", "--format=%i %T %j",
     )  # fmt: skip
+
+
+def test_over_ssh_the_look_ups_that_decide_a_resubmission_take_the_plans_cluster_lock() -> None:
+    """`flock <lock> squeue ...`: they wait for a submit round still running on the
+    cluster (compiler.runtime.rounds holds the same lock), in the user's home."""
+    plan = _plan("ssh")
+    lock = f".slurmplan-rt-{plan.plan_id[:12]}.lock"
+    assert under_cluster_lock(plan, ("squeue", "-h")) == ("flock", lock, "squeue", "-h")
+    names = ",".join(f"rt.{plan.plan_id[:8]}.{i}.5f2a9c1e" for i in (1, 3))
+    for argv, only in (
+        (lookup_by_name_argv(plan, [1, 3], "5f2a9c1e"), [f"--name={names}"]),
+        (user_jobs_argv(plan), []),
+    ):
+        assert argv[0] == "ssh" and argv[-2] == "--"
+        assert shlex.split(argv[-1]) == [
+            "flock", lock, "squeue", "--noheader", "--states=all", "--user=alice", *only,
+            "--format=%i %T %j",
+        ]  # fmt: skip
+    # what decides nothing about a resubmission does not wait for a round
+    for argv in (poll_argv(plan, IDS), list_workdir_argv(plan), read_files_argv(plan, ["/a"])):
+        assert "flock" not in shlex.split(argv[-1])
+
+
+@pytest.mark.parametrize("transport", ["local", "sudo"])
+def test_locally_and_through_sudo_nothing_takes_a_cluster_lock(transport: str) -> None:
+    """There the sbatch holds the journal's own lock (Executor.once's `hold`)."""
+    plan = _plan(transport)
+    assert under_cluster_lock(plan, ("squeue", "-h")) == ("squeue", "-h")
+    assert "flock" not in user_jobs_argv(plan)
+
+
+def test_the_cluster_lock_file_is_one_per_plan_in_the_home_and_never_an_option() -> None:
+    assert cluster_lock_file("rt", "0123456789abcdef") == ".slurmplan-rt-0123456789ab.lock"
+    assert cluster_lock_file("-n", "0123456789abcdef").startswith(".")  # not flock's -n
+    assert "/" not in cluster_lock_file("a.b_c-d", "0123456789abcdef")  # relative: the home
 
 
 @pytest.mark.parametrize("transport", ["local", "sudo", "ssh"])

@@ -7,15 +7,19 @@ so what `read_round` reads is what a real chain prints.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from sample_inputs import one_task_per_job_config, profile, tasks
 
 from slurmplan.compiler import Plan, SubmitStep, compile_plan
+from slurmplan.compiler.layout import cluster_lock_file
 from slurmplan.compiler.runtime import rounds as submit_rounds
 from slurmplan.compiler.runtime.rounds import SSH_ROUND_JOBS, SubmitRound, next_round, read_round
 from slurmplan.compiler.slurm.parsers import Submitted
@@ -77,7 +81,8 @@ def test_an_ssh_round_is_one_remote_sh_command_over_the_plans_ssh_prefix() -> No
         f" && echo :{j}"
         for j in (0, 1)
     )
-    assert shlex.split(round_.argv[-1]) == ["sh", "-c", chain]
+    lock = f".slurmplan-{plan.name}-{plan.plan_id[:12]}.lock"  # in the user's home
+    assert shlex.split(round_.argv[-1]) == ["flock", lock, "sh", "-c", f"echo :locked && {chain}"]
 
 
 def test_an_ssh_round_keeps_its_remote_command_within_the_argument_limit(
@@ -105,22 +110,30 @@ echo "$((1000 + n))${CLUSTER:+;$CLUSTER}"
 """
 
 
-def _run_chain(
-    round_: SubmitRound, tmp_path: Path, **env: str
-) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Run the round's remote command as the remote shell would, with the stand-in sbatch."""
+def _chain_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment of a round run here: the stand-in sbatch first on the PATH."""
     bin_dir, state = tmp_path / "bin", tmp_path / "state"
     bin_dir.mkdir(exist_ok=True)
     state.mkdir(exist_ok=True)
+    (tmp_path / "home").mkdir(exist_ok=True)
     (bin_dir / "sbatch").write_text(_FAKE_SBATCH)
     (bin_dir / "sbatch").chmod(0o755)
     (state / "count").write_text("0\n")
     (state / "args").write_text("")
-    environ = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(state), **env}
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "STATE": str(state), **env}
+
+
+def _run_chain(
+    round_: SubmitRound, tmp_path: Path, **env: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the round's remote command as the remote shell would (in the user's home:
+    tmp_path/home), with the stand-in sbatch and the real flock."""
+    environ = _chain_env(tmp_path, **env)
     done = subprocess.run(
-        ["sh", "-c", round_.argv[-1]], capture_output=True, text=True, env=environ, check=False
-    )
-    return done, (state / "args").read_text().splitlines()
+        ["sh", "-c", round_.argv[-1]], capture_output=True, text=True, env=environ,
+        cwd=tmp_path / "home", check=False,
+    )  # fmt: skip
+    return done, (tmp_path / "state" / "args").read_text().splitlines()
 
 
 def test_a_whole_ssh_round_reads_back_every_id_in_order(tmp_path: Path) -> None:
@@ -128,6 +141,10 @@ def test_a_whole_ssh_round_reads_back_every_id_in_order(tmp_path: Path) -> None:
     round_ = next_round(plan, _submits(plan)[1:], None, RUN)
     done, args = _run_chain(round_, tmp_path, CLUSTER="c1")
     assert done.returncode == 0, done.stderr
+    # flock made the lock file in the user's home, the folder ssh starts commands in
+    assert [p.name for p in (tmp_path / "home").iterdir()] == [
+        cluster_lock_file(plan.name, plan.plan_id)
+    ]
     assert args == [
         f"--parsable --job-name={plan.jobs[j].name}.{RUN} {plan.jobs[j].script_path}"
         for j in (1, 2, 3, 4)
@@ -138,6 +155,60 @@ def test_a_whole_ssh_round_reads_back_every_id_in_order(tmp_path: Path) -> None:
         (job, Submitted(job_id=str(1000 + k), cluster="c1"))
         for k, job in enumerate((1, 2, 3, 4), 1)
     )
+
+
+def _hold_lock(plan: Plan, tmp_path: Path) -> int:
+    """Take the plan's cluster lock in tmp_path/home, as a look-up or another round would."""
+    fd = os.open(
+        tmp_path / "home" / cluster_lock_file(plan.name, plan.plan_id), os.O_RDWR | os.O_CREAT
+    )
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_an_ssh_round_waits_for_the_plans_cluster_lock(tmp_path: Path) -> None:
+    """A round runs no sbatch while a look-up (or another round) holds the lock; the
+    look-ups wait for a round in the same way (flock is symmetric)."""
+    plan = _plan("ssh", 2)
+    round_ = next_round(plan, _submits(plan), None, RUN)
+    environ = _chain_env(tmp_path)
+    fd = _hold_lock(plan, tmp_path)
+    proc = subprocess.Popen(
+        ["sh", "-c", round_.argv[-1]], stdout=subprocess.PIPE, text=True, env=environ,
+        cwd=tmp_path / "home",
+    )  # fmt: skip
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None and (tmp_path / "state" / "args").read_text() == ""
+    finally:
+        os.close(fd)  # the lock is free: the round goes on
+    stdout, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert read_round(round_, 0, stdout).submitted == (
+        (0, Submitted(job_id="1001", cluster=None)),
+        (1, Submitted(job_id="1002", cluster=None)),
+    )
+
+
+def test_an_ssh_round_whose_reader_is_gone_when_it_gets_the_lock_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    """Its ssh was killed (at --command-timeout) while it waited for the lock: its
+    first line, `:locked`, kills it (SIGPIPE, 128 + 13 through flock) before any sbatch."""
+    plan = _plan("ssh", 2)
+    round_ = next_round(plan, _submits(plan), None, RUN)
+    environ = _chain_env(tmp_path)
+    fd = _hold_lock(plan, tmp_path)
+    proc = subprocess.Popen(
+        ["sh", "-c", round_.argv[-1]], stdout=subprocess.PIPE, env=environ,
+        cwd=tmp_path / "home",
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()  # nobody reads what the round prints any more
+    time.sleep(0.2)
+    os.close(fd)
+    assert proc.wait(timeout=30) == 128 + signal.SIGPIPE
+    assert (tmp_path / "state" / "args").read_text() == ""  # no sbatch ran
 
 
 def test_an_ssh_round_stops_at_the_first_failed_sbatch_and_names_it(tmp_path: Path) -> None:
@@ -154,7 +225,7 @@ def test_an_ssh_round_stops_at_the_first_failed_sbatch_and_names_it(tmp_path: Pa
 def test_a_cut_off_or_ssh_failed_round_names_no_failed_job() -> None:
     plan = _plan("ssh", 4)
     round_ = next_round(plan, _submits(plan), None, RUN)
-    partial = "1001\n:0\n1002\n"  # job 1's id, then cut off before its marker
+    partial = ":locked\n1001\n:0\n1002\n"  # job 1's id, then cut off before its marker
     for exit_code in (255, None):  # ssh's own failure; killed at the time limit
         outcome = read_round(round_, exit_code, partial)
         assert [job for job, _ in outcome.submitted] == [0]
@@ -164,10 +235,12 @@ def test_a_cut_off_or_ssh_failed_round_names_no_failed_job() -> None:
 @pytest.mark.parametrize(
     ("stdout", "expected"),
     [
-        ("1001\n:1\n", "expected the line ':0'"),
-        ("1001\n:0\n1002\n:1\n:2\n", "after the round's last job"),
-        ("oops\n:0\n", "sbatch --parsable printed 'oops'"),
-        ("1001\n:0\n", "1 of 2 jobs printed no id"),
+        (":locked\n1001\n:1\n", "expected the line ':0'"),
+        (":locked\n1001\n:0\n1002\n:1\n:2\n", "after the round's last job"),
+        (":locked\noops\n:0\n", "sbatch --parsable printed 'oops'"),
+        (":locked\n1001\n:0\n", "1 of 2 jobs printed no id"),
+        ("1001\n:0\n1002\n:1\n", "expected the line ':locked' first"),
+        ("", "expected the line ':locked' first"),
     ],
 )
 def test_output_that_makes_no_sense_is_an_error(stdout: str, expected: str) -> None:

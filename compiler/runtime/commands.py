@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from slurmplan.compiler import layout
 from slurmplan.compiler.plan import Plan, script_bytes, script_on_stdin, submit_words
 from slurmplan.compiler.slurm.parsers import SQUEUE_FORMAT
-from slurmplan.compiler.transport import as_runner, as_user
+from slurmplan.compiler.transport import TransportKind, as_runner, as_user
 
 _JOB_ID = re.compile(r"[0-9]+")
 
@@ -61,8 +61,25 @@ def sbatch_argv(plan: Plan, job: int, run: str) -> tuple[str, ...]:
     return as_user(plan.transport, sbatch_words(plan, job, run))
 
 
+def under_cluster_lock(plan: Plan, argv: Sequence[str]) -> tuple[str, ...]:
+    """Over ssh, `argv` run under `flock` of the plan's lock file on the cluster
+    (layout.cluster_lock_file; flock waits for the lock, creates the file if need be,
+    and exits with the command's status, 128 + n for a signal); elsewhere `argv`.
+
+    A submit round holds it on the cluster for as long as it runs there, even when the
+    process that sent it is gone (killed, or its ssh killed at --command-timeout: the
+    remote command goes on), and each look-up whose answer decides whether a cut-off or
+    unrecorded job is sent again takes it first: it waits until such a round has
+    ended, so the round's jobs are in squeue when it looks.  Locally and through sudo
+    the sbatch holds the journal's own lock instead (Executor.once's `hold`)."""
+    if plan.transport.kind is not TransportKind.SSH:
+        return tuple(argv)
+    return ("flock", layout.cluster_lock_file(plan.name, plan.plan_id), *argv)
+
+
 def lookup_by_name_argv(plan: Plan, job_indices: Sequence[int], run: str) -> tuple[str, ...]:
-    """One squeue call finding the user's jobs of this plan by this run's names of them."""
+    """One squeue call finding the user's jobs of this plan by this run's names of them
+    (over ssh under the cluster lock: under_cluster_lock)."""
     names = ",".join(layout.run_job_name(plan.jobs[i].name, run) for i in job_indices)
     return _user_squeue(plan, f"--name={names}")
 
@@ -70,16 +87,17 @@ def lookup_by_name_argv(plan: Plan, job_indices: Sequence[int], run: str) -> tup
 def user_jobs_argv(plan: Plan) -> tuple[str, ...]:
     """One squeue call listing every job of the user Slurm knows: jobs of this plan
     from any run are among them (their names start with the plan's job names; a run's
-    id, not known here, ends them)."""
+    id, not known here, ends them; over ssh under the cluster lock)."""
     return _user_squeue(plan)
 
 
 def _user_squeue(plan: Plan, *only: str) -> tuple[str, ...]:
-    """squeue of the user's jobs in any state Slurm still knows, narrowed by `only`."""
-    return as_runner(plan.transport, (
+    """squeue of the user's jobs in any state Slurm still knows, narrowed by `only`:
+    a look-up that decides what is sent again, so under the cluster lock."""
+    return as_runner(plan.transport, under_cluster_lock(plan, (
         "squeue", "--noheader", "--states=all", f"--user={plan.transport.user}", *only,
         f"--format={SQUEUE_FORMAT}",
-    ))  # fmt: skip
+    )))  # fmt: skip
 
 
 def cancel_argv(plan: Plan, job_ids: Sequence[str]) -> tuple[str, ...]:

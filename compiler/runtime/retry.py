@@ -10,6 +10,7 @@ Retries are bounded by a count and by a total time; the delays double.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,8 +53,40 @@ SSH_FAILED = 255
 SUDO_FATAL = ("is not allowed to execute", "a password is required", "unknown user")
 
 
+# flock(1)'s own failures (sysexits.h): called wrongly (64), the lock file not opened or
+# created (66; 73: a read-only or full file system), not locked (65, 71: a file system
+# without flock, such as an NFS mount with `nolock`).  Slurm's commands exit 1.
+FLOCK_EXITS = frozenset({64, 65, 66, 71, 73})
+# What shells say of a program not on the PATH (bash, dash, zsh, tcsh), exit 127.
+_FLOCK_MISSING = re.compile(r"^.*\bflock\b.*not found|^.*not found.*\bflock\b", re.I | re.M)
+
+
 def _is_ssh(argv: Sequence[str]) -> bool:
     return bool(argv) and posixpath.basename(argv[0]) == "ssh"
+
+
+def lock_failure(argv: Sequence[str], exit_code: int | None, stderr: str) -> str | None:
+    """Why a command over ssh run under the cluster lock (`flock LOCKFILE ...`,
+    compiler.runtime.commands.under_cluster_lock) could not take it, or None: flock is
+    not installed on the cluster, or could not open or lock the file.  Fatal: the
+    command did not run, and trying again gives the same answer."""
+    if not _is_ssh(argv) or not argv[-1].startswith("flock "):
+        return None
+    lock = argv[-1].split(" ", 2)[1]
+    if exit_code == 127 and _FLOCK_MISSING.search(stderr):
+        return (
+            "flock is not installed on the cluster (util-linux): over ssh every submit "
+            f"round and look-up by name holds the lock file ~/{lock} with it, so that a "
+            "round still running there is never missed and its jobs sent again; "
+            "install flock on the login node"
+        )
+    if exit_code in FLOCK_EXITS:
+        return (
+            f"flock could not take the lock file ~/{lock} on the cluster (exit {exit_code}): "
+            "over ssh every submit round and look-up by name holds it; the user's home "
+            "must be writable and its file system must support flock"
+        )
+    return None
 
 
 def killed(argv: Sequence[str], exit_code: int | None) -> bool:
@@ -75,6 +108,8 @@ def classify(argv: Sequence[str], exit_code: int | None, stderr: str) -> Verdict
     """
     if killed(argv, exit_code):
         return Verdict.TRANSIENT
+    if lock_failure(argv, exit_code, stderr) is not None:
+        return Verdict.FATAL
     if any(marker in stderr for marker in SUDO_FATAL):
         return Verdict.FATAL
     if any(marker in stderr for marker in SLURM_TRANSIENT):

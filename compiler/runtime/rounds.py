@@ -12,6 +12,12 @@ After each job's sbatch output comes a line `:<job index>`; the chain stops at
 the first sbatch that fails.  `submit` journals every job's intent before the command
 and every id after it, so a round cut off anywhere leaves intents only, and
 those jobs are looked up by name before any resubmission, as for single jobs.
+
+The chain runs under `flock` of the plan's lock on the cluster
+(commands.under_cluster_lock), which the look-ups by name take too: a round that
+outlives its ssh (nothing stops it on the cluster) has ended before they look.  Its
+first line, `:locked`, says the lock is held and the chain began; a round whose ssh
+is gone by then dies writing it (SIGPIPE), before any sbatch.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from slurmplan.compiler.runtime.commands import (
     sbatch_argv,
     sbatch_stdin,
     sbatch_words,
+    under_cluster_lock,
 )
 from slurmplan.compiler.runtime.journal_state import MESSAGE_CHARS
 from slurmplan.compiler.runtime.retry import SSH_FAILED, Verdict
@@ -37,20 +44,24 @@ from slurmplan.compiler.transport import TransportKind, as_user
 # few jobs to look up.
 SSH_ROUND_JOBS = 50
 
+# The round's first line: it holds the cluster lock, and whoever sent it still reads.
+LOCKED_LINE = ":locked"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitRound:
     jobs: tuple[int, ...]  # in plan order
     argv: tuple[str, ...]
-    numbered: bool  # each job's sbatch output is followed by a line `:<job>`
+    numbered: bool  # LOCKED_LINE, then each job's sbatch output followed by a line `:<job>`
     stdin: bytes | None = None  # through sudo, the one job's script (commands.sbatch_stdin)
 
 
 def _chained(plan: Plan, jobs: Sequence[int], run: str) -> tuple[str, ...]:
     chain = " && ".join(
-        f"{shlex.join(sbatch_words(plan, job, run))} && echo :{job}" for job in jobs
+        [f"echo {LOCKED_LINE}"]
+        + [f"{shlex.join(sbatch_words(plan, job, run))} && echo :{job}" for job in jobs]
     )
-    return as_user(plan.transport, ("sh", "-c", chain))
+    return as_user(plan.transport, under_cluster_lock(plan, ("sh", "-c", chain)))
 
 
 def next_round(plan: Plan, steps: Sequence[SubmitStep], room: int | None, run: str) -> SubmitRound:
@@ -102,10 +113,19 @@ def read_round(round_: SubmitRound, exit_code: int | None, stdout: str) -> Round
             )
         except ParseError as error:
             return RoundOutcome(submitted=(), failed=None, error=str(error))
+    # A last line without its newline was cut off (or is a failed sbatch's output).
+    lines = stdout.split("\n")[:-1]
+    if lines[:1] != [LOCKED_LINE]:
+        # The chain never began: flock failed or is missing on the cluster, ssh failed,
+        # or it was cut off waiting for the lock.  No sbatch ran, so none failed.
+        if exit_code != 0:
+            return RoundOutcome(submitted=(), failed=None, error=None)
+        return RoundOutcome(
+            submitted=(), failed=None, error=f"expected the line {LOCKED_LINE!r} first"
+        )
     submitted: list[tuple[int, Submitted]] = []
     output: list[str] = []  # the current job's lines so far
-    # A last line without its newline was cut off (or is a failed sbatch's output).
-    for line in stdout.split("\n")[:-1]:
+    for line in lines[1:]:
         if not line.startswith(":"):
             output.append(line)
             continue
