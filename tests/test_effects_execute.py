@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,28 @@ def test_a_command_killed_by_a_signal_is_said_so_by_the_signals_name() -> None:
     assert error.message().startswith("command failed (killed by SIGKILL): sbatch --parsable")
     assert ExecutionError(("squeue",), None, "").message().startswith("command failed (timed out)")
     assert ExecutionError(("squeue",), 1, "x").message().startswith("command failed (exit 1)")
+
+
+def test_a_command_past_its_time_limit_returns_though_a_process_it_left_holds_its_pipes() -> None:
+    """--command-timeout bounds a command even when something outlives it with its stdout
+    or stderr: over ssh the ControlMaster holds the client's stderr until the remote
+    command ends (on the testbed a mux client killed at a 2 s limit returned after 25 s,
+    the remote `sleep 25`), and through sudo the user's process keeps both when SIGKILL
+    stopped sudo alone.  Reading to the end of the pipes after the kill waited for them;
+    `wait` or `submit` hung past every time limit (found by review adv4)."""
+    started = time.monotonic()
+    # sh exits at SIGTERM; the `sleep` it left in the background keeps both pipes.
+    done = run_once(["sh", "-c", "sleep 30 & echo before; exec sleep 30"], timeout=0.5)
+    took = time.monotonic() - started
+    assert done.exit_code is None and "killed" in done.stderr
+    assert done.stdout == "before\n"  # what came before the limit is kept
+    assert took < 10, f"returned after {took:.1f} s"
+
+
+def test_a_command_that_ignores_sigterm_is_killed_and_returns_though_its_pipes_stay_open() -> None:
+    started = time.monotonic()
+    script = "trap '' TERM; sleep 30 & while :; do sleep 0.1; done"
+    done = run_once(["sh", "-c", script], timeout=0.5)
+    took = time.monotonic() - started
+    assert done.exit_code is None and "killed" in done.stderr
+    assert took < 12, f"returned after {took:.1f} s"
