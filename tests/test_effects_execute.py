@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import signal
 import time
 from pathlib import Path
 
@@ -218,3 +219,27 @@ def test_a_command_that_ignores_sigterm_is_killed_and_returns_though_its_pipes_s
     took = time.monotonic() - started
     assert done.exit_code is None and "killed" in done.stderr
     assert took < 12, f"returned after {took:.1f} s"
+
+
+def test_an_interrupted_command_gets_sigterm_first(tmp_path: Path) -> None:
+    """Ctrl-C (KeyboardInterrupt) while a command runs stops it as its time limit does,
+    SIGTERM first: through sudo, SIGKILL stops sudo alone, and alice's sbatch went on
+    after `submit` said "interrupted; run the same command again", whose look-up could
+    find no trace of its job yet and send it again (review adv4)."""
+    said = tmp_path / "said"
+    script = (
+        f"trap 'echo TERM >{shlex.quote(str(said))}; exit 143' TERM; while :; do sleep 0.05; done"
+    )
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            run_once(["sh", "-c", script], timeout=30)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert said.read_text() == "TERM\n"
