@@ -102,25 +102,67 @@ def run_once(
         except subprocess.TimeoutExpired:
             out, err = _stop(process)
             return Completed(command, None, _text(out), _text(err) + _killed(timeout))
-        except BaseException:
-            process.kill()
+        except BaseException:  # Ctrl-C: stopped as at the time limit, SIGTERM first
+            try:
+                _stop(process)
+            except BaseException:
+                process.kill()
+                raise
             raise
     return Completed(command, process.returncode, _text(out), _text(err), data=out)
 
 
 _GRACE_S = 5.0  # from SIGTERM to SIGKILL for a command past its time limit
+_DRAIN_S = 0.5  # after the command ended, for what its pipes still hold
 
 
 def _stop(process: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
     """Stop a command past its time limit: SIGTERM first, which sudo passes on to the
     user's process (the runner cannot signal it, and SIGKILL would stop sudo alone,
-    leaving an sbatch to create its job later); SIGKILL after a grace period."""
+    leaving an sbatch to create its job later); SIGKILL after a grace period.
+
+    Waits for the command to end, not for its pipes to close: a process it leaves may
+    hold them (over ssh the ControlMaster keeps the client's stderr until the remote
+    command ends; through sudo the user's process keeps both), and reading them to
+    their end hung past every time limit (review adv4).  Returns what came."""
     process.terminate()
-    try:
-        return process.communicate(timeout=_GRACE_S)
-    except subprocess.TimeoutExpired:
+    done, partial = _read_until_ended(process, _GRACE_S)
+    if done is not None:
+        return done
+    if process.poll() is None:
         process.kill()
-        return process.communicate()
+        done, partial = _read_until_ended(process, _GRACE_S)
+        if done is not None:
+            return done
+    return partial
+
+
+def _read_until_ended(
+    process: subprocess.Popen[bytes], seconds: float
+) -> tuple[tuple[bytes, bytes] | None, tuple[bytes, bytes]]:
+    """communicate() for up to `seconds`, and no longer than _DRAIN_S once the process
+    has ended: (its whole output, or None when the pipes are still open), and what came
+    so far."""
+    deadline = time.monotonic() + seconds
+    ended_at: float | None = None
+    while True:
+        now = time.monotonic()
+        if ended_at is None and process.poll() is not None:
+            ended_at = now
+        until = deadline if ended_at is None else min(deadline, ended_at + _DRAIN_S)
+        try:
+            out, err = process.communicate(timeout=max(0.0, min(0.1, until - now)))
+            return (out, err), (out, err)
+        except subprocess.TimeoutExpired as expired:
+            partial = (_bytes(expired.output), _bytes(expired.stderr))
+            if time.monotonic() >= until:
+                return None, partial
+
+
+def _bytes(data: bytes | str | None) -> bytes:
+    if data is None:
+        return b""
+    return data if isinstance(data, bytes) else data.encode()
 
 
 _PIECE = 1 << 20  # a read from the pipe: a pipe holds 64 KiB, ssh writes 32 KiB at once
