@@ -380,3 +380,25 @@ def test_a_step_srun_says_0_for_without_its_command_ending_gets_no_status_line(
     (marker,) = parse_done_markers(Path(plan.jobs[0].done_path).read_text())
     assert (marker.tasks, marker.failed) == (2, 1)
     assert outcome.startswith("1\n"), outcome
+
+
+def test_a_task_sees_the_environment_its_step_was_given_whatever_the_names(
+    tmp_path: Path,
+) -> None:
+    """The step's shell hands the task every variable srun gave the step, as srun's own
+    exec did: dash (Debian's and Ubuntu's /bin/sh) drops names that are not shell
+    identifiers, among them the exported bash functions of environment modules
+    (`BASH_FUNC_module%%`, Lmod's `module` and `ml`), so a task script calling `module
+    load` failed with 'module: command not found' (review adv4)."""
+    tasks: list[dict[str, Any]] = [{"id": "t", "command": ["env"]}]
+    plan = _compile(
+        {"partition": "main", "cpus_per_task": 1, "mem": 100}, tasks, jobs_dir=str(tmp_path / "j")
+    )
+    function = "() {  echo from-module\n}"
+    extra = {"BASH_FUNC_module%%": function, "FOO.BAR": "dotted", "LMOD_CMD": "/x/lmod"}
+    workdir, outcome = _run(plan, tmp_path, extra_env=extra)
+    assert outcome.startswith("0\n"), outcome
+    seen = (workdir / "tasks" / "t.out").read_text()
+    assert "FOO.BAR=dotted\n" in seen
+    assert "LMOD_CMD=/x/lmod\n" in seen
+    assert f"BASH_FUNC_module%%={function}\n" in seen
