@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -390,15 +391,29 @@ def test_a_task_sees_the_environment_its_step_was_given_whatever_the_names(
     identifiers, among them the exported bash functions of environment modules
     (`BASH_FUNC_module%%`, Lmod's `module` and `ml`), so a task script calling `module
     load` failed with 'module: command not found' (review adv4)."""
-    tasks: list[dict[str, Any]] = [{"id": "t", "command": ["env"]}]
+    tasks: list[dict[str, Any]] = [
+        {"id": "t", "command": ["env"]},
+        # with env, a program whose name holds '=' starts through a shell too
+        {"id": "u", "command": ["show=env"], "env": {"MINE": "1"}},
+    ]
     plan = _compile(
         {"partition": "main", "cpus_per_task": 1, "mem": 100}, tasks, jobs_dir=str(tmp_path / "j")
     )
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "srun").write_text(FAKE_SRUN)
+    (tmp_path / "bin" / "srun").chmod(0o755)
+    (tmp_path / "bin" / "show=env").symlink_to(shutil.which("env") or "/usr/bin/env")
     function = "() {  echo from-module\n}"
     extra = {"BASH_FUNC_module%%": function, "FOO.BAR": "dotted", "LMOD_CMD": "/x/lmod"}
+    # The step's own shell reads no start-up file: the task's output is its own.
+    (tmp_path / "bash_env").write_text("echo read-BASH_ENV\n")
+    extra["BASH_ENV"] = str(tmp_path / "bash_env")
     workdir, outcome = _run(plan, tmp_path, extra_env=extra)
     assert outcome.startswith("0\n"), outcome
     seen = (workdir / "tasks" / "t.out").read_text()
+    assert "read-BASH_ENV" not in seen
     assert "FOO.BAR=dotted\n" in seen
     assert "LMOD_CMD=/x/lmod\n" in seen
     assert f"BASH_FUNC_module%%={function}\n" in seen
+    seen = (workdir / "tasks" / "u.out").read_text()
+    assert "MINE=1\n" in seen and "FOO.BAR=dotted\n" in seen, seen

@@ -141,7 +141,7 @@ def sh_assign(name: str, value: str) -> str:
 
 # `env` reads leading NAME=VALUE words as assignments, so a program whose name holds
 # '=' is started through sh, whose `exec "$@"` takes the next word as the program.
-_EXEC_ARGV = "/bin/sh -c 'exec \"$@\"' sh"
+_EXEC_ARGV = "/bin/bash --posix -c 'exec -- \"$@\"' sh"
 
 
 def sh_env_command(env: Iterable[tuple[str, str]], program: str) -> str:
