@@ -243,3 +243,22 @@ def test_an_interrupted_command_gets_sigterm_first(tmp_path: Path) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert said.read_text() == "TERM\n"
+
+
+@pytest.mark.parametrize("held", ["stdout", "stderr"])
+def test_a_streamed_command_past_its_time_limit_returns_though_its_pipes_stay_open(
+    held: str,
+) -> None:
+    """A fetch's stream is bounded by --command-timeout as run_once is: over ssh the
+    ControlMaster keeps the killed client's stderr until the remote `tar` ends, and
+    through sudo alice's `cat` (a hung file system) keeps stdout once SIGKILL stopped sudo
+    alone; the stream was read, and stderr's reader joined, until they closed (review
+    adv4)."""
+    pieces = Pieces()
+    redirect = ">/dev/null" if held == "stderr" else "2>/dev/null"
+    script = f"sleep 20 {redirect} & printf a; exec sleep 20"
+    started = time.monotonic()
+    done = run_once(["sh", "-c", script], timeout=0.5, sink=pieces)
+    took = time.monotonic() - started
+    assert done.exit_code is None and "killed" in done.stderr and pieces == [b"a"]
+    assert took < 10, f"returned after {took:.1f} s"
