@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import select
 import shlex
 import subprocess
 import threading
@@ -174,7 +175,11 @@ def _streamed(
     """run_once with stdout handed to `sink` as it arrives (a fetch writes files while
     the rest of the stream is on its way).  stdin is written and stderr read by threads
     of their own, so a command that reads its input while it writes never waits on us.
-    Whatever the sink raises kills the command and is raised."""
+    Whatever the sink raises kills the command and is raised.
+
+    Past its time limit the command is stopped as run_once stops it (SIGTERM, SIGKILL
+    after a grace period), and once it has ended its pipes are read for _DRAIN_S more,
+    not to their end: a process it left may hold them (_stop)."""
     try:
         process = subprocess.Popen(
             command,
@@ -188,31 +193,32 @@ def _streamed(
         return _not_started(command, error)
     assert process.stdout is not None and process.stderr is not None
     errors: list[bytes] = []
-    helpers = [threading.Thread(target=_drain, args=(process.stderr, errors))]
+    helpers: list[threading.Thread] = []
     if process.stdin is not None and stdin is not None:
         helpers.append(threading.Thread(target=_feed, args=(process.stdin, stdin)))
     killed = threading.Event()
 
-    def kill() -> None:
+    def stop() -> None:
         killed.set()
-        process.kill()
+        process.terminate()
+        grace = threading.Timer(_GRACE_S, _kill_if_running, args=(process,))
+        grace.daemon = True
+        grace.start()
 
-    timer = threading.Timer(timeout, kill)
+    timer = threading.Timer(timeout, stop)
     for thread in (*helpers, timer):
         thread.daemon = True
         thread.start()
     try:
-        out = process.stdout.fileno()
-        while piece := os.read(out, _PIECE):
-            sink(piece)
+        _read_streams(process, sink, errors)
     except BaseException:
         process.kill()
         raise
     finally:
         process.wait()
         timer.cancel()
-        for thread in helpers:  # they end: the command's pipes closed when it ended
-            thread.join()
+        for thread in helpers:  # it ends when stdin closes, unless a process the
+            thread.join(timeout=_DRAIN_S)  # command left holds it: not waited for then
         process.stdout.close()
         process.stderr.close()
     stderr = _text(b"".join(errors))
@@ -221,16 +227,46 @@ def _streamed(
     return Completed(command, process.returncode, "", stderr, data=b"")
 
 
+def _read_streams(process: subprocess.Popen[bytes], sink: Sink, errors: list[bytes]) -> None:
+    """stdout into `sink` and stderr into `errors` as they arrive, until both are closed,
+    or the command has ended and nothing came for _DRAIN_S (a process it left holds
+    them)."""
+    assert process.stdout is not None and process.stderr is not None
+    out, err = process.stdout.fileno(), process.stderr.fileno()
+    poller = select.poll()  # not select(): a server may hold descriptors past 1,024
+    for fd in (out, err):
+        poller.register(fd, select.POLLIN)
+    open_fds = {out, err}
+    ended_at: float | None = None
+    while open_fds:
+        ready = [fd for fd, _ in poller.poll(100)]
+        for fd in ready:
+            piece = os.read(fd, _PIECE)
+            if not piece:
+                open_fds.discard(fd)
+                poller.unregister(fd)
+            elif fd == out:
+                sink(piece)
+            else:
+                errors.append(piece)
+        if ready or process.poll() is None:
+            continue
+        ended_at = ended_at if ended_at is not None else time.monotonic()
+        if time.monotonic() - ended_at >= _DRAIN_S:
+            return
+
+
+def _kill_if_running(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+
+
 def _feed(pipe: IO[bytes], data: bytes) -> None:
     """Write all of `data` to the command's stdin and close it (it may stop reading)."""
     with contextlib.suppress(BrokenPipeError):
         pipe.write(data)
     with contextlib.suppress(BrokenPipeError):
         pipe.close()
-
-
-def _drain(pipe: IO[bytes], into: list[bytes]) -> None:
-    into.append(pipe.read())
 
 
 class Runner(Protocol):
