@@ -297,6 +297,29 @@ def test_cancel_looks_up_cut_off_jobs_then_cancels_every_job_in_one_scancel(
         bench.submit()
 
 
+def test_over_ssh_cancel_still_cancels_the_jobs_it_knows_when_the_cluster_lock_fails(
+    tmp_path: Path,
+) -> None:
+    """cancel's look-up of a cut-off job runs under the cluster lock (c1e5391); when flock
+    fails there (lockd gone on an NFS home: flock exits 71 'No locks available'), cancel
+    stopped before its scancel: the 50 jobs the journal records went on running, and
+    a submit running meanwhile could go on sending (review adv4).  Now it cancels
+    them, marks the run cancelled, and still fails, naming the lock."""
+    bench = Bench(tmp_path, "ssh", 51)
+    bench.slurm.replies = [ACCEPT] * 50 + [CRASH_AFTER_SBATCH]  # the second round is cut off
+    with pytest.raises(Crash):
+        bench.submit()
+    known = sorted(bench.ids().values(), key=int)
+    assert len(known) == 50
+    bench.slurm.flock_fails = {"squeue": (71, "flock: .lock: No locks available\n")}
+    with pytest.raises(ExecutionError, match="could not take"):
+        cancel(bench.plan, bench.journal, bench.executor(), bench.notes)
+    assert all(bench.slurm.jobs[i].state == "CANCELLED" for i in known)
+    assert bench.events()[-1] == {"event": "cancelled", "job_ids": known}
+    with pytest.raises(Interrupted, match="cancelled"):
+        bench.submit()
+
+
 # -- wait ------------------------------------------------------------------------
 
 
