@@ -416,3 +416,42 @@ def test_over_ssh_a_round_left_running_at_the_command_timeout_is_waited_for_not_
             scancel_plan(plan)
             ssh_control({"ssh": ssh}, "exit")
             forget_cluster_lock(plan)
+
+
+INTERRUPTED = """
+import signal, sys
+from slurmplan.effects.execute import run_once
+argv = ["sudo", "--set-home", "--non-interactive", "-u", "alice", "cat", sys.argv[1]]
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+signal.signal(signal.SIGALRM, interrupt)
+signal.setitimer(signal.ITIMER_REAL, 1.0)
+try:
+    run_once(argv, timeout=60)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_through_sudo_an_interrupted_command_is_stopped_with_the_users_process() -> None:
+    """Ctrl-C (KeyboardInterrupt) while `sudo -u alice sbatch` runs stops alice's process
+    too, as the time limit does (review adv4): SIGKILL at once stopped sudo alone, and
+    alice's command went on after `submit` said 'interrupted; run the same command
+    again'.  The command is an allowed `cat` of a FIFO nobody writes."""
+    bed_facts()
+    with workspace() as ws:
+        fifo = ws.dir_for("runner") / "never-written"
+        os.mkfifo(fifo, 0o666)
+        fifo.chmod(0o666)
+        done = subprocess.run(
+            [*as_user("runner"), user_python(), "-c", INTERRUPTED, str(fifo)],
+            capture_output=True, text=True, timeout=60, cwd="/", check=False,
+        )  # fmt: skip
+        assert done.stdout == "interrupted\n", (done.stdout, done.stderr)
+        time.sleep(0.5)
+        pgrep = ["pgrep", "-u", "alice", "-f", f"cat {fifo}"]
+        left = subprocess.run(pgrep, capture_output=True, check=False)
+        try:
+            assert left.returncode == 1, f"alice's cat still runs: {left.stdout!r}"
+        finally:
+            subprocess.run(["pkill", "-u", "alice", "-f", f"cat {fifo}"], check=False)
