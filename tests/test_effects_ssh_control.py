@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import shutil
 import stat
+import subprocess
+import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,8 @@ from effects_helpers import (
 
 from slurmplan.compiler import compile_plan
 from slurmplan.compiler.runtime.retry import Verdict, classify
-from slurmplan.effects.execute import prepare_transport
+from slurmplan.compiler.transport import ssh_prefix
+from slurmplan.effects.execute import prepare_transport, run_once
 
 
 def _ssh_profile(project_dir: str, control_path: str, tb: dict[str, str]) -> dict[str, Any]:
@@ -85,4 +89,32 @@ def test_ssh_submit_works_for_a_runner_without_the_socket_folder() -> None:
                 scancel_plan(plan)
                 run_cli("runner", ["cancel", str(plan_path)])
     finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.testbed
+def test_a_command_over_a_control_master_is_stopped_at_its_time_limit(tmp_path: Path) -> None:
+    """--command-timeout bounds a command over ssh whose remote command goes on (review
+    adv4): the ControlMaster holds the killed client's stderr until the remote command
+    ends, and run_once read it to its end, returning after the remote `sleep 25` (2.0 s
+    before 536745f)."""
+    tb = bed_facts()
+    folder = Path(tempfile.mkdtemp(prefix="cm-", dir="/tmp"))
+    ssh = ssh_block(tb, f"{folder}/%C")
+    ssh["key_path"] = tb["SLURMPLAN_TESTBED_KEY_alice"]  # root runs it, with the bed's key
+    profile = {"username": "alice", "transport": "ssh", "project_dir": "/p", "ssh": ssh}
+    plan = compile_plan(
+        base_config(), profile, {"name": "n", "tasks": [{"id": "a", "command": ["true"]}]}
+    )
+    assert plan.transport.ssh is not None
+    prefix = ssh_prefix("alice", plan.transport.ssh)  # ends with alice@host
+    try:
+        assert run_once([*prefix, "--", "true"], timeout=30).ok  # the master, as in a run
+        started = time.monotonic()
+        done = run_once([*prefix, "--", "echo before; sleep 25"], timeout=2)
+        took = time.monotonic() - started
+        assert done.exit_code is None and done.stdout == "before\n", done
+        assert took < 10, f"returned after {took:.1f} s"
+    finally:
+        subprocess.run([*prefix[:-1], "-O", "exit", prefix[-1]], capture_output=True, check=False)
         shutil.rmtree(folder, ignore_errors=True)
