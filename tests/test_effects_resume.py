@@ -294,6 +294,28 @@ def test_through_sudo_a_lock_handed_down_lasts_until_the_users_command_ends() ->
                     time.sleep(0.05)
 
 
+def _alices_cat_stopped(runner_script: str, printed: str) -> None:
+    """Run `runner_script` as the runner with a FIFO nobody writes: it runs an allowed
+    `sudo -u alice cat` of it through run_once and stops it; alice's cat must be gone."""
+    bed_facts()
+    with workspace() as ws:
+        fifo = ws.dir_for("runner") / "never-written"
+        os.mkfifo(fifo, 0o666)
+        fifo.chmod(0o666)
+        done = subprocess.run(
+            [*as_user("runner"), user_python(), "-c", runner_script, str(fifo)],
+            capture_output=True, text=True, timeout=60, cwd="/", check=False,
+        )  # fmt: skip
+        assert done.stdout == printed, (done.stdout, done.stderr)
+        time.sleep(0.5)
+        pgrep = ["pgrep", "-u", "alice", "-f", f"cat {fifo}"]
+        left = subprocess.run(pgrep, capture_output=True, check=False)
+        try:
+            assert left.returncode == 1, f"alice's cat still runs: {left.stdout!r}"
+        finally:
+            subprocess.run(["pkill", "-u", "alice", "-f", f"cat {fifo}"], check=False)
+
+
 TIMED_OUT = """
 import sys
 from slurmplan.effects.execute import run_once
@@ -308,23 +330,7 @@ def test_through_sudo_a_command_at_its_time_limit_is_stopped_with_the_users_proc
     "submit and its journal"): SIGKILL stopped sudo alone, and alice's sbatch, which the
     runner cannot signal, went on and could create its job after the look-up.  SIGTERM
     first, which sudo passes on.  The command is an allowed `cat` of a FIFO nobody writes."""
-    bed_facts()
-    with workspace() as ws:
-        fifo = ws.dir_for("runner") / "never-written"
-        os.mkfifo(fifo, 0o666)
-        fifo.chmod(0o666)
-        done = subprocess.run(
-            [*as_user("runner"), user_python(), "-c", TIMED_OUT, str(fifo)],
-            capture_output=True, text=True, timeout=60, cwd="/", check=False,
-        )  # fmt: skip
-        assert done.stdout == "None\n", (done.stdout, done.stderr)  # killed at its limit
-        time.sleep(0.5)
-        pgrep = ["pgrep", "-u", "alice", "-f", f"cat {fifo}"]
-        left = subprocess.run(pgrep, capture_output=True, check=False)
-        try:
-            assert left.returncode == 1, f"alice's cat still runs: {left.stdout!r}"
-        finally:
-            subprocess.run(["pkill", "-u", "alice", "-f", f"cat {fifo}"], check=False)
+    _alices_cat_stopped(TIMED_OUT, "None\n")  # killed at its limit
 
 
 # Over ssh the remote PATH is sshd's (/usr/local/bin:/usr/bin:/bin:... on the testbed,
@@ -438,20 +444,4 @@ def test_through_sudo_an_interrupted_command_is_stopped_with_the_users_process()
     too, as the time limit does (review adv4): SIGKILL at once stopped sudo alone, and
     alice's command went on after `submit` said 'interrupted; run the same command
     again'.  The command is an allowed `cat` of a FIFO nobody writes."""
-    bed_facts()
-    with workspace() as ws:
-        fifo = ws.dir_for("runner") / "never-written"
-        os.mkfifo(fifo, 0o666)
-        fifo.chmod(0o666)
-        done = subprocess.run(
-            [*as_user("runner"), user_python(), "-c", INTERRUPTED, str(fifo)],
-            capture_output=True, text=True, timeout=60, cwd="/", check=False,
-        )  # fmt: skip
-        assert done.stdout == "interrupted\n", (done.stdout, done.stderr)
-        time.sleep(0.5)
-        pgrep = ["pgrep", "-u", "alice", "-f", f"cat {fifo}"]
-        left = subprocess.run(pgrep, capture_output=True, check=False)
-        try:
-            assert left.returncode == 1, f"alice's cat still runs: {left.stdout!r}"
-        finally:
-            subprocess.run(["pkill", "-u", "alice", "-f", f"cat {fifo}"], check=False)
+    _alices_cat_stopped(INTERRUPTED, "interrupted\n")
