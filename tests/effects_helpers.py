@@ -9,6 +9,7 @@ code comes from this checkout through PYTHONPATH.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -108,6 +109,7 @@ def workspace() -> Iterator[Workspace]:
     root = WORK_ROOT / uuid.uuid4().hex[:12]
     root.mkdir(mode=0o755)
     os.chmod(root, 0o755)
+    began = time.time()
     try:
         yield Workspace(root)
     finally:
@@ -117,6 +119,22 @@ def workspace() -> Iterator[Workspace]:
             if not root.exists():
                 break
             time.sleep(0.5)
+        _forget_cluster_locks_since(began)
+
+
+def _forget_cluster_locks_since(began: float) -> None:
+    """Remove the lock files ssh plans made in the users' homes while this workspace
+    was in use (layout.cluster_lock_file; flock creates one and never writes it, and
+    testbed tests run one at a time), whichever test made them."""
+    for user in ("alice", "bob"):
+        try:
+            home = Path(pwd.getpwnam(user).pw_dir)
+        except KeyError:
+            continue
+        for lock in home.glob(".slurmplan-*.lock"):
+            with contextlib.suppress(FileNotFoundError):
+                if lock.stat().st_mtime >= began - 1:
+                    lock.unlink()
 
 
 def write_plan(plan: Plan, path: Path, owner: str) -> Path:
