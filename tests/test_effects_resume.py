@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -84,13 +84,20 @@ def _assert_each_job_once(plan: Plan, plan_path: Path) -> None:
     assert recorded == {j.index: by_name[j.name][0] for j in plan.jobs}
 
 
-def _kill_after_intents(user: str, plan_path: Path, intents: int, delay: float = 0) -> None:
+def _kill_after_intents(
+    user: str,
+    plan_path: Path,
+    intents: int,
+    delay: float = 0,
+    env: Mapping[str, str] | None = None,
+) -> bool:
     """Start submit and SIGKILL it `delay` s after this run added `intents` intent lines
-    to the journal (over ssh a round writes all its intents at once)."""
+    to the journal (over ssh a round writes all its intents at once); False when it
+    ended, or a minute passed, before that."""
     journal = Path(f"{plan_path}.journal")
     before = journal.read_bytes().count(b'"event":"intent"') if journal.exists() else 0
     proc = subprocess.Popen(
-        cli_argv(user, ["submit", str(plan_path)]),
+        cli_argv(user, ["submit", str(plan_path)], env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd="/",
@@ -103,8 +110,9 @@ def _kill_after_intents(user: str, plan_path: Path, intents: int, delay: float =
             ):
                 time.sleep(delay)
                 os.kill(proc.pid, signal.SIGKILL)  # setpriv/env exec: this pid is Python
-                break
+                return True
             time.sleep(0.001)
+        return False
     finally:
         proc.wait(timeout=30)
 
@@ -224,18 +232,8 @@ def test_an_sbatch_that_outlives_its_killed_submit_is_waited_for_not_sent_again(
         slow.chmod(0o755)
         env = {"PATH": f"{wrappers}:/usr/bin:/bin:/usr/sbin:/sbin"}
         try:
-            proc = subprocess.Popen(
-                cli_argv("alice", ["submit", str(plan_path)], env),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
-            )  # fmt: skip
-            journal = Path(f"{plan_path}.journal")
-            deadline = time.monotonic() + 60
-            while b'"event":"intent"' not in (journal.read_bytes() if journal.exists() else b""):
-                assert proc.poll() is None and time.monotonic() < deadline, "no intent written"
-                time.sleep(0.005)
-            time.sleep(0.5)  # the slow sbatch has started and sleeps
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+            # killed once the slow sbatch has started and sleeps
+            assert _kill_after_intents("alice", plan_path, 1, 0.5, env), "no intent written"
             done = run_cli("alice", ["submit", str(plan_path)], env=env)
             assert done.returncode == 0, show(done)
             time.sleep(4)  # had the killed submit's sbatch not been waited for, it lands now
@@ -360,34 +358,19 @@ def _slow_sbatch_once(mark: Path) -> Iterator[Path]:
         wrapper.unlink()
 
 
-def test_over_ssh_a_round_that_outlives_its_killed_submit_is_waited_for_not_sent_again() -> None:
-    """The ssh form of the test above: the submit (as runner, over ssh) is killed while
-    its round's first sbatch sleeps on the cluster, where nothing stops the round.  The
-    next submit must not look for the round's jobs before the round has ended."""
+def _each_job_once_after_a_slow_ssh_round(name: str, submit: Callable[[Path], None]) -> None:
+    """A 2-job plan over ssh (as runner) whose first sbatch on the cluster is slow:
+    `submit(plan_path)` submits it, in a way that leaves the round running; once the
+    round could have landed, every job is in Slurm once."""
     tb = bed_facts()
     with workspace() as ws:
         ws.dir_for("runner")
         alice_dir = ws.dir_for("alice")
         ssh = ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")
-        plan, plan_path = _plan(alice_dir, 2, "outlived-ssh", ssh)
+        plan, plan_path = _plan(alice_dir, 2, name, ssh)
         try:
             with _slow_sbatch_once(alice_dir / "slow-once") as mark:
-                proc = subprocess.Popen(
-                    cli_argv("runner", ["submit", str(plan_path)]),
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
-                )  # fmt: skip
-                journal = Path(f"{plan_path}.journal")
-                deadline = time.monotonic() + 60
-                while b'"event":"intent"' not in (
-                    journal.read_bytes() if journal.exists() else b""
-                ):
-                    assert proc.poll() is None and time.monotonic() < deadline, "no intent"
-                    time.sleep(0.005)
-                time.sleep(1)  # the round runs: its first sbatch sleeps on the cluster
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-                done = run_cli("runner", ["submit", str(plan_path)])
-                assert done.returncode == 0, show(done)
+                submit(plan_path)
                 assert not mark.exists(), "the slow sbatch never ran"
             time.sleep(SLOW_SECONDS + 1)  # had the round not been waited for, it lands now
             _assert_each_job_once(plan, plan_path)
@@ -395,6 +378,20 @@ def test_over_ssh_a_round_that_outlives_its_killed_submit_is_waited_for_not_sent
             scancel_plan(plan)
             ssh_control({"ssh": ssh}, "exit")
             forget_cluster_lock(plan)
+
+
+def test_over_ssh_a_round_that_outlives_its_killed_submit_is_waited_for_not_sent_again() -> None:
+    """The ssh form of the test above: the submit (as runner, over ssh) is killed while
+    its round's first sbatch sleeps on the cluster, where nothing stops the round.  The
+    next submit must not look for the round's jobs before the round has ended."""
+
+    def killed_then_resumed(plan_path: Path) -> None:
+        # killed while the round runs: its first sbatch sleeps on the cluster
+        assert _kill_after_intents("runner", plan_path, 1, 1.0), "no intent"
+        done = run_cli("runner", ["submit", str(plan_path)])
+        assert done.returncode == 0, show(done)
+
+    _each_job_once_after_a_slow_ssh_round("outlived-ssh", killed_then_resumed)
 
 
 def test_over_ssh_a_round_left_running_at_the_command_timeout_is_waited_for_not_sent_again() -> (
@@ -403,25 +400,14 @@ def test_over_ssh_a_round_left_running_at_the_command_timeout_is_waited_for_not_
     """The local ssh is killed at --command-timeout while the round's first sbatch still
     sleeps on the cluster; the retry looks the round's jobs up by name, and must not
     before the round has ended (its look-up times out meanwhile, and is tried again)."""
-    tb = bed_facts()
-    with workspace() as ws:
-        ws.dir_for("runner")
-        alice_dir = ws.dir_for("alice")
-        ssh = ssh_block(tb, f"~/.ssh/sp-{ws.root.name}-%C")
-        plan, plan_path = _plan(alice_dir, 2, "timed-out-ssh", ssh)
-        try:
-            with _slow_sbatch_once(alice_dir / "slow-once") as mark:
-                options = ["--command-timeout", "2", "--retries", "10", "--retry-delay", "0.5"]
-                done = run_cli("runner", ["submit", str(plan_path), *options])
-                assert done.returncode == 0, show(done)
-                assert "timed out" in done.stderr, show(done)  # the round was cut off
-                assert not mark.exists(), "the slow sbatch never ran"
-            time.sleep(SLOW_SECONDS + 1)  # had the round not been waited for, it lands now
-            _assert_each_job_once(plan, plan_path)
-        finally:
-            scancel_plan(plan)
-            ssh_control({"ssh": ssh}, "exit")
-            forget_cluster_lock(plan)
+
+    def timed_out(plan_path: Path) -> None:
+        options = ["--command-timeout", "2", "--retries", "10", "--retry-delay", "0.5"]
+        done = run_cli("runner", ["submit", str(plan_path), *options])
+        assert done.returncode == 0, show(done)
+        assert "timed out" in done.stderr, show(done)  # the round was cut off
+
+    _each_job_once_after_a_slow_ssh_round("timed-out-ssh", timed_out)
 
 
 INTERRUPTED = """
