@@ -40,7 +40,7 @@ from slurmplan.compiler.runtime.settle import (
     to_confirm,
 )
 from slurmplan.compiler.slurm.parsers import DoneMarker, parse_done_markers, parse_lane_files
-from slurmplan.compiler.slurm.states import RunState, SlurmState
+from slurmplan.compiler.slurm.states import RunState
 from slurmplan.effects.errors import JournalLost
 from slurmplan.effects.execute import Executor
 from slurmplan.effects.journal import read_state
@@ -101,16 +101,14 @@ class Observer:
                 text = read_files(self.plan, self.executor, paths)
                 self.markers.update(this_runs_markers(state, parse_done_markers(text)))
         silent = to_confirm(state, rows, ids, self.markers)  # gone, no marker: ask scontrol
-        shown = {job_id: self._shown(state, job_id) for job_id in silent}
+        # scontrol's rows count as squeue's do: under this run's name (this_runs_rows);
+        # None: Slurm forgot the job, or gave its id to another.
+        asked = [show_job(self.plan, self.executor, job_id) for job_id in silent]
+        mine = this_runs_rows(self.plan, state, [row for row in asked if row is not None])
+        states = {row.job_id: row.state for row in mine}
+        shown = {job_id: states.get(job_id) for job_id in silent}
         self.views = job_views(self.plan, state, rows, self.markers, known, shown=shown)
         return self.views
-
-    def _shown(self, state: JournalState, job_id: str) -> SlurmState | None:
-        """The state scontrol shows of this run's job `job_id`; None when Slurm forgot it,
-        or gave its id to another job (this_runs_rows)."""
-        row = show_job(self.plan, self.executor, job_id)
-        mine = this_runs_rows(self.plan, state, [row] if row is not None else [])
-        return mine[0].state if mine else None
 
     def _reopen(self, jobs: list[int]) -> None:
         """Forget what was read of `jobs`, settled views no longer final (a refused job a
