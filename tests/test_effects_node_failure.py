@@ -14,6 +14,7 @@ requeued job was cancelled while pending.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -100,3 +101,21 @@ def test_a_task_whose_node_failed_under_it_is_not_completed() -> None:
         finally:
             _node_back()
             scancel_plan(plan)
+            _steps_gone(Path(f"{plan_path}.journal"))
+            _node_back()  # a step that outlived its kill drains the node: resumed here
+
+
+def _steps_gone(journal: Path) -> None:
+    """Wait until no slurmstepd of the test's jobs is left: one the node failure cut off
+    from slurmctld can linger a minute, then drain the node ("Kill task failed") under a
+    later test."""
+    lines = journal.read_text().splitlines() if journal.exists() else []
+    ids = [json.loads(line).get("job_id") for line in lines]
+    deadline = time.monotonic() + 150
+    for job_id in filter(None, ids):
+        while time.monotonic() < deadline:
+            left = subprocess.run(["pgrep", "-f", f"slurmstepd: \\[{job_id}\\."],
+                                  capture_output=True, check=False)  # fmt: skip
+            if left.returncode != 0:
+                break
+            time.sleep(1)
